@@ -1,0 +1,4 @@
+"""`python -m autofinance <command>`: see autofinance/cli.py."""
+from autofinance.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Alembic migrations for the account store, shipped inside the package (see store/migrate.py)."""

@@ -1,0 +1,307 @@
+"""Demo data: exactly the customers of shared/docs/demo-customers.md, plus bulk synthetic ones.
+
+Dates are relative to the day of seeding, so the demo always looks current. Seeding is
+idempotent: a customer whose account number is already in the store is left as it is.
+"""
+from __future__ import annotations
+
+import calendar
+import logging
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Optional
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from autofinance.config import Settings
+from autofinance.money import to_money
+from autofinance.security import hash_password, keyed_hash
+from autofinance.store.models import (
+    Account,
+    AutopayEnrolment,
+    Customer,
+    FundingSource,
+    OnlineCredential,
+    Payment,
+    StaffUser,
+    Vehicle,
+)
+
+logger = logging.getLogger(__name__)
+
+DEMO_PASSWORD = "Meridian-demo-2026"  # the demo customers' website password (demo only)
+BULK_ID_OFFSET = 1_000_000  # bulk rows get ids far above anything the demo or services create
+
+
+def add_months(day: date, months: int, day_of_month: Optional[int] = None) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    wanted = day_of_month or day.day
+    return date(year, month, min(wanted, calendar.monthrange(year, month)[1]))
+
+
+def next_due(today: date, due_day: int) -> date:
+    """The first date on or after `today` that falls on the due day."""
+    candidate = today.replace(day=due_day) if today.day <= due_day else None
+    return candidate or add_months(today, 1, due_day)
+
+
+def months_to_repay(principal: Decimal, apr: Decimal, payment: Decimal) -> int:
+    """Payments left on an amortising loan, counted exactly in Decimal."""
+    monthly_rate = apr / Decimal(1200)
+    balance, months = principal, 0
+    while balance > 0:
+        balance = to_money(balance * (1 + monthly_rate)) - payment
+        months += 1
+    return months
+
+
+@dataclass(frozen=True)
+class DemoCustomer:
+    first_name: str
+    last_name: str
+    account_number: str
+    product: str
+    vehicle: tuple[int, str, str, str]
+    ssn_last4: str
+    zip_code: str
+    date_of_birth: date
+    email: str
+    mobile: str
+    username: str
+    address: tuple[str, str, str]
+    principal: Decimal
+    monthly_payment: Decimal
+    due_day: int
+    months_open: int
+    funding_sources: tuple[tuple[str, str], ...]
+    apr: Optional[Decimal] = None
+    money_factor: Optional[Decimal] = None
+    residual: Optional[Decimal] = None
+    lease_payments_left: int = 0
+    lease_ends_in_days: int = 0
+    past_due: Decimal = Decimal("0.00")
+    days_past_due: int = 0
+    autopay_from: Optional[str] = None  # last four of the funding source
+    online_locked: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+DEMO_CUSTOMERS = (
+    DemoCustomer(
+        "Maria", "Lopez", "7301004821", "loan", (2022, "Toyota", "RAV4", "2T3P1RFV8NW214821"),
+        "4821", "30309", date(1985, 3, 14), "maria.lopez@example.com", "+14045550101", "mlopez",
+        ("1180 Peachtree St NE", "Atlanta", "GA"), Decimal("18420.55"), Decimal("452.18"), 15,
+        months_open=20, funding_sources=(("checking", "6789"), ("debit_card", "1111")),
+        apr=Decimal("5.49"),
+    ),
+    DemoCustomer(
+        "James", "Chen", "7301007734", "lease", (2024, "Honda", "Accord", "1HGCY1F34RA077341"),
+        "1177", "94107", date(1979, 11, 2), "james.chen@example.com", "+14155550142", "jchen",
+        ("500 Brannan St", "San Francisco", "CA"), Decimal("0.00"), Decimal("389.00"), 1,
+        months_open=33, funding_sources=(("checking", "2244"),),
+        money_factor=Decimal("0.00125"), residual=Decimal("21350.00"), lease_payments_left=3,
+        lease_ends_in_days=75, autopay_from="2244",
+    ),
+    DemoCustomer(
+        "Dana", "Whitfield", "7301005530", "loan", (2019, "Ford", "F-150", "1FTEW1E55KFA55301"),
+        "5530", "60614", date(1990, 7, 22), "dana.whitfield@example.com", "+13125550199",
+        "dwhitfield", ("2200 N Clark St", "Chicago", "IL"), Decimal("9870.10"),
+        Decimal("406.20"), 5, months_open=30, funding_sources=(("checking", "3030"),),
+        apr=Decimal("8.90"), past_due=Decimal("812.40"), days_past_due=45,
+    ),
+    DemoCustomer(
+        "Robert", "Okafor", "7301009912", "loan", (2020, "Mazda", "CX-5", "JM3KFBCM7L0399121"),
+        "9912", "77002", date(1968, 1, 30), "robert.okafor@example.com", "+17135550123",
+        "rokafor", ("900 Main St", "Houston", "TX"), Decimal("3215.77"), Decimal("298.50"), 20,
+        months_open=50, funding_sources=(("checking", "7412"),), apr=Decimal("3.90"),
+        online_locked=True,
+    ),
+)
+
+DEMO_AGENT = {
+    "username": "demo.agent",
+    "display_name": "Demo Agent",
+    "password": "demo-agent-pass",
+    "totp_secret": "JBSWY3DPEHPK3PXP",
+    "role": "supervisor",
+}
+
+
+def _account_for(demo: DemoCustomer, customer_id: int, today: date) -> Account:
+    opened = add_months(today, -demo.months_open)
+    next_due_date = next_due(today, demo.due_day)
+    if demo.product == "lease":
+        payments_left = demo.lease_payments_left
+        maturity = today + timedelta(days=demo.lease_ends_in_days)
+    else:
+        assert demo.apr is not None
+        payments_left = months_to_repay(demo.principal, demo.apr, demo.monthly_payment)
+        maturity = add_months(next_due_date, payments_left - 1, demo.due_day)
+    return Account(
+        account_number=demo.account_number,
+        customer_id=customer_id,
+        product=demo.product,
+        status="past_due" if demo.days_past_due else "current",
+        opened_on=opened,
+        first_payment_date=add_months(opened, 1, demo.due_day),
+        maturity_date=maturity,
+        apr=demo.apr,
+        money_factor=demo.money_factor,
+        principal_balance=demo.principal,
+        monthly_payment=demo.monthly_payment,
+        payment_due_day=demo.due_day,
+        next_due_date=next_due_date,
+        past_due_amount=demo.past_due,
+        days_past_due=demo.days_past_due,
+        payments_remaining=payments_left,
+        residual_value=demo.residual,
+        purchase_option_fee=Decimal("350.00") if demo.product == "lease" else None,
+        annual_mileage_allowance=12000 if demo.product == "lease" else None,
+    )
+
+
+def _payment_history(
+    account: Account, demo: DemoCustomer, source: FundingSource, today: date
+) -> list[Payment]:
+    """Six posted monthly payments before the ones a past-due customer missed."""
+    missed = 2 if demo.days_past_due else 0
+    last_paid = add_months(account.next_due_date, -(1 + missed), demo.due_day)
+    origin = "autopay" if demo.autopay_from else "portal"
+    return [
+        Payment(
+            account_id=account.id,
+            funding_source_id=source.id,
+            amount=demo.monthly_payment,
+            scheduled_for=add_months(last_paid, -i, demo.due_day),
+            status="posted",
+            origin=origin,
+            confirmation_number=f"MP{demo.account_number[-4:]}{i:02d}H",
+        )
+        for i in range(6)
+        if add_months(last_paid, -i, demo.due_day) > account.opened_on
+    ]
+
+
+def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settings: Settings) -> None:
+    customer = Customer(
+        first_name=demo.first_name,
+        last_name=demo.last_name,
+        email=demo.email,
+        mobile=demo.mobile,
+        zip_code=demo.zip_code,
+        date_of_birth=demo.date_of_birth,
+        ssn_last4_hash=keyed_hash(demo.ssn_last4, settings.secret_pepper),
+        address_line1=demo.address[0],
+        city=demo.address[1],
+        state=demo.address[2],
+    )
+    session.add(customer)
+    session.flush()
+    account = _account_for(demo, customer.id, today)
+    session.add(account)
+    session.flush()
+    year, make, model, vin = demo.vehicle
+    session.add(Vehicle(account_id=account.id, year=year, make=make, model=model, vin=vin))
+    sources = [
+        FundingSource(customer_id=customer.id, kind=kind, last4=last4, token=f"tok_demo_{last4}")
+        for kind, last4 in demo.funding_sources
+    ]
+    session.add_all(sources)
+    session.flush()
+    session.add_all(_payment_history(account, demo, sources[0], today))
+    if demo.autopay_from:
+        source = next(s for s in sources if s.last4 == demo.autopay_from)
+        session.add(
+            AutopayEnrolment(
+                account_id=account.id,
+                funding_source_id=source.id,
+                day_of_month=demo.due_day,
+                amount=demo.monthly_payment,
+            )
+        )
+    session.add(
+        OnlineCredential(
+            customer_id=customer.id,
+            username=demo.username,
+            password_hash=hash_password(DEMO_PASSWORD),
+            failed_sign_ins=5 if demo.online_locked else 0,
+            locked=demo.online_locked,
+        )
+    )
+
+
+def seed_demo(session: Session, today: date, settings: Settings) -> int:
+    """Adds the demo customers and demo agent that are missing; returns how many were added."""
+    existing = set(session.scalars(select(Account.account_number)))
+    added = 0
+    for demo in DEMO_CUSTOMERS:
+        if demo.account_number not in existing:
+            _add_demo_customer(session, demo, today, settings)
+            added += 1
+    if session.scalar(select(StaffUser).where(StaffUser.username == DEMO_AGENT["username"])) is None:
+        session.add(
+            StaffUser(
+                username=DEMO_AGENT["username"],
+                display_name=DEMO_AGENT["display_name"],
+                password_hash=hash_password(DEMO_AGENT["password"]),
+                totp_secret=DEMO_AGENT["totp_secret"],
+                role=DEMO_AGENT["role"],
+            )
+        )
+    session.flush()
+    logger.info("demo seed: %d customers added", added)
+    return added
+
+
+def bulk_identity(index: int) -> dict[str, str]:
+    """The identifying details of bulk customer `index`, for load tests that must sign in."""
+    return {
+        "account_number": f"{7400000000 + index}",
+        "zip_code": f"{10000 + index % 89999:05d}",
+        "ssn_last4": f"{index % 10000:04d}",
+        "username": f"bulk{index:06d}",
+    }
+
+
+def seed_bulk(session: Session, count: int, settings: Settings, today: date) -> int:
+    """Adds deterministic synthetic customers 0..count-1 that are missing; returns how many."""
+    start = session.scalar(
+        select(func.count()).select_from(Customer).where(Customer.id >= BULK_ID_OFFSET)
+    ) or 0
+    if start >= count:
+        return 0
+    password_hash = hash_password("bulk-customer-password")  # one hash: argon2 is slow by design
+    batch = 1000
+    for first in range(start, count, batch):
+        indexes = range(first, min(first + batch, count))
+        customers, accounts, sources = [], [], []
+        for i in indexes:
+            ident, cid = bulk_identity(i), BULK_ID_OFFSET + i
+            principal = to_money(Decimal(5000 + (i * 7919) % 30000) + Decimal(i % 100) / 100)
+            customers.append(dict(
+                id=cid, first_name="Test", last_name=f"Customer{i:06d}",
+                email=f"bulk{i:06d}@example.com", mobile=f"+1555{i:07d}",
+                zip_code=ident["zip_code"], date_of_birth=date(1960 + i % 40, 1 + i % 12, 1 + i % 28),
+                ssn_last4_hash=keyed_hash(ident["ssn_last4"], settings.secret_pepper),
+                address_line1=f"{i} Test St", city="Testville", state="GA",
+            ))
+            accounts.append(dict(
+                id=cid, account_number=ident["account_number"], customer_id=cid, product="loan",
+                status="current", opened_on=add_months(today, -12), apr=Decimal("6.90"),
+                first_payment_date=add_months(today, -11, 10), maturity_date=add_months(today, 48, 10),
+                principal_balance=principal, monthly_payment=Decimal("350.00"), payment_due_day=10,
+                next_due_date=next_due(today, 10), payments_remaining=48,
+            ))
+            sources.append(dict(id=cid, customer_id=cid, kind="checking", last4=f"{i % 10000:04d}",
+                                token=f"tok_bulk_{i:06d}"))
+        session.execute(insert(Customer), customers)
+        session.execute(insert(Account), accounts)
+        session.execute(insert(FundingSource), sources)
+        session.execute(insert(OnlineCredential), [
+            dict(customer_id=c["id"], username=f"bulk{c['id'] - BULK_ID_OFFSET:06d}",
+                 password_hash=password_hash) for c in customers
+        ])
+    return count - start

@@ -1,0 +1,402 @@
+"""The account store's tables, as typed SQLAlchemy 2.x models.
+
+Rules a bad caller could break are constraints in the schema (unique keys, checks, foreign
+keys), not only in code. Money columns are exact (`Money`: cents in the database), times are
+aware UTC (`UTCDateTime`). No full bank or card number, SSN or one-time code is stored: funding
+sources keep a last-four and an opaque token, secrets keep only a keyed hash.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Optional
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from autofinance.store.types import Money, UTCDateTime, utcnow
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(80))
+    last_name: Mapped[str] = mapped_column(String(80))
+    email: Mapped[str] = mapped_column(String(254))
+    mobile: Mapped[str] = mapped_column(String(20))  # E.164, e.g. +14045550101
+    zip_code: Mapped[str] = mapped_column(String(10))
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    ssn_last4_hash: Mapped[str] = mapped_column(String(64))  # keyed hash, never the digits
+    address_line1: Mapped[str] = mapped_column(String(120), default="")
+    city: Mapped[str] = mapped_column(String(80), default="")
+    state: Mapped[str] = mapped_column(String(2), default="")
+    verification_locked_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    accounts: Mapped[list["Account"]] = relationship(back_populates="customer")
+    funding_sources: Mapped[list["FundingSource"]] = relationship(back_populates="customer")
+    credential: Mapped[Optional["OnlineCredential"]] = relationship(back_populates="customer")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Account(Base):
+    """A retail installment loan or a lease."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint("product IN ('loan', 'lease')", name="ck_accounts_product"),
+        CheckConstraint("status IN ('current', 'past_due', 'closed')", name="ck_accounts_status"),
+        CheckConstraint("payment_due_day BETWEEN 1 AND 28", name="ck_accounts_due_day"),
+        CheckConstraint("principal_balance >= 0", name="ck_accounts_principal"),
+        CheckConstraint("monthly_payment > 0", name="ck_accounts_monthly_payment"),
+        CheckConstraint("past_due_amount >= 0", name="ck_accounts_past_due"),
+        CheckConstraint("payments_remaining >= 0", name="ck_accounts_payments_remaining"),
+        CheckConstraint(
+            "product = 'loan' OR (residual_value IS NOT NULL AND money_factor IS NOT NULL)",
+            name="ck_accounts_lease_terms",
+        ),
+        CheckConstraint("product = 'lease' OR apr IS NOT NULL", name="ck_accounts_loan_terms"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_number: Mapped[str] = mapped_column(String(10), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    product: Mapped[str] = mapped_column(String(5))
+    status: Mapped[str] = mapped_column(String(10), default="current")
+    opened_on: Mapped[date] = mapped_column(Date)
+    first_payment_date: Mapped[date] = mapped_column(Date)
+    maturity_date: Mapped[date] = mapped_column(Date)
+    apr: Mapped[Optional[Decimal]] = mapped_column(Numeric(6, 4, asdecimal=True))  # 5.4900 = 5.49%
+    money_factor: Mapped[Optional[Decimal]] = mapped_column(Numeric(8, 6, asdecimal=True))
+    principal_balance: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    monthly_payment: Mapped[Decimal] = mapped_column(Money())
+    payment_due_day: Mapped[int] = mapped_column(Integer)
+    next_due_date: Mapped[date] = mapped_column(Date)
+    past_due_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    days_past_due: Mapped[int] = mapped_column(Integer, default=0)
+    payments_remaining: Mapped[int] = mapped_column(Integer)
+    fees_due: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    residual_value: Mapped[Optional[Decimal]] = mapped_column(Money())
+    purchase_option_fee: Mapped[Optional[Decimal]] = mapped_column(Money())
+    annual_mileage_allowance: Mapped[Optional[int]] = mapped_column(Integer)
+    fraud_frozen: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_extension_on: Mapped[Optional[date]] = mapped_column(Date)
+    last_due_date_change_on: Mapped[Optional[date]] = mapped_column(Date)
+
+    customer: Mapped[Customer] = relationship(back_populates="accounts")
+    vehicle: Mapped[Optional["Vehicle"]] = relationship(back_populates="account")
+    payments: Mapped[list["Payment"]] = relationship(back_populates="account")
+
+
+class Vehicle(Base):
+    __tablename__ = "vehicles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    make: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str] = mapped_column(String(40))
+    vin: Mapped[str] = mapped_column(String(17), unique=True)
+
+    account: Mapped[Account] = relationship(back_populates="vehicle")
+
+    @property
+    def description(self) -> str:
+        return f"{self.year} {self.make} {self.model}"
+
+
+class FundingSource(Base):
+    """A saved bank account or debit card: a last-four and a processor token, never the number."""
+
+    __tablename__ = "funding_sources"
+    __table_args__ = (
+        CheckConstraint("kind IN ('checking', 'savings', 'debit_card')", name="ck_funding_kind"),
+        CheckConstraint("length(last4) = 4", name="ck_funding_last4"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    last4: Mapped[str] = mapped_column(String(4))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    customer: Mapped[Customer] = relationship(back_populates="funding_sources")
+
+    @property
+    def masked_name(self) -> str:
+        """'checking ****6789' / 'debit card ****1111'."""
+        return f"{self.kind.replace('_', ' ')} ****{self.last4}"
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="ck_payments_amount"),
+        CheckConstraint("fee >= 0", name="ck_payments_fee"),
+        CheckConstraint(
+            "status IN ('scheduled', 'pending', 'posted', 'cancelled', 'returned')",
+            name="ck_payments_status",
+        ),
+        CheckConstraint(
+            "origin IN ('chat', 'autopay', 'portal', 'phone', 'mail')", name="ck_payments_origin"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    funding_source_id: Mapped[Optional[int]] = mapped_column(ForeignKey("funding_sources.id"))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    fee: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    scheduled_for: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="scheduled")
+    origin: Mapped[str] = mapped_column(String(10), default="chat")
+    confirmation_number: Mapped[str] = mapped_column(String(20), unique=True)
+    idempotency_key: Mapped[Optional[str]] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cancelled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+    account: Mapped[Account] = relationship(back_populates="payments")
+    funding_source: Mapped[Optional[FundingSource]] = relationship()
+
+
+class AutopayEnrolment(Base):
+    __tablename__ = "autopay_enrolments"
+    __table_args__ = (
+        CheckConstraint("day_of_month BETWEEN 1 AND 28", name="ck_autopay_day"),
+        CheckConstraint("amount > 0", name="ck_autopay_amount"),
+        # at most one active enrolment per account, enforced by the database
+        Index(
+            "uq_autopay_active_account",
+            "account_id",
+            unique=True,
+            sqlite_where=text("active = 1"),
+            postgresql_where=text("active"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    funding_source_id: Mapped[int] = mapped_column(ForeignKey("funding_sources.id"))
+    day_of_month: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Money())
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cancelled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+    funding_source: Mapped[FundingSource] = relationship()
+
+
+class OnlineCredential(Base):
+    """Website sign-in: a password hash (never the password) and the lock state."""
+
+    __tablename__ = "online_credentials"
+    __table_args__ = (CheckConstraint("failed_sign_ins >= 0", name="ck_credentials_failed"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), unique=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    password_changed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    sessions_valid_after: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+    customer: Mapped[Customer] = relationship(back_populates="credential")
+
+
+class VerificationChallenge(Base):
+    """One identification and the one-time code sent for it; only the code's keyed hash is kept.
+
+    Created when the customer is identified (channel and code still empty), completed when the
+    code is sent and entered.
+    """
+
+    __tablename__ = "verification_challenges"
+    __table_args__ = (
+        CheckConstraint("channel IN ('email', 'sms')", name="ck_challenge_channel"),
+        CheckConstraint("attempts >= 0", name="ck_challenge_attempts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    channel: Mapped[Optional[str]] = mapped_column(String(5))
+    code_hash: Mapped[Optional[str]] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    code_sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    sends: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class VerifiedSession(Base):
+    """Which customer a conversation is verified as, at what level, and until when."""
+
+    __tablename__ = "verified_sessions"
+    __table_args__ = (
+        CheckConstraint("level IN ('read', 'full')", name="ck_verified_level"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    level: Mapped[str] = mapped_column(String(4))
+    method: Mapped[str] = mapped_column(String(10))  # 'otp' or 'portal'
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+
+class PasswordResetToken(Base):
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+
+class OutboxMessage(Base):
+    """Every email or text the assistant sends, written before any real sender delivers it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (CheckConstraint("channel IN ('email', 'sms')", name="ck_outbox_channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to: Mapped[str] = mapped_column(String(254))
+    channel: Mapped[str] = mapped_column(String(5))
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(40))  # e.g. 'otp', 'payment_confirmation'
+    customer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("customers.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+
+class FraudCase(Base):
+    __tablename__ = "fraud_cases"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'investigating', 'closed')", name="ck_fraud_status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(20), unique=True)
+    conversation_id: Mapped[str] = mapped_column(String(128))
+    customer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("customers.id"), index=True)
+    reporter_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(Text)
+    occurred: Mapped[str] = mapped_column(String(120), default="")
+    status: Mapped[str] = mapped_column(String(13), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class HardshipCase(Base):
+    __tablename__ = "hardship_cases"
+    __table_args__ = (
+        CheckConstraint(
+            "option IN ('extension', 'due_date_change', 'specialist')", name="ck_hardship_option"
+        ),
+        CheckConstraint(
+            "status IN ('requested', 'approved', 'declined', 'closed')", name="ck_hardship_status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(20), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    option: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(10), default="requested")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StaffUser(Base):
+    """Support console staff: password hash plus a TOTP secret for the second factor."""
+
+    __tablename__ = "staff_users"
+    __table_args__ = (CheckConstraint("role IN ('agent', 'supervisor')", name="ck_staff_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    totp_secret: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(10), default="agent")
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class HandoffTicket(Base):
+    __tablename__ = "handoff_tickets"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'claimed', 'resolved', 'closed')", name="ck_ticket_status"
+        ),
+        CheckConstraint("priority BETWEEN 1 AND 5", name="ck_ticket_priority"),  # 1 = highest
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_number: Mapped[str] = mapped_column(String(20), unique=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(40))
+    customer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("customers.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(40))
+    priority: Mapped[int] = mapped_column(Integer, default=3)
+    summary: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    assigned_staff_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+
+class TicketNote(Base):
+    """An internal note on a ticket; never shown to the customer."""
+
+    __tablename__ = "ticket_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("handoff_tickets.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditLog(Base):
+    """Who did what to which record; details never hold a secret or a full number."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(80))  # 'customer:12', 'staff:3', 'system'
+    action: Mapped[str] = mapped_column(String(60))
+    subject: Mapped[str] = mapped_column(String(80), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
