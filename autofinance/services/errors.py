@@ -1,0 +1,137 @@
+"""Errors the services raise; each carries a short, customer-safe `message`.
+
+The assistant may show `message` to the customer as it is: it never names an account, a
+customer or any detail of the record. Keep this a flat list of small classes.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+
+class ServiceError(Exception):
+    """Base of every expected business error; `message` is safe to show the customer."""
+
+    message = "Sorry, I couldn't complete that. I can connect you with an agent."
+
+    def __init__(self, message: Optional[str] = None) -> None:
+        if message is not None:
+            self.message = message
+        super().__init__(self.message)
+
+
+# --- identity ---------------------------------------------------------------------------
+
+
+class IdentificationFailed(ServiceError):
+    message = (
+        "I couldn't verify those details. Please check them and try again, "
+        "or I can connect you with an agent."
+    )
+
+
+class VerificationLocked(ServiceError):
+    """Too many failed tries; `until` is when verification may be tried again (aware UTC)."""
+
+    message = (
+        "For your security, verification is paused for 15 minutes after too many attempts. "
+        "Please try again later, or I can connect you with an agent."
+    )
+
+    def __init__(self, until: Optional[datetime], message: Optional[str] = None) -> None:
+        self.until = until
+        super().__init__(message)
+
+
+class NoPendingVerification(ServiceError):
+    message = (
+        "Let's start again: please give me your account number or username "
+        "and one identifying detail so I can send you a code."
+    )
+
+
+class ResendLimitReached(ServiceError):
+    message = (
+        "I've already sent the most codes I can for this request. Please use the latest code, "
+        "or start again in a few minutes, or I can connect you with an agent."
+    )
+
+
+class CodeInvalid(ServiceError):
+    """Wrong one-time code; `attempts_left` tries remain before verification is paused."""
+
+    def __init__(self, attempts_left: int, message: Optional[str] = None) -> None:
+        self.attempts_left = attempts_left
+        tries = "1 try" if attempts_left == 1 else f"{attempts_left} tries"
+        super().__init__(message or f"That code didn't match. Please try again ({tries} left).")
+
+
+class CodeExpired(ServiceError):
+    message = "That code has expired; codes work for 5 minutes. You'll need a new code."
+
+
+class CodeAlreadyUsed(ServiceError):
+    message = "That code has already been used. You'll need a new code."
+
+
+class NotVerified(ServiceError):
+    message = "I need to verify your identity before I can help with your account."
+
+
+class StepUpRequired(ServiceError):
+    message = "To make changes to your account, I need to send you a one-time code first."
+
+
+# --- accounts, payoff and payments ----------------------------------------------------------
+
+
+class AccountNotFound(ServiceError):
+    message = "I couldn't find an open account for you. I can connect you with an agent."
+
+
+class InvalidPayoffDate(ServiceError):
+    message = "I can quote a payoff for today or any day in the next 30 days. Which date?"
+
+
+class InvalidAmount(ServiceError):
+    message = "Please give an amount in dollars and cents that's more than zero, like $452.18."
+
+
+class AmountOverPayoff(ServiceError):
+    message = (
+        "That's more than it would take to pay off your account on that date. "
+        "Please choose a smaller amount, or ask me for your payoff amount."
+    )
+
+
+class InvalidPaymentDate(ServiceError):
+    message = "Please choose a payment date from today through the next 30 days."
+
+
+class AccountFrozen(ServiceError):
+    message = (
+        "For your security, payments can't be made on this account in chat right now. "
+        "I can connect you with an agent."
+    )
+
+
+class UnknownFundingSource(ServiceError):
+    message = "I couldn't use that payment method. Please choose one of your saved accounts or cards."
+
+
+class IdempotencyConflict(ServiceError):
+    message = (
+        "That request doesn't match the payment already made for it. "
+        "Please start the payment again."
+    )
+
+
+class PaymentNotCancellable(ServiceError):
+    message = (
+        "That payment can't be cancelled: only payments scheduled for a future date can be. "
+        "I can connect you with an agent."
+    )
+
+
+class PaymentNotFound(ServiceError):
+    message = "I couldn't find a payment with that confirmation number on your account."

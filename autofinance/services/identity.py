@@ -1,0 +1,363 @@
+"""Who is this conversation? identify -> send_code -> verify_code, and the `require_verified` guard.
+
+A code gives level 'full', a website sign-in 'read'. Codes exist only as keyed hashes and in
+the outbox message to the customer: never returned, logged or stored anywhere else.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, Optional
+
+import pyotp
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from autofinance.config import Settings
+from autofinance.notify import queue_message
+from autofinance.security import keyed_hash, mask_email, mask_phone, same_secret
+from autofinance.services.errors import (
+    CodeAlreadyUsed, CodeExpired, CodeInvalid, IdentificationFailed, NoPendingVerification,
+    NotVerified, ResendLimitReached, StepUpRequired, VerificationLocked,
+)
+from autofinance.store.db import UnitOfWork
+from autofinance.store.models import (
+    Account, AuditLog, Customer, OnlineCredential, VerificationChallenge, VerifiedSession,
+)
+from autofinance.store.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+Level = Literal["read", "full"]
+Channel = Literal["email", "sms"]
+
+IDENTIFICATION_WINDOW = timedelta(minutes=15)  # identify -> code must happen within this
+CODE_LIFETIME = timedelta(minutes=5)
+MAX_SENDS = 3  # codes per identification
+MAX_FAILURES = 5  # wrong factors per conversation, wrong codes per customer
+LOCK_DURATION = timedelta(minutes=15)
+INACTIVITY_TIMEOUT = timedelta(minutes=15)
+
+_ACCOUNT_NUMBER = re.compile(r"[0-9]{10}")
+_FACTORS = {"zip": re.compile(r"[0-9]{5}"), "dob": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+            "ssn4": re.compile(r"[0-9]{4}")}
+_DUMMY_FACTOR = "no-such-customer"
+_LEVEL_RANK = {"read": 1, "full": 2}
+
+
+@dataclass(frozen=True)
+class ContactOptions:
+    email_masked: str
+    phone_masked: str
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    channel: str
+    destination_masked: str
+    expires_in_minutes: int = 5
+
+
+@dataclass(frozen=True)
+class VerifiedCustomer:
+    customer_id: int
+    first_name: str
+    level: str
+
+
+def identify(conversation_id: str, identifier: str, factor: str, uow: UnitOfWork,
+             settings: Settings, now: Optional[datetime] = None) -> ContactOptions:
+    """Match an account number or username plus ZIP, date of birth or SSN last four.
+
+    An unknown account and a wrong factor fail the same way (same message, same work), and a
+    locked customer is only revealed once the factor matched, so nobody can probe accounts.
+    """
+    now, subject = _now(now), _subject(conversation_id)
+    with uow:
+        session = uow.session
+        until = _conversation_locked_until(session, subject, now)
+        if until is not None:
+            raise VerificationLocked(until)
+        customer = _find_customer(session, identifier.strip())
+        kind = next((k for k, rx in _FACTORS.items() if rx.fullmatch(factor.strip())), None)
+        expected = _expected_hash(customer, kind, settings)  # dummy hash when nobody matched
+        matched = same_secret(factor.strip(), expected, settings.secret_pepper)
+        if customer is None or kind is None or not matched:
+            _audit(session, now, "anonymous", "identify_failed", subject,
+                   factor=kind or "unrecognised", customer_id=customer.id if customer else None)
+            until = _conversation_locked_until(session, subject, now)
+            uow.commit()
+            logger.info("identification failed")
+            if until is not None:
+                raise VerificationLocked(until)
+            raise IdentificationFailed()
+        _ensure_not_locked(customer, now)
+        _expire_open_challenges(session, conversation_id, now)
+        session.add(VerificationChallenge(
+            conversation_id=conversation_id, customer_id=customer.id, created_at=now,
+            expires_at=now + IDENTIFICATION_WINDOW, sends=0, attempts=0,
+        ))
+        uow.commit()
+        logger.info("customer %s identified by %s", customer.id, kind)
+        return ContactOptions(mask_email(customer.email), mask_phone(customer.mobile))
+
+
+def send_code(conversation_id: str, channel: Channel, uow: UnitOfWork, settings: Settings,
+              now: Optional[datetime] = None) -> CodeSent:
+    """Send a fresh 6-digit code to the contact on file; only its keyed hash is kept."""
+    if channel not in ("email", "sms"):
+        raise ValueError(f"unknown channel {channel!r}")
+    now = _now(now)
+    with uow:
+        session = uow.session
+        challenge = _latest_challenge(session, conversation_id, with_code=False)
+        if challenge is None or challenge.used_at is not None or challenge.expires_at <= now:
+            raise NoPendingVerification()
+        customer = session.get_one(Customer, challenge.customer_id)
+        _ensure_not_locked(customer, now)
+        if challenge.sends >= MAX_SENDS:
+            raise ResendLimitReached()
+        code = pyotp.TOTP(pyotp.random_base32(), digits=6).now()  # random secret: random code
+        challenge.channel, challenge.code_sent_at = channel, now
+        challenge.code_hash = keyed_hash(code, settings.secret_pepper)
+        challenge.sends += 1
+        challenge.attempts = 0
+        challenge.expires_at = now + CODE_LIFETIME
+        destination = customer.email if channel == "email" else customer.mobile
+        queue_message(
+            session, to=destination, channel=channel, kind="otp", customer_id=customer.id,
+            subject="Your Meridian Auto Finance verification code" if channel == "email" else "",
+            body=f"Your Meridian Auto Finance verification code is {code}. It expires in 5 "
+                 "minutes. We will never call or text to ask you for this code.",
+        )
+        uow.commit()
+        masked = mask_email(destination) if channel == "email" else mask_phone(destination)
+        return CodeSent(channel, masked, int(CODE_LIFETIME.total_seconds() // 60))
+
+
+def verify_code(conversation_id: str, code: str, uow: UnitOfWork, settings: Settings,
+                now: Optional[datetime] = None) -> VerifiedCustomer:
+    """Check the conversation's latest code; 5 wrong codes lock the customer everywhere.
+
+    Wrong codes are counted per customer (audit rows), not only per challenge, so resending
+    or opening new conversations cannot buy an attacker more guesses.
+    """
+    now = _now(now)
+    with uow:
+        session = uow.session
+        challenge = _latest_challenge(session, conversation_id, with_code=True)
+        if challenge is None or challenge.code_hash is None:
+            raise NoPendingVerification()
+        customer = session.get_one(Customer, challenge.customer_id)
+        _ensure_not_locked(customer, now)
+        if challenge.used_at is not None:
+            raise CodeAlreadyUsed()
+        if challenge.expires_at <= now:
+            raise CodeExpired()
+        if not same_secret(code.strip(), challenge.code_hash, settings.secret_pepper):
+            challenge.attempts += 1
+            _audit(session, now, "anonymous", "code_invalid", f"customer:{customer.id}",
+                   channel=challenge.channel)
+            failures = max(challenge.attempts, _recent_code_failures(session, customer, now))
+            if failures >= MAX_FAILURES:
+                customer.verification_locked_until = now + LOCK_DURATION
+                challenge.expires_at = now
+                _audit(session, now, "system", "verification_locked", f"customer:{customer.id}")
+                uow.commit()
+                logger.warning("verification locked for customer %s", customer.id)
+                raise VerificationLocked(customer.verification_locked_until)
+            uow.commit()
+            raise CodeInvalid(MAX_FAILURES - failures)
+        challenge.used_at = now
+        verified = _open_session(session, conversation_id, customer, "full", "otp", now)
+        _audit(session, now, f"customer:{customer.id}", "verified", _subject(conversation_id),
+               method="otp", channel=challenge.channel, level="full")
+        uow.commit()
+        logger.info("customer %s verified by code", customer.id)
+        return verified
+
+
+def start_portal_session(conversation_id: str, customer_id: int, uow: UnitOfWork,
+                         now: Optional[datetime] = None) -> VerifiedCustomer:
+    """A customer signed in on the website may read; changes still need a code (step-up)."""
+    now = _now(now)
+    with uow:
+        session = uow.session
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            raise NotVerified()
+        current = _current_session(session, conversation_id)
+        if (current is not None and current.customer_id == customer_id
+                and now - current.last_seen_at <= INACTIVITY_TIMEOUT):
+            current.last_seen_at = now  # already verified (maybe at 'full'): keep, don't downgrade
+            uow.commit()
+            return VerifiedCustomer(customer.id, customer.first_name, current.level)
+        verified = _open_session(session, conversation_id, customer, "read", "portal", now)
+        _audit(session, now, f"customer:{customer.id}", "verified", _subject(conversation_id),
+               method="portal", level="read")
+        uow.commit()
+        return verified
+
+
+def require_verified(conversation_id: str, level: Level, uow: UnitOfWork,
+                     now: Optional[datetime] = None) -> VerifiedCustomer:
+    """The guard before every account action; activity slides the 15-minute inactivity window."""
+    if level not in _LEVEL_RANK:
+        raise ValueError(f"unknown verification level {level!r}")
+    now = _now(now)
+    with uow:
+        session = uow.session
+        current = _current_session(session, conversation_id)
+        if current is None:
+            raise NotVerified()
+        lapsed = now - current.last_seen_at > INACTIVITY_TIMEOUT
+        if lapsed or _portal_revoked(session, current):
+            current.ended_at = current.last_seen_at + INACTIVITY_TIMEOUT if lapsed else now
+            uow.commit()
+            logger.info("verification lapsed for customer %s", current.customer_id)
+            raise NotVerified()
+        current.last_seen_at = now
+        uow.commit()
+        if _LEVEL_RANK[current.level] < _LEVEL_RANK[level]:
+            raise StepUpRequired()
+        customer = session.get_one(Customer, current.customer_id)
+        return VerifiedCustomer(customer.id, customer.first_name, current.level)
+
+
+def end_verification(conversation_id: str, uow: UnitOfWork, now: Optional[datetime] = None) -> None:
+    """Session end, restart or reset: the conversation must verify again, pending codes die."""
+    now = _now(now)
+    with uow:
+        _end_sessions(uow.session, conversation_id, now)
+        _expire_open_challenges(uow.session, conversation_id, now)
+        uow.commit()
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _now(now: Optional[datetime]) -> datetime:
+    if now is not None and now.tzinfo is None:
+        raise ValueError("now must be an aware UTC datetime")
+    return now or utcnow()
+
+
+def _subject(conversation_id: str) -> str:
+    """The audit subject for a conversation (the column holds 80 characters)."""
+    if not conversation_id:
+        raise ValueError("conversation_id is required")
+    if len(conversation_id) <= 80:
+        return conversation_id
+    return "conv-sha256:" + hashlib.sha256(conversation_id.encode()).hexdigest()
+
+
+def _find_customer(session: Session, identifier: str) -> Optional[Customer]:
+    if _ACCOUNT_NUMBER.fullmatch(identifier):
+        query = select(Customer).join(Account).where(Account.account_number == identifier)
+    else:
+        query = select(Customer).join(OnlineCredential).where(
+            func.lower(OnlineCredential.username) == identifier.lower())
+    return session.scalars(query.limit(1)).first()
+
+
+def _expected_hash(customer: Optional[Customer], kind: Optional[str], settings: Settings) -> str:
+    if customer is None or kind is None:
+        return keyed_hash(_DUMMY_FACTOR, settings.secret_pepper)
+    if kind == "ssn4":
+        return customer.ssn_last4_hash
+    value = customer.zip_code[:5] if kind == "zip" else customer.date_of_birth.isoformat()
+    return keyed_hash(value, settings.secret_pepper)
+
+
+def _audit(session: Session, now: datetime, actor: str, action: str, subject: str,
+           **details: object) -> None:
+    """An audit row at the service's clock (flushed so counts see it); never pass secrets."""
+    session.add(AuditLog(occurred_at=now, actor=actor, action=action, subject=subject,
+                         details=details))
+    session.flush()
+
+
+def _ensure_not_locked(customer: Customer, now: datetime) -> None:
+    until = customer.verification_locked_until
+    if until is not None and until > now:
+        raise VerificationLocked(until)
+
+
+def _conversation_locked_until(session: Session, subject: str, now: datetime) -> Optional[datetime]:
+    """When the conversation may identify again, if it failed 5 times in the last 15 minutes."""
+    recent = session.scalars(
+        select(AuditLog.occurred_at)
+        .where(AuditLog.action == "identify_failed", AuditLog.subject == subject,
+               AuditLog.occurred_at > now - LOCK_DURATION)
+        .order_by(AuditLog.occurred_at.desc()).limit(MAX_FAILURES)
+    ).all()
+    return recent[-1] + LOCK_DURATION if len(recent) >= MAX_FAILURES else None
+
+
+def _recent_code_failures(session: Session, customer: Customer, now: datetime) -> int:
+    """Wrong codes for this customer in the window, since the last lock or successful code."""
+    since = now - LOCK_DURATION
+    last_verified = session.scalar(
+        select(VerifiedSession.verified_at)
+        .where(VerifiedSession.customer_id == customer.id, VerifiedSession.method == "otp")
+        .order_by(VerifiedSession.verified_at.desc()).limit(1))
+    for moment in (customer.verification_locked_until, last_verified):
+        if moment is not None and moment > since:
+            since = moment
+    return session.scalar(
+        select(func.count()).select_from(AuditLog)
+        .where(AuditLog.action == "code_invalid", AuditLog.subject == f"customer:{customer.id}",
+               AuditLog.occurred_at >= since)
+    ) or 0
+
+
+def _latest_challenge(session: Session, conversation_id: str,
+                      with_code: bool) -> Optional[VerificationChallenge]:
+    query = select(VerificationChallenge).where(
+        VerificationChallenge.conversation_id == conversation_id)
+    if with_code:
+        query = query.where(VerificationChallenge.code_hash.is_not(None))
+    return session.scalars(
+        query.order_by(VerificationChallenge.id.desc()).limit(1).with_for_update()).first()
+
+
+def _expire_open_challenges(session: Session, conversation_id: str, now: datetime) -> None:
+    session.execute(update(VerificationChallenge).where(
+        VerificationChallenge.conversation_id == conversation_id,
+        VerificationChallenge.used_at.is_(None), VerificationChallenge.expires_at > now,
+    ).values(expires_at=now))
+
+
+def _current_session(session: Session, conversation_id: str) -> Optional[VerifiedSession]:
+    return session.scalars(
+        select(VerifiedSession)
+        .where(VerifiedSession.conversation_id == conversation_id,
+               VerifiedSession.ended_at.is_(None))
+        .order_by(VerifiedSession.id.desc()).limit(1).with_for_update()
+    ).first()
+
+
+def _end_sessions(session: Session, conversation_id: str, now: datetime) -> None:
+    session.execute(update(VerifiedSession).where(
+        VerifiedSession.conversation_id == conversation_id, VerifiedSession.ended_at.is_(None),
+    ).values(ended_at=now))
+
+
+def _open_session(session: Session, conversation_id: str, customer: Customer, level: str,
+                  method: str, now: datetime) -> VerifiedCustomer:
+    _end_sessions(session, conversation_id, now)
+    session.add(VerifiedSession(conversation_id=conversation_id, customer_id=customer.id,
+                                level=level, method=method, verified_at=now, last_seen_at=now))
+    return VerifiedCustomer(customer.id, customer.first_name, level)
+
+
+def _portal_revoked(session: Session, current: VerifiedSession) -> bool:
+    """A password change or reset (sessions_valid_after) ends portal sessions started before it."""
+    if current.method != "portal":
+        return False
+    valid_after = session.scalar(select(OnlineCredential.sessions_valid_after)
+                                 .where(OnlineCredential.customer_id == current.customer_id))
+    return valid_after is not None and current.verified_at < valid_after

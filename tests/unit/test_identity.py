@@ -1,0 +1,392 @@
+"""Identity: identification, one-time codes, locks and the verified-session guard."""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from autofinance.security import keyed_hash
+from autofinance.services import identity
+from autofinance.services.errors import (
+    CodeAlreadyUsed,
+    CodeExpired,
+    CodeInvalid,
+    IdentificationFailed,
+    NoPendingVerification,
+    NotVerified,
+    ResendLimitReached,
+    StepUpRequired,
+    VerificationLocked,
+)
+from autofinance.store.models import (
+    Account,
+    AuditLog,
+    Customer,
+    OutboxMessage,
+    VerificationChallenge,
+    VerifiedSession,
+)
+
+MARIA = {"account": "7301004821", "username": "mlopez", "zip": "30309", "dob": "1985-03-14",
+         "ssn4": "4821", "email": "maria.lopez@example.com", "mobile": "+14045550101"}
+CONV = "conv-1"
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def identify_maria(uow_factory, settings, clock, conversation=CONV):
+    return identity.identify(conversation, MARIA["account"], MARIA["zip"], uow_factory(),
+                             settings, now=clock.now)
+
+
+def last_code(uow_factory) -> str:
+    """The code as the customer reads it in the message we sent."""
+    with uow_factory() as uow:
+        body = uow.session.scalars(
+            select(OutboxMessage.body).where(OutboxMessage.kind == "otp")
+            .order_by(OutboxMessage.id.desc())).first()
+    return re.search(r"\b(\d{6})\b", body).group(1)
+
+
+def send(uow_factory, settings, clock, channel="email", conversation=CONV):
+    return identity.send_code(conversation, channel, uow_factory(), settings, now=clock.now)
+
+
+def verify(uow_factory, settings, clock, code, conversation=CONV):
+    return identity.verify_code(conversation, code, uow_factory(), settings, now=clock.now)
+
+
+def verified_maria(uow_factory, settings, clock, conversation=CONV):
+    identify_maria(uow_factory, settings, clock, conversation)
+    send(uow_factory, settings, clock, conversation=conversation)
+    return verify(uow_factory, settings, clock, last_code(uow_factory), conversation)
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def maria_id(uow_factory) -> int:
+    with uow_factory() as uow:
+        return uow.session.scalar(
+            select(Account.customer_id).where(Account.account_number == MARIA["account"]))
+
+
+# --- identify ---------------------------------------------------------------------------
+
+
+def test_identify_by_account_number_and_zip_opens_a_challenge_and_masks_contacts(
+        uow_factory, settings, clock):
+    options = identify_maria(uow_factory, settings, clock)
+
+    assert options == identity.ContactOptions("m****@example.com", "***-***-0101")
+    with uow_factory() as uow:  # leaving the unit of work expires loaded rows: assert inside
+        challenge = uow.session.scalars(select(VerificationChallenge)).one()
+        assert challenge.conversation_id == CONV
+        assert challenge.channel is None and challenge.code_hash is None
+        assert challenge.expires_at == clock.now + timedelta(minutes=15)
+
+
+def test_identify_by_username_and_date_of_birth(uow_factory, settings, clock):
+    options = identity.identify(CONV, "jchen", "1979-11-02", uow_factory(), settings,
+                                now=clock.now)
+    assert options.phone_masked == "***-***-0142"
+
+
+def test_identify_by_account_number_and_ssn_last_four(uow_factory, settings, clock):
+    options = identity.identify(CONV, "7301005530", "5530", uow_factory(), settings,
+                                now=clock.now)
+    assert options.email_masked == "d****@example.com"
+
+
+def test_a_wrong_factor_and_an_unknown_account_fail_with_the_same_message(
+        uow_factory, settings, clock):
+    with pytest.raises(IdentificationFailed) as wrong_factor:
+        identity.identify(CONV, MARIA["account"], "30310", uow_factory(), settings, now=clock.now)
+    with pytest.raises(IdentificationFailed) as unknown_account:
+        identity.identify(CONV, "7309999999", "30309", uow_factory(), settings, now=clock.now)
+    with pytest.raises(IdentificationFailed) as factor_of_another_customer:
+        identity.identify(CONV, MARIA["account"], "1177", uow_factory(), settings, now=clock.now)
+
+    assert wrong_factor.value.message == unknown_account.value.message
+    assert str(wrong_factor.value) == str(factor_of_another_customer.value)
+    assert "agent" in wrong_factor.value.message
+    with uow_factory() as uow:
+        assert uow.session.scalar(select(VerificationChallenge)) is None
+
+
+def test_a_new_identification_expires_the_open_one(uow_factory, settings, clock):
+    identify_maria(uow_factory, settings, clock)
+    send(uow_factory, settings, clock)
+    old_code = last_code(uow_factory)
+    identity.identify(CONV, "jchen", "94107", uow_factory(), settings, now=clock.now)
+
+    with pytest.raises(CodeExpired):
+        verify(uow_factory, settings, clock, old_code)
+
+
+def test_a_locked_customer_is_revealed_only_after_the_factor_matched(
+        uow_factory, settings, clock):
+    with uow_factory() as uow:
+        customer = uow.session.get(Customer, maria_id(uow_factory))
+        customer.verification_locked_until = clock.now + timedelta(minutes=10)
+        uow.commit()
+
+    with pytest.raises(IdentificationFailed):
+        identity.identify(CONV, MARIA["account"], "00000", uow_factory(), settings, now=clock.now)
+    with pytest.raises(VerificationLocked) as locked:
+        identify_maria(uow_factory, settings, clock)
+    assert locked.value.until == clock.now + timedelta(minutes=10)
+
+
+def test_five_failed_identifications_lock_the_conversation_for_fifteen_minutes(
+        uow_factory, settings, clock):
+    for _ in range(4):
+        with pytest.raises(IdentificationFailed):
+            identity.identify(CONV, MARIA["account"], "11111", uow_factory(), settings,
+                              now=clock.now)
+        clock.advance(seconds=10)
+    with pytest.raises(VerificationLocked):
+        identity.identify(CONV, MARIA["account"], "11111", uow_factory(), settings, now=clock.now)
+
+    with pytest.raises(VerificationLocked):  # even the right details, in this conversation
+        identify_maria(uow_factory, settings, clock)
+    identify_maria(uow_factory, settings, clock, conversation="another-conversation")
+    clock.advance(minutes=15)
+    assert identify_maria(uow_factory, settings, clock).email_masked == "m****@example.com"
+    with uow_factory() as uow:
+        failures = uow.session.scalars(
+            select(AuditLog).where(AuditLog.action == "identify_failed")).all()
+        assert len(failures) == 5
+        assert all("11111" not in str(row.details) for row in failures)
+
+
+# --- send_code --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("channel, address, masked", [
+    ("email", MARIA["email"], "m****@example.com"),
+    ("sms", MARIA["mobile"], "***-***-0101"),
+])
+def test_the_code_goes_to_the_chosen_channel_and_only_its_hash_is_stored(
+        uow_factory, settings, clock, channel, address, masked):
+    identify_maria(uow_factory, settings, clock)
+    sent = send(uow_factory, settings, clock, channel)
+
+    assert sent == identity.CodeSent(channel, masked, 5)
+    code = last_code(uow_factory)
+    with uow_factory() as uow:
+        message = uow.session.scalars(select(OutboxMessage)).one()
+        rows = uow.session.execute(text("SELECT * FROM verification_challenges")).all()
+        challenge = uow.session.scalars(select(VerificationChallenge)).one()
+        assert (message.to, message.channel, message.kind) == (address, channel, "otp")
+        assert "expires in 5 minutes" in message.body and "never call or text" in message.body
+        assert all(code not in str(value) for row in rows for value in row)
+        assert challenge.code_hash == keyed_hash(code, settings.secret_pepper)
+        assert challenge.channel == channel and challenge.sends == 1
+        assert challenge.expires_at == clock.now + timedelta(minutes=5)
+
+
+def test_a_code_cannot_be_sent_without_an_identification(uow_factory, settings, clock):
+    with pytest.raises(NoPendingVerification):
+        send(uow_factory, settings, clock)
+
+
+def test_at_most_three_codes_are_sent_per_identification(uow_factory, settings, clock):
+    identify_maria(uow_factory, settings, clock)
+    for _ in range(3):
+        send(uow_factory, settings, clock, "sms")
+    with pytest.raises(ResendLimitReached):
+        send(uow_factory, settings, clock, "email")
+    with uow_factory() as uow:
+        assert len(uow.session.scalars(select(OutboxMessage)).all()) == 3
+
+
+def test_a_resent_code_replaces_the_previous_one(uow_factory, settings, clock):
+    identify_maria(uow_factory, settings, clock)
+    send(uow_factory, settings, clock)
+    first = last_code(uow_factory)
+    send(uow_factory, settings, clock, "sms")
+    second = last_code(uow_factory)
+
+    if first != second:  # one chance in a million that they are equal
+        with pytest.raises(CodeInvalid):
+            verify(uow_factory, settings, clock, first)
+    assert verify(uow_factory, settings, clock, second).level == "full"
+
+
+# --- verify_code ------------------------------------------------------------------------
+
+
+def test_the_correct_code_verifies_the_conversation_at_level_full(uow_factory, settings, clock):
+    verified = verified_maria(uow_factory, settings, clock)
+
+    assert verified == identity.VerifiedCustomer(maria_id(uow_factory), "Maria", "full")
+    with uow_factory() as uow:
+        session = uow.session.scalars(select(VerifiedSession)).one()
+        audit = uow.session.scalars(select(AuditLog).where(AuditLog.action == "verified")).one()
+        assert (session.conversation_id, session.level, session.method) == (CONV, "full", "otp")
+        assert audit.actor == f"customer:{verified.customer_id}"
+        assert audit.details == {"method": "otp", "channel": "email", "level": "full"}
+
+
+def test_a_used_code_is_refused_even_inside_its_window(uow_factory, settings, clock):
+    verified_maria(uow_factory, settings, clock)
+    code = last_code(uow_factory)
+    clock.advance(minutes=1)
+
+    with pytest.raises(CodeAlreadyUsed) as refused:
+        verify(uow_factory, settings, clock, code)
+    assert "new code" in refused.value.message
+
+
+def test_an_expired_code_is_refused(uow_factory, settings, clock):
+    identify_maria(uow_factory, settings, clock)
+    send(uow_factory, settings, clock)
+    clock.advance(minutes=6)
+
+    with pytest.raises(CodeExpired):
+        verify(uow_factory, settings, clock, last_code(uow_factory))
+
+
+def test_a_wrong_code_says_how_many_tries_are_left(uow_factory, settings, clock):
+    identify_maria(uow_factory, settings, clock)
+    send(uow_factory, settings, clock)
+    bad = wrong(last_code(uow_factory))
+
+    with pytest.raises(CodeInvalid) as first:
+        verify(uow_factory, settings, clock, bad)
+    with pytest.raises(CodeInvalid) as second:
+        verify(uow_factory, settings, clock, bad)
+    assert (first.value.attempts_left, second.value.attempts_left) == (4, 3)
+    assert "3 tries left" in second.value.message
+
+
+def test_five_wrong_codes_lock_the_customer_for_fifteen_minutes_in_every_conversation(
+        uow_factory, settings, clock):
+    identify_maria(uow_factory, settings, clock)
+    send(uow_factory, settings, clock)
+    code = last_code(uow_factory)
+    for _ in range(4):
+        with pytest.raises(CodeInvalid):
+            verify(uow_factory, settings, clock, wrong(code))
+    with pytest.raises(VerificationLocked) as locked:
+        verify(uow_factory, settings, clock, wrong(code))
+    assert locked.value.until == clock.now + timedelta(minutes=15)
+
+    with pytest.raises(VerificationLocked):  # the right code no longer helps
+        verify(uow_factory, settings, clock, code)
+    clock.advance(minutes=14)
+    with pytest.raises(VerificationLocked):  # nor a new conversation, once the factor matched
+        identify_maria(uow_factory, settings, clock, conversation="conv-2")
+
+    clock.advance(minutes=1)
+    assert verified_maria(uow_factory, settings, clock, conversation="conv-2").level == "full"
+
+
+def test_resending_does_not_buy_more_guesses(uow_factory, settings, clock):
+    identify_maria(uow_factory, settings, clock)
+    for _ in range(2):
+        send(uow_factory, settings, clock)
+        for _ in range(2):
+            with pytest.raises(CodeInvalid):
+                verify(uow_factory, settings, clock, wrong(last_code(uow_factory)))
+    send(uow_factory, settings, clock)
+    with pytest.raises(VerificationLocked):
+        verify(uow_factory, settings, clock, wrong(last_code(uow_factory)))
+
+
+def test_codes_and_personal_data_never_reach_the_logs(uow_factory, settings, clock, caplog):
+    caplog.set_level(logging.DEBUG)
+    identify_maria(uow_factory, settings, clock)
+    with pytest.raises(IdentificationFailed):
+        identity.identify(CONV, MARIA["account"], "1985-01-01", uow_factory(), settings,
+                          now=clock.now)
+    verified_maria(uow_factory, settings, clock)
+
+    for secret in (last_code(uow_factory), *MARIA.values()):
+        assert secret not in caplog.text
+
+
+# --- require_verified and sessions ------------------------------------------------------
+
+
+def test_an_unverified_conversation_is_refused(uow_factory, clock):
+    with pytest.raises(NotVerified):
+        identity.require_verified(CONV, "read", uow_factory(), now=clock.now)
+
+
+def test_a_verified_conversation_passes_at_either_level(uow_factory, settings, clock):
+    verified_maria(uow_factory, settings, clock)
+    for level in ("read", "full"):
+        passed = identity.require_verified(CONV, level, uow_factory(), now=clock.now)
+        assert (passed.first_name, passed.level) == ("Maria", "full")
+
+
+def test_verification_is_per_conversation(uow_factory, settings, clock):
+    verified_maria(uow_factory, settings, clock)
+    with pytest.raises(NotVerified):
+        identity.require_verified("someone-else", "read", uow_factory(), now=clock.now)
+
+
+def test_verification_lapses_after_fifteen_minutes_of_inactivity(uow_factory, settings, clock):
+    verified_maria(uow_factory, settings, clock)
+    verified_at = clock.now
+    clock.advance(minutes=15, seconds=1)
+
+    with pytest.raises(NotVerified):
+        identity.require_verified(CONV, "read", uow_factory(), now=clock.now)
+    clock.advance(seconds=-30)  # a lapsed session stays ended
+    with pytest.raises(NotVerified):
+        identity.require_verified(CONV, "read", uow_factory(), now=clock.now)
+    with uow_factory() as uow:
+        ended = uow.session.scalars(select(VerifiedSession)).one().ended_at
+    assert ended == verified_at + timedelta(minutes=15)
+
+
+def test_activity_slides_the_inactivity_window(uow_factory, settings, clock):
+    verified_maria(uow_factory, settings, clock)
+    for _ in range(3):
+        clock.advance(minutes=10)
+        identity.require_verified(CONV, "read", uow_factory(), now=clock.now)
+    clock.advance(minutes=14)
+    assert identity.require_verified(CONV, "full", uow_factory(), now=clock.now).level == "full"
+
+
+def test_a_portal_session_may_read_but_must_step_up_to_change(uow_factory, clock):
+    customer_id = maria_id(uow_factory)
+    started = identity.start_portal_session(CONV, customer_id, uow_factory(), now=clock.now)
+
+    assert started == identity.VerifiedCustomer(customer_id, "Maria", "read")
+    assert identity.require_verified(CONV, "read", uow_factory(), now=clock.now).level == "read"
+    with pytest.raises(StepUpRequired):
+        identity.require_verified(CONV, "full", uow_factory(), now=clock.now)
+
+
+def test_a_code_upgrades_a_portal_session_and_the_portal_does_not_downgrade_it(
+        uow_factory, settings, clock):
+    identity.start_portal_session(CONV, maria_id(uow_factory), uow_factory(), now=clock.now)
+    verified_maria(uow_factory, settings, clock)
+    again = identity.start_portal_session(CONV, maria_id(uow_factory), uow_factory(),
+                                          now=clock.now)
+
+    assert again.level == "full"
+    assert identity.require_verified(CONV, "full", uow_factory(), now=clock.now).level == "full"
+
+
+def test_end_verification_ends_the_session_and_pending_codes(uow_factory, settings, clock):
+    verified_maria(uow_factory, settings, clock)
+    identify_maria(uow_factory, settings, clock)
+    send(uow_factory, settings, clock)
+    pending = last_code(uow_factory)
+
+    identity.end_verification(CONV, uow_factory(), now=clock.now)
+
+    with pytest.raises(NotVerified):
+        identity.require_verified(CONV, "read", uow_factory(), now=clock.now)
+    with pytest.raises(CodeExpired):
+        verify(uow_factory, settings, clock, pending)
