@@ -1,0 +1,114 @@
+"""Hand-off tickets: a queued request for a person, with what an agent needs at a glance."""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import func, select
+
+from autofinance.store.db import UnitOfWork
+from autofinance.store.models import AuditLog, HandoffTicket
+from autofinance.store.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+# 1 is served first. Fraud outranks everything; a confused customer waits longest.
+PRIORITY_BY_REASON = {
+    "fraud": 1,
+    "verification_locked": 2,
+    "hardship": 2,
+    "frustration": 3,
+    "customer_request": 3,
+    "misunderstanding": 4,
+}
+MINUTES_PER_TICKET_AHEAD = 3
+OPEN_STATUSES = ("queued", "claimed")
+
+
+@dataclass(frozen=True)
+class TicketOpened:
+    ticket_number: str
+    priority: int
+    position: int  # 1 = next in line
+    estimated_wait_minutes: int
+    created: bool
+
+
+def _ticket_number() -> str:
+    return "HT" + secrets.token_hex(4).upper()
+
+
+def open_ticket(
+    conversation_id: str,
+    channel: str,
+    reason: str,
+    summary: str,
+    customer_id: Optional[int],
+    uow: UnitOfWork,
+    now: Optional[datetime] = None,
+) -> TicketOpened:
+    """Queues a ticket; a conversation that already waits keeps its ticket (and place)."""
+    now = now or utcnow()
+    priority = PRIORITY_BY_REASON.get(reason, 3)
+    with uow:
+        session = uow.session
+        ticket = session.scalar(
+            select(HandoffTicket).where(
+                HandoffTicket.conversation_id == conversation_id,
+                HandoffTicket.status.in_(OPEN_STATUSES),
+            )
+        )
+        created = ticket is None
+        if ticket is None:
+            ticket = HandoffTicket(
+                ticket_number=_ticket_number(),
+                conversation_id=conversation_id,
+                channel=channel,
+                customer_id=customer_id,
+                reason=reason,
+                priority=priority,
+                summary=summary,
+                created_at=now,
+            )
+            session.add(ticket)
+            session.add(
+                AuditLog(actor="system", action="handoff_requested", subject=conversation_id,
+                         details={"reason": reason, "priority": priority}, occurred_at=now)
+            )
+        elif priority < ticket.priority:  # e.g. a waiting customer now reports fraud
+            ticket.priority, ticket.reason = priority, reason
+            ticket.summary = f"{ticket.summary}\n{summary}"
+        session.flush()
+        ahead = session.scalar(
+            select(func.count()).select_from(HandoffTicket).where(
+                HandoffTicket.status == "queued",
+                HandoffTicket.id != ticket.id,
+                (HandoffTicket.priority < ticket.priority)
+                | ((HandoffTicket.priority == ticket.priority)
+                   & (HandoffTicket.created_at < ticket.created_at)),
+            )
+        ) or 0
+        result = TicketOpened(
+            ticket_number=ticket.ticket_number,
+            priority=ticket.priority,
+            position=ahead + 1,
+            estimated_wait_minutes=max(2, (ahead + 1) * MINUTES_PER_TICKET_AHEAD),
+            created=created,
+        )
+        uow.commit()
+    logger.info("hand-off ticket %s (%s, priority %d)", result.ticket_number, reason, priority)
+    return result
+
+
+def has_open_ticket(conversation_id: str, uow: UnitOfWork) -> bool:
+    """True while a person owns the conversation: the assistant must stay silent."""
+    with uow:
+        return uow.session.scalar(
+            select(func.count()).select_from(HandoffTicket).where(
+                HandoffTicket.conversation_id == conversation_id,
+                HandoffTicket.status.in_(OPEN_STATUSES),
+            )
+        ) > 0

@@ -1,0 +1,76 @@
+"""Payoff: what it takes to close the account on a given day.
+
+A loan's payoff is its principal plus the interest that accrues each day until the money
+arrives (the per-diem), plus any fees due; that is why a quote is "good through" a date. A
+lease's payoff is the buyout: the remaining payments, the residual value and the purchase-option
+fee. The figure is also the ceiling for a one-time payment, so `payments` reuses it.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from autofinance.money import to_money
+from autofinance.services.accounts import primary_account
+from autofinance.services.errors import InvalidPayoffDate
+from autofinance.store.db import UnitOfWork
+from autofinance.store.models import Account
+
+logger = logging.getLogger(__name__)
+
+MAX_QUOTE_DAYS = 30  # a quote further out would be wrong by more payments than it could foresee
+DAYS_PER_YEAR = Decimal(365)
+
+
+@dataclass(frozen=True)
+class PayoffQuote:
+    amount: Decimal
+    good_through: date
+    per_diem: Decimal  # daily interest, to the cent, for display; zero for a lease buyout
+    quote_number: str
+
+
+def per_diem(account: Account) -> Decimal:
+    """Unrounded daily interest: principal × APR ÷ 100 ÷ 365 (rounding happens once, at the end)."""
+    if account.product == "lease" or not account.apr:
+        return Decimal(0)
+    return account.principal_balance * account.apr / Decimal(100) / DAYS_PER_YEAR
+
+
+def payoff_amount(account: Account, on: date, today: date) -> Decimal:
+    """Exact payoff if the money arrives on `on`: per-diem interest accrues from today.
+
+    Raises ValueError for a date before today: there is no payoff in the past, and callers
+    validate customer dates first (see `payoff_quote`, `payments.schedule_payment`).
+    """
+    if on < today:
+        raise ValueError("payoff date is before today")
+    if account.product == "lease":
+        assert account.residual_value is not None  # a schema check guarantees it
+        remaining = account.monthly_payment * account.payments_remaining
+        return to_money(remaining + account.residual_value + (account.purchase_option_fee or 0))
+    interest = to_money(per_diem(account) * (on - today).days)
+    return to_money(account.principal_balance + interest + account.fees_due)
+
+
+def quote_number(account: Account, good_through: date) -> str:
+    """Deterministic, so asking twice for the same day gives the customer the same reference."""
+    return f"PQ{account.account_number[-4:]}{good_through:%y%m%d}"
+
+
+def payoff_quote(customer_id: int, good_through: date, uow: UnitOfWork, today: date) -> PayoffQuote:
+    """A payoff quote good through a date from today to 30 days ahead."""
+    if not today <= good_through <= today + timedelta(days=MAX_QUOTE_DAYS):
+        raise InvalidPayoffDate()
+    with uow:
+        account = primary_account(uow.session, customer_id)
+        quote = PayoffQuote(
+            amount=payoff_amount(account, good_through, today),
+            good_through=good_through,
+            per_diem=to_money(per_diem(account)),
+            quote_number=quote_number(account, good_through),
+        )
+    logger.info("payoff quote %s for customer %s", quote.quote_number, customer_id)
+    return quote

@@ -1,0 +1,57 @@
+"""Helpers for service tests over the seeded demo store (`uow_factory` in conftest.py).
+
+Plain functions rather than fixtures, so each test reads what it looks up; they open their own
+unit of work, so they see only what a service committed.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlalchemy import func, select, update
+
+from autofinance.store.db import UnitOfWork
+from autofinance.store.models import Account, FundingSource, OutboxMessage, Payment
+
+UowFactory = Callable[[], UnitOfWork]
+
+MARIA, JAMES, DANA, ROBERT = "7301004821", "7301007734", "7301005530", "7301009912"
+
+
+def customer_id(uow_factory: UowFactory, account_number: str) -> int:
+    with uow_factory() as uow:
+        account = uow.session.scalar(select(Account).where(Account.account_number == account_number))
+        assert account is not None
+        return account.customer_id
+
+
+def source_id(uow_factory: UowFactory, last4: str) -> int:
+    with uow_factory() as uow:
+        found = uow.session.scalar(select(FundingSource.id).where(FundingSource.last4 == last4))
+        assert found is not None
+        return found
+
+
+def count(uow_factory: UowFactory, model: type, *where: Any) -> int:
+    with uow_factory() as uow:
+        return uow.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def stored(uow_factory: UowFactory) -> tuple[int, int]:
+    """(payments, outbox messages): a refusal must leave both unchanged."""
+    return count(uow_factory, Payment), count(uow_factory, OutboxMessage)
+
+
+def set_account(uow_factory: UowFactory, account_number: str, **values: Any) -> None:
+    with uow_factory() as uow:
+        uow.session.execute(
+            update(Account).where(Account.account_number == account_number).values(**values)
+        )
+        uow.commit()
+
+
+def set_source(uow_factory: UowFactory, last4: str, **values: Any) -> None:
+    with uow_factory() as uow:
+        uow.session.execute(
+            update(FundingSource).where(FundingSource.last4 == last4).values(**values)
+        )
+        uow.commit()

@@ -1,0 +1,198 @@
+"""The pure form-value parsers: what they read, and what they refuse to guess."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Optional
+
+import pytest
+
+from autofinance.parsing import (
+    format_long_date,
+    parse_amount,
+    parse_amount_choice,
+    parse_date,
+    parse_date_of_birth,
+    parse_day_of_month,
+    parse_identifier,
+    parse_identity_factor,
+    parse_otp_code,
+)
+
+TODAY = date(2026, 11, 24)  # a Tuesday
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("$1,250.50", Decimal("1250.50")),
+    ("1250.5", Decimal("1250.5")),
+    ("450 bucks", Decimal("450")),
+    ("450 dollars", Decimal("450")),
+    ("$100", Decimal("100")),
+    ("$100.", Decimal("100")),
+    ("USD 20", Decimal("20")),
+    ("I'd like to pay $452.18 please", Decimal("452.18")),
+    ("pay $450 on 12/3", Decimal("450")),
+    ("pay 450 on the 15th", Decimal("450")),
+    ("one hundred", Decimal("100")),
+    ("a hundred bucks", Decimal("100")),
+    ("four hundred fifty dollars", Decimal("450")),
+    ("two thousand five hundred dollars", Decimal("2500")),
+    ("twenty-five", Decimal("25")),
+])
+def test_reads_amounts_written_with_symbols_separators_or_words(text: str, expected: Decimal) -> None:
+    amount = parse_amount(text)
+    assert amount == expected
+    assert isinstance(amount, Decimal)
+
+
+def test_keeps_fractions_of_a_cent_so_the_service_can_refuse_them() -> None:
+    assert parse_amount("10.005") == Decimal("10.005")
+
+
+@pytest.mark.parametrize("text", [
+    "", "abc", "-50", "5.49%", "1,25", "450 or 500", "on 12/3", "the 15th", "pay one payment",
+    "404-555-0101",
+])
+def test_returns_none_for_text_that_is_not_one_clear_amount(text: str) -> None:
+    assert parse_amount(text) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("my monthly payment", "monthly_payment"),
+    ("the regular payment", "monthly_payment"),
+    ("what I'm behind", "past_due"),
+    ("the past due amount", "past_due"),
+    ("everything I'm behind on", "past_due"),
+    ("the full balance", "payoff"),
+    ("pay it off", "payoff"),
+    ("everything", "payoff"),
+    ("hello there", None),
+])
+def test_names_the_amount_a_customer_picks_in_words(text: str, expected: Optional[str]) -> None:
+    assert parse_amount_choice(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("today", date(2026, 11, 24)),
+    ("tomorrow", date(2026, 11, 25)),
+    ("friday", date(2026, 11, 27)),
+    ("next friday", date(2026, 11, 27)),
+    ("Friday.", date(2026, 11, 27)),
+    ("tuesday", date(2026, 12, 1)),  # said on a Tuesday: the coming one, never today
+    ("the 15th", date(2026, 12, 15)),  # the 15th of November has passed
+    ("the 30th", date(2026, 11, 30)),
+    ("the 31st", date(2026, 12, 31)),  # November has no 31st
+    ("15", date(2026, 12, 15)),
+    ("the first", date(2026, 12, 1)),
+    ("12/3", date(2026, 12, 3)),
+    ("11/1", date(2027, 11, 1)),  # past this year: next year
+    ("Dec 1st", date(2026, 12, 1)),
+    ("December 15", date(2026, 12, 15)),
+    ("December 15, 2026", date(2026, 12, 15)),
+    ("1st of December", date(2026, 12, 1)),
+    ("2026-12-03", date(2026, 12, 3)),
+    ("in 5 days", date(2026, 11, 29)),
+    ("in a week", date(2026, 12, 1)),
+    ("next week", date(2026, 12, 1)),
+    ("pay it on 12/3.", date(2026, 12, 3)),
+])
+def test_reads_payment_dates_relative_to_today(text: str, expected: date) -> None:
+    assert parse_date(text, TODAY) == expected
+
+
+def test_returns_a_past_date_with_an_explicit_year_as_written_for_the_service_to_refuse() -> None:
+    assert parse_date("11/20/2026", TODAY) == date(2026, 11, 20)
+
+
+@pytest.mark.parametrize("text", ["", "soon", "my first payment", "4.15", "13/45"])
+def test_returns_none_for_text_without_a_date(text: str) -> None:
+    assert parse_date(text, TODAY) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("03/14/1985", date(1985, 3, 14)),
+    ("March 14 1985", date(1985, 3, 14)),
+    ("March 14, 1985", date(1985, 3, 14)),
+    ("1985-03-14", date(1985, 3, 14)),
+    ("14 March 1985", date(1985, 3, 14)),
+    ("born 3/14/85", date(1985, 3, 14)),
+    ("3/14/05", date(2005, 3, 14)),
+    ("14/03/1985", date(1985, 3, 14)),  # day first only when it cannot be a month
+])
+def test_reads_dates_of_birth(text: str, expected: date) -> None:
+    assert parse_date_of_birth(text, today=TODAY) == expected
+
+
+@pytest.mark.parametrize("text", ["3/14/2030", "1/1/1900", "March 14", "yesterday", "02/30/1985"])
+def test_refuses_dates_of_birth_in_the_future_too_old_or_without_a_year(text: str) -> None:
+    assert parse_date_of_birth(text, today=TODAY) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("my zip is 30309", ("zip", "30309")),
+    ("30309-1234", ("zip", "30309")),
+    ("last 4 are 4821", ("ssn_last4", "4821")),
+    ("4821", ("ssn_last4", "4821")),
+    ("born 3/14/85", ("dob", "1985-03-14")),
+    ("my birthday is March 14, 1985", ("dob", "1985-03-14")),
+])
+def test_reads_one_identity_factor_from_free_text(text: str, expected: tuple[str, str]) -> None:
+    assert parse_identity_factor(text, today=TODAY) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "123-45-6789", "123456789", "born in 1985", "30309 and 4821", "7301004821", "hi",
+])
+def test_refuses_a_full_ssn_a_birth_year_or_more_than_one_factor(text: str) -> None:
+    assert parse_identity_factor(text, today=TODAY) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("7301004821", ("account_number", "7301004821")),
+    ("7301 004 821", ("account_number", "7301004821")),
+    ("7301-004-821", ("account_number", "7301004821")),
+    ("acct #7301004821", ("account_number", "7301004821")),
+    ("mlopez", ("username", "mlopez")),
+    ("MLopez.", ("username", "mlopez")),
+    ("my username is mlopez", ("username", "mlopez")),
+    ("username: j.chen_2", ("username", "j.chen_2")),
+])
+def test_reads_an_account_number_or_a_username(text: str, expected: tuple[str, str]) -> None:
+    assert parse_identifier(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "hello", "30309", "it's mlopez", "maria.lopez@example.com", "ab", "730100482", "7301004821 30309",
+])
+def test_does_not_take_greetings_short_numbers_or_sentences_for_an_identifier(text: str) -> None:
+    assert parse_identifier(text) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("123456", "123456"), ("123 456", "123456"), ("code is 123-456", "123456"),
+])
+def test_reads_a_six_digit_code_with_spaces(text: str, expected: str) -> None:
+    assert parse_otp_code(text) == expected
+
+
+@pytest.mark.parametrize("text", ["12345", "1234567", "123456 and 7", "abcdef", ""])
+def test_refuses_anything_but_exactly_six_digits_as_a_code(text: str) -> None:
+    assert parse_otp_code(text) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("the 15th", 15), ("15", 15), ("the 1st", 1), ("the first", 1), ("fifteenth", 15),
+    ("on the 28th of each month", 28), ("pay on the 3rd", 3), ("the twenty-first", 21),
+])
+def test_reads_a_day_of_the_month(text: str, expected: int) -> None:
+    assert parse_day_of_month(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0", "the 29th", "31", "someday", "my first payment"])
+def test_refuses_days_that_not_every_month_has(text: str) -> None:
+    assert parse_day_of_month(text) is None
+
+
+def test_formats_a_date_the_way_it_is_read_back_to_the_customer() -> None:
+    assert format_long_date(date(2026, 12, 15)) == "December 15, 2026"
+    assert format_long_date(date(2027, 1, 5)) == "January 5, 2027"
