@@ -1,0 +1,111 @@
+"""Keeping the conversation on track: leaving a task, not understanding, a new session."""
+from __future__ import annotations
+
+import logging
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import (
+    ActionExecuted,
+    ActiveLoop,
+    ConversationPaused,
+    EventType,
+    SessionStarted,
+    SlotSet,
+)
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.handoff import handoff_events
+from actions.runtime import call, container
+from autofinance.services import handoff, identity
+
+logger = logging.getLogger(__name__)
+
+FORM_SLOTS = {
+    "identity_form": ("identifier", "identity_factor", "otp_channel", "otp_code",
+                      "masked_email", "masked_phone"),
+    "payment_form": ("payment_amount", "payment_date", "payment_source", "payment_confirmed",
+                     "payment_attempt"),
+}
+CANCELLED_RESPONSE = {
+    "identity_form": "utter_verification_cancelled",
+    "payment_form": "utter_payment_cancelled",
+}
+MISUNDERSTANDINGS_BEFORE_HANDOFF = 3
+
+
+class ActionCancelTask(Action):
+    """Leaves the current form cleanly and says what was not done."""
+
+    def name(self) -> str:
+        return "action_cancel_task"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        form = tracker.active_loop.get("name")
+        if form not in FORM_SLOTS:
+            dispatcher.utter_message(response="utter_nothing_to_cancel")
+            return []
+        dispatcher.utter_message(response=CANCELLED_RESPONSE[form])
+        events: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
+        events += [SlotSet(slot, None) for slot in FORM_SLOTS[form]]
+        if form == "identity_form":
+            events.append(SlotSet("pending_task", None))
+        return events
+
+
+def consecutive_misunderstandings(tracker: Tracker) -> int:
+    """How many of the customer's latest messages in a row the assistant did not understand."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        if (event.get("parse_data") or {}).get("intent", {}).get("name") != "nlu_fallback":
+            break
+        count += 1
+    return count
+
+
+class ActionHandleMisunderstanding(Action):
+    """Two-stage fallback: ask to rephrase, then offer choices, then hand off to a person."""
+
+    def name(self) -> str:
+        return "action_handle_misunderstanding"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        count = consecutive_misunderstandings(tracker)
+        if count <= 1:
+            dispatcher.utter_message(response="utter_ask_rephrase")
+            return []
+        if count < MISUNDERSTANDINGS_BEFORE_HANDOFF:
+            dispatcher.utter_message(response="utter_offer_choices")
+            return []
+        dispatcher.utter_message(
+            text="I'm sorry I keep missing what you need. Let me get a person to help."
+        )
+        return await handoff_events(dispatcher, tracker, "misunderstanding")
+
+
+class ActionSessionStart(Action):
+    """Starts a session: verification lapses, and a conversation a person owns stays paused."""
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events: list[EventType] = [SessionStarted()]
+        paused = False
+        try:
+            await call(identity.end_verification, tracker.sender_id, container().uow())
+            paused = await call(handoff.has_open_ticket, tracker.sender_id, container().uow())
+        except Exception:  # noqa: BLE001 - a new session must start even if the store is down
+            logger.exception("session start could not reach the store")
+        events.append(SlotSet("verified", False))
+        if paused:
+            events.append(ConversationPaused())
+        events.append(ActionExecuted("action_listen"))
+        return events

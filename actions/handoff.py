@@ -1,0 +1,96 @@
+"""Handing the conversation to a person: a ticket with a summary, then the assistant pauses."""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.runtime import TECHNICAL_PROBLEM, call, container
+from autofinance.services import handoff, identity
+from autofinance.services.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+REASON_BY_INTENT = {
+    "human_handoff": "customer_request",
+    "frustrated": "frustration",
+    "report_fraud": "fraud",
+    "hardship_help": "hardship",
+    "nlu_fallback": "misunderstanding",
+}
+SKIPPED_INTENTS = {"greet", "affirm", "deny", "thank", "inform", "nlu_fallback", None}
+NOTABLE_BOT_ACTIONS = {
+    "action_check_balance": "saw their balance",
+    "action_payment_history": "saw their payment history",
+    "action_loan_terms": "saw their loan terms",
+    "action_payoff_quote": "got a payoff quote",
+    "action_submit_payment": "went through the payment step",
+    "action_cancel_task": "cancelled a task",
+}
+
+
+def conversation_summary(tracker: Tracker, verified_name: Optional[str]) -> str:
+    """One glance for the agent: what was asked, who it is, what already happened."""
+    asked: list[str] = []
+    done: list[str] = []
+    for event in tracker.events:
+        if event.get("event") == "user":
+            intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
+            if intent not in SKIPPED_INTENTS and intent not in asked:
+                asked.append(intent)
+        elif event.get("event") == "action" and event.get("name") in NOTABLE_BOT_ACTIONS:
+            step = NOTABLE_BOT_ACTIONS[event["name"]]
+            if step not in done:
+                done.append(step)
+    who = f"verified as {verified_name}" if verified_name else "not verified"
+    wanted = ", ".join(a.replace("_", " ") for a in asked) or "no clear request"
+    return f"Wanted: {wanted}. Customer {who}. Done so far: {', '.join(done) or 'nothing'}."
+
+
+async def handoff_events(
+    dispatcher: CollectingDispatcher, tracker: Tracker, reason: str
+) -> list[EventType]:
+    """Queues the ticket, tells the customer what happens next, and pauses the assistant."""
+    customer_id, name = None, None
+    try:
+        verified = await call(identity.require_verified, tracker.sender_id, "read", container().uow())
+        customer_id, name = verified.customer_id, verified.first_name
+    except ServiceError:
+        pass  # an unverified customer still reaches a person
+    try:
+        ticket = await call(
+            handoff.open_ticket,
+            tracker.sender_id,
+            tracker.get_latest_input_channel() or "unknown",
+            reason,
+            conversation_summary(tracker, name),
+            customer_id,
+            container().uow(),
+        )
+    except Exception:  # noqa: BLE001
+        logger.exception("could not open a hand-off ticket")
+        dispatcher.utter_message(text=TECHNICAL_PROBLEM)
+        return []
+    dispatcher.utter_message(
+        text=f"I'm connecting you with a member of our support team (ticket {ticket.ticket_number}). "
+        f"You're number {ticket.position} in line; it should take about "
+        f"{ticket.estimated_wait_minutes} minutes. You can keep typing here: they'll see your messages."
+    )
+    return [ActiveLoop(None), SlotSet("requested_slot", None), ConversationPaused()]
+
+
+class ActionHandoff(Action):
+    """The customer asked for a person (or needs one): open a ticket and step aside."""
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        intent = tracker.latest_message.get("intent", {}).get("name")
+        return await handoff_events(dispatcher, tracker, REASON_BY_INTENT.get(intent, "customer_request"))

@@ -1,0 +1,212 @@
+"""A one-time payment in conversation: amount, date, saved funding source, confirmation.
+
+Nothing is stored until the customer confirms the summary; the payment service is idempotent on
+a key fixed when the form starts, so a repeated confirmation cannot pay twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Optional
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer, lender_today
+from autofinance.money import format_usd
+from autofinance.parsing import format_long_date, parse_amount, parse_amount_choice, parse_date
+from autofinance.services import identity, payments
+from autofinance.services.errors import ServiceError
+
+PAYMENT_SLOTS = ("payment_amount", "payment_date", "payment_source", "payment_confirmed", "payment_attempt")
+CHOICE_LABELS = {"monthly_payment": "your monthly payment", "past_due": "the past-due amount",
+                 "payoff": "the full payoff"}
+
+
+def _latest_entity(tracker: Tracker, name: str) -> Optional[str]:
+    return next(tracker.get_latest_entity_values(name), None)
+
+
+def payment_key(conversation_id: str, attempt: str) -> str:
+    """One key per payment form run: a repeated confirmation replays, never pays again."""
+    return hashlib.sha256(f"{conversation_id}:{attempt}".encode()).hexdigest()
+
+
+def _day_label(day: date, today: date) -> str:
+    return f"{format_long_date(day)} (today)" if day == today else format_long_date(day)
+
+
+async def _options(customer_id: int) -> payments.PaymentOptions:
+    return await call(payments.payment_options, customer_id, container().uow(), lender_today())
+
+
+class ValidatePaymentForm(AccountFormValidation):
+    """Checks each answer as it comes, so the summary only ever shows an acceptable payment."""
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "validate_payment_form"
+
+    async def validate_payment_amount(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        options = await _options(current_customer().customer_id)
+        choice = _latest_entity(tracker, "amount_choice") or parse_amount_choice(str(value))
+        amount = _latest_entity(tracker, "amount")
+        amount = parse_amount(amount or str(value)) if choice is None else {
+            "monthly_payment": options.monthly_payment,
+            "past_due": options.past_due_amount,
+            "payoff": options.payoff_amount,
+        }.get(choice)
+        attempt = {"payment_attempt": tracker.get_slot("payment_attempt") or uuid.uuid4().hex}
+        if amount is None:
+            dispatcher.utter_message(text="Sorry, I didn't catch the amount. How much would you like to pay, for example $250?")
+            return {"payment_amount": None, **attempt}
+        if amount <= 0:
+            message = ("You don't have a past-due amount right now." if choice == "past_due"
+                       else "The amount has to be more than $0.00.")
+            dispatcher.utter_message(text=message + " How much would you like to pay?")
+            return {"payment_amount": None, **attempt}
+        if amount > options.payoff_amount:
+            dispatcher.utter_message(
+                text=f"That's more than your payoff amount of {format_usd(options.payoff_amount)}. "
+                "Please choose a smaller amount."
+            )
+            return {"payment_amount": None, **attempt}
+        if amount != amount.quantize(Decimal("0.01")):
+            dispatcher.utter_message(text="Amounts go to the cent, like $125.50. How much would you like to pay?")
+            return {"payment_amount": None, **attempt}
+        return {"payment_amount": str(amount.quantize(Decimal("0.01"))), **attempt}
+
+    async def validate_payment_date(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        today = lender_today()
+        day = parse_date(_latest_entity(tracker, "date") or str(value), today)
+        last = today + timedelta(days=payments.MAX_DAYS_AHEAD)
+        if day is None:
+            dispatcher.utter_message(text="Sorry, I didn't catch the date. You can say \"today\", \"Friday\" or a date like 12/15.")
+            return {"payment_date": None}
+        if day < today:
+            dispatcher.utter_message(text=f"{format_long_date(day)} has already passed. Please choose today or a later date.")
+            return {"payment_date": None}
+        if day > last:
+            dispatcher.utter_message(text=f"I can schedule payments up to {format_long_date(last)}. Please choose an earlier date.")
+            return {"payment_date": None}
+        return {"payment_date": day.isoformat()}
+
+    async def validate_payment_source(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        customer_id = current_customer().customer_id
+        said = _latest_entity(tracker, "funding_source") or str(value)
+        option = await call(payments.resolve_funding_source, customer_id, said, container().uow())
+        if option is None:
+            names = ", ".join(o.masked_name for o in (await _options(customer_id)).funding_sources)
+            dispatcher.utter_message(text=f"Please pick one of your saved accounts: {names}.")
+            return {"payment_source": None}
+        return {"payment_source": str(option.id)}
+
+
+class ActionAskPaymentAmount(AccountAction):
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_ask_payment_amount"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        options = await _options(customer.customer_id)
+        buttons = [{"title": f"Monthly payment {format_usd(options.monthly_payment)}",
+                    "payload": '/inform{"amount_choice":"monthly_payment"}'}]
+        if options.past_due_amount > 0:
+            buttons.append({"title": f"Past due {format_usd(options.past_due_amount)}",
+                            "payload": '/inform{"amount_choice":"past_due"}'})
+        buttons.append({"title": f"Payoff {format_usd(options.payoff_amount)}",
+                        "payload": '/inform{"amount_choice":"payoff"}'})
+        dispatcher.utter_message(
+            text="How much would you like to pay? Pick one below or type an amount.", buttons=buttons
+        )
+        return []
+
+
+class ActionAskPaymentSource(AccountAction):
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_ask_payment_source"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        options = await _options(customer.customer_id)
+        buttons = [
+            {"title": o.masked_name + (f" ({format_usd(o.fee)} fee)" if o.fee else ""),
+             "payload": f'/inform{{"funding_source":"{o.masked_name}"}}'}
+            for o in options.funding_sources
+        ]
+        dispatcher.utter_message(text="Which saved account should I use?", buttons=buttons)
+        return []
+
+
+class ActionAskPaymentConfirmed(AccountAction):
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_ask_payment_confirmed"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        options = await _options(customer.customer_id)
+        source = next(o for o in options.funding_sources if str(o.id) == tracker.get_slot("payment_source"))
+        amount = Decimal(tracker.get_slot("payment_amount"))
+        day = date.fromisoformat(tracker.get_slot("payment_date"))
+        text = f"Please confirm: pay {format_usd(amount)} from {source.masked_name} on {_day_label(day, lender_today())}."
+        if source.fee:
+            text += (f" Debit card payments have a {format_usd(source.fee)} convenience fee, so "
+                     f"{format_usd(amount + source.fee)} will be charged in total.")
+        dispatcher.utter_message(text=text + " Shall I go ahead?", buttons=[
+            {"title": "Yes, make the payment", "payload": "/affirm"},
+            {"title": "No, don't pay", "payload": "/deny"},
+        ])
+        return []
+
+
+class ActionSubmitPayment(AccountAction):
+    """Stores the confirmed payment (once), or says plainly that nothing was paid."""
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_submit_payment"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        cleared: list[EventType] = [SlotSet(slot, None) for slot in PAYMENT_SLOTS]
+        if tracker.get_slot("payment_confirmed") is not True:
+            dispatcher.utter_message(response="utter_payment_cancelled")
+            return cleared
+        try:
+            receipt = await call(
+                payments.schedule_payment, customer.customer_id,
+                Decimal(tracker.get_slot("payment_amount")),
+                date.fromisoformat(tracker.get_slot("payment_date")),
+                int(tracker.get_slot("payment_source")),
+                payment_key(tracker.sender_id, tracker.get_slot("payment_attempt")),
+                container().uow(), container().settings, lender_today(),
+            )
+        except ServiceError as error:
+            dispatcher.utter_message(text=f"{error.message} No payment was made.")
+            return cleared
+        when = "today" if receipt.status == "pending" else f"for {format_long_date(receipt.pay_on)}"
+        fee = f" plus a {format_usd(receipt.fee)} fee" if receipt.fee else ""
+        dispatcher.utter_message(
+            text=f"Done! Your payment of {format_usd(receipt.amount)}{fee} from {receipt.source_masked} "
+            f"is scheduled {when}. Your confirmation number is {receipt.confirmation_number}, and "
+            "a confirmation is on its way to your email. Is there anything else I can help with?"
+        )
+        return cleared

@@ -1,0 +1,146 @@
+"""What every action shares: the container, running services off the event loop, and the guard.
+
+The guard is the single check of the verification level an action needs. It asks the identity
+service (the store), never a slot, so nothing a customer types can make them "verified".
+"""
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+from abc import ABC, abstractmethod
+from datetime import date, datetime
+from typing import Any, Callable, ClassVar, Optional, TypeVar
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from autofinance.bootstrap import Container, bootstrap
+from autofinance.services import identity
+from autofinance.services.errors import NotVerified, ServiceError, StepUpRequired
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_container: Optional[Container] = None
+_current_customer: contextvars.ContextVar[identity.VerifiedCustomer] = contextvars.ContextVar(
+    "current_customer"
+)
+
+TECHNICAL_PROBLEM = (
+    "Sorry, something went wrong on our side and nothing was changed. Please try again in a "
+    "moment, or say \"agent\" to talk to a person."
+)
+# The tasks the dialogue can resume after verification (domain slot `pending_task`).
+RESUMABLE_TASKS = {"check_balance", "payment_history", "loan_terms", "payoff_quote", "make_payment"}
+
+
+def container() -> Container:
+    """The process's container, built on first use (never at import time)."""
+    global _container
+    if _container is None:
+        _container = bootstrap()
+    return _container
+
+
+def set_container(new: Optional[Container]) -> None:
+    """For tests: run the actions against another store."""
+    global _container
+    _container = new
+
+
+async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Runs a synchronous service in a worker thread, so the event loop never blocks."""
+    return await asyncio.to_thread(functools.partial(function, *args, **kwargs))
+
+
+def current_customer() -> identity.VerifiedCustomer:
+    """The verified customer of the action being run (set by the guard)."""
+    return _current_customer.get()
+
+
+async def check_verified(tracker: Tracker, level: str) -> identity.VerifiedCustomer:
+    """The one guard: raises NotVerified / StepUpRequired unless the store says verified."""
+    customer = await call(identity.require_verified, tracker.sender_id, level, container().uow())
+    _current_customer.set(customer)
+    return customer
+
+
+def reverify_events(tracker: Tracker, dispatcher: CollectingDispatcher) -> list[EventType]:
+    """Leads a customer whose verification is missing or lapsed back through verification."""
+    dispatcher.utter_message(response="utter_need_verification")
+    intent = tracker.latest_message.get("intent", {}).get("name")
+    task = intent if intent in RESUMABLE_TASKS else None
+    return [SlotSet("verified", False), SlotSet("pending_task", task), FollowupAction("identity_form")]
+
+
+class AccountAction(Action, ABC):
+    """Base of every action that reads or changes account data.
+
+    `run` is final: it checks verification, then calls `run_verified`. Service errors become
+    their customer-safe message; anything unexpected becomes an apology, never a stack trace.
+    """
+
+    required_level: ClassVar[str] = "read"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        try:
+            customer = await check_verified(tracker, self.required_level)
+        except (NotVerified, StepUpRequired):
+            return reverify_events(tracker, dispatcher)
+        try:
+            return await self.run_verified(dispatcher, tracker, domain, customer)
+        except ServiceError as error:
+            dispatcher.utter_message(text=error.message)
+            return []
+        except Exception:  # noqa: BLE001 - the customer gets an apology, the log the details
+            logger.exception("action %s failed", self.name())
+            dispatcher.utter_message(text=TECHNICAL_PROBLEM)
+            return []
+
+    @abstractmethod
+    async def run_verified(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+        customer: identity.VerifiedCustomer,
+    ) -> list[EventType]:
+        """The action's work, for a customer the guard has verified."""
+
+
+class AccountFormValidation(FormValidationAction, ABC):
+    """Base of form validators over account data: verified first, or the form stops."""
+
+    required_level: ClassVar[str] = "read"
+
+    @abstractmethod
+    def name(self) -> str:
+        """`validate_<form name>`; abstract so that rasa_sdk does not register this base."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        try:
+            await check_verified(tracker, self.required_level)
+        except (NotVerified, StepUpRequired):
+            dispatcher.utter_message(response="utter_need_verification")
+            return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("verified", False),
+                    FollowupAction("identity_form")]
+        try:
+            return await super().run(dispatcher, tracker, domain)
+        except Exception:  # noqa: BLE001
+            logger.exception("validation %s failed", self.name())
+            dispatcher.utter_message(text=TECHNICAL_PROBLEM)
+            return [ActiveLoop(None), SlotSet("requested_slot", None)]
+
+
+def lender_today() -> date:
+    """Today's date where the lender is: due dates and 'today' mean the customer's day."""
+    return datetime.now(ZoneInfo(container().settings.lender_timezone)).date()

@@ -1,0 +1,52 @@
+"""Entry point of the action server: rasa_sdk's app, locked with the shared secret.
+
+rasa_sdk has no authentication of its own. Rasa sends the token configured in
+`endpoints.yml` (`action_endpoint.token`) as `?token=`; every call without it is refused.
+Run with `python -m actions.server`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+
+from rasa_sdk.endpoint import create_app
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from autofinance.config import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_action_app(settings: Settings) -> Sanic:
+    app = create_app("actions", cors_origins="")
+    expected = settings.action_server_token.reveal()
+
+    @app.middleware("request")
+    async def require_token(request: Request) -> HTTPResponse | None:
+        if request.path == "/health":
+            return None
+        supplied = request.args.get("token", "")
+        if not expected or not secrets.compare_digest(supplied.encode(), expected.encode()):
+            return response.json({"error": "unauthorized"}, status=401)
+        return None
+
+    return app
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = Settings.from_env()
+    app = create_action_app(settings)
+    workers = int(os.environ.get("ACTION_SERVER_SANIC_WORKERS", "1"))
+    app.run(host=os.environ.get("ACTION_SERVER_HOST", "127.0.0.1"),
+            port=settings.action_server_port, workers=workers, access_log=False)
+
+
+if __name__ == "__main__":
+    main()
