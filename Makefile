@@ -1,0 +1,78 @@
+# Meridian Auto Finance assistant. `make run` starts everything; `make test` runs every test.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+APP_PY := .venv/app/bin/python
+RASA := .venv/rasa/bin/rasa
+MODEL := models/meridian.tar.gz
+TRAINING_INPUTS := $(shell find data -type f -name '*.yml' 2>/dev/null) domain.yml config.yml
+
+export PYTHONPATH := $(CURDIR)
+export RASA_TELEMETRY_ENABLED := false
+# Values the Rasa YAML files read; the launcher sets the same defaults for the services.
+export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
+export ACTION_SERVER_TOKEN ?= demo-action-secret
+export TRACKER_SQLITE_PATH ?= $(CURDIR)/var/tracker.db
+export SOCKETIO_ALLOWED_ORIGINS ?= http://localhost:8080,http://127.0.0.1:8080
+
+.PHONY: help run test envs db train shell test-unit test-integration test-rasa test-e2e validate lock clean
+
+help:
+	@echo "make run    start the assistant (Rasa :5005, actions :5055, web :8080)"
+	@echo "make test   run every test"
+	@echo "make shell  talk to the assistant in the terminal (while 'make run' is running)"
+	@echo "make train  retrain the model if data/, domain.yml or config.yml changed"
+	@echo "make lock   re-resolve requirements/*.in into the lock files"
+
+envs:
+	@scripts/ensure-venv.sh app requirements/app.lock
+	@scripts/ensure-venv.sh rasa requirements/rasa.lock
+
+db: envs
+	@$(APP_PY) -m autofinance seed
+
+# Trained only when the training data, domain or config changed since the last model.
+$(MODEL): $(TRAINING_INPUTS) | envs
+	@echo "==> training the model (data, domain or config changed)"
+	@$(RASA) train --fixed-model-name meridian --out models
+	@touch $(MODEL)
+
+train: envs $(MODEL)
+
+run: envs db $(MODEL)
+	@$(APP_PY) -m autofinance.stack
+
+shell: envs $(MODEL)
+	@$(RASA) shell --model $(MODEL) --endpoints endpoints.yml --port 5006
+
+validate: envs
+	@echo "==> rasa data validate"
+	@$(RASA) data validate --quiet
+
+test-unit: envs
+	@echo "==> unit tests"
+	@$(APP_PY) -m pytest tests/unit tests/actions tests/web
+
+test-integration: envs
+	@echo "==> integration tests (SQLite, PostgreSQL, Redis, RabbitMQ)"
+	@$(APP_PY) -m pytest tests/integration
+
+test-rasa: envs $(MODEL)
+	@echo "==> conversation tests on the current model"
+	@rm -rf results/conversations
+	@$(RASA) test core --e2e --stories tests/conversations --model $(MODEL) --endpoints endpoints.yml \
+		--fail-on-prediction-errors --out results/conversations --no-plot
+
+test-e2e: envs $(MODEL)
+	@echo "==> end-to-end tests (running services)"
+	@$(APP_PY) -m pytest tests/e2e
+
+test: test-unit test-integration validate test-rasa test-e2e
+	@echo "==> all tests passed"
+
+lock:
+	@scripts/lock.sh
+
+clean:
+	rm -rf .venv models results reports .rasa var .pytest_cache

@@ -1,0 +1,218 @@
+"""Starts the three services (Rasa, action server, web app), watches them, stops them together.
+
+`make run` calls `python -m autofinance.stack`; the end-to-end tests use `Stack` to run the
+same processes with other ports and profiles. Ctrl-C (or SIGTERM) stops every process.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from autofinance.config import PROJECT_ROOT
+
+RASA_BIN = PROJECT_ROOT / ".venv" / "rasa" / "bin" / "rasa"
+APP_PYTHON = PROJECT_ROOT / ".venv" / "app" / "bin" / "python"
+MODEL_PATH = PROJECT_ROOT / "models" / "meridian.tar.gz"
+COLOURS = {"rasa": "\033[35m", "actions": "\033[36m", "web": "\033[32m"}
+
+
+def service_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment every service gets: the caller's, plus the demo defaults it lacks."""
+    merged = dict(env)
+    rasa_port = merged.setdefault("RASA_PORT", "5005")
+    action_port = merged.setdefault("ACTION_SERVER_PORT", "5055")
+    web_port = merged.setdefault("WEB_PORT", "8080")
+    merged.setdefault("RASA_URL", f"http://127.0.0.1:{rasa_port}")
+    merged.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{action_port}/webhook")
+    merged.setdefault("ACTION_SERVER_TOKEN", "demo-action-secret")
+    merged.setdefault("TRACKER_SQLITE_PATH", str(PROJECT_ROOT / "var" / "tracker.db"))
+    merged.setdefault(
+        "SOCKETIO_ALLOWED_ORIGINS", f"http://localhost:{web_port},http://127.0.0.1:{web_port}"
+    )
+    for name, default in {
+        "TRACKER_DB_HOST": "127.0.0.1", "TRACKER_DB_PORT": "5432", "TRACKER_DB_NAME": "rasa",
+        "TRACKER_DB_USER": "postgres", "TRACKER_DB_PASSWORD": "", "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": "6379", "REDIS_DB": "1", "REDIS_KEY_PREFIX": "meridian",
+        "RABBITMQ_HOST": "127.0.0.1", "RABBITMQ_PORT": "5672", "RABBITMQ_USER": "guest",
+        "RABBITMQ_PASSWORD": "guest", "RABBITMQ_QUEUE": "rasa_events",
+    }.items():
+        merged.setdefault(name, default)
+    merged["RASA_TELEMETRY_ENABLED"] = "false"
+    merged["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), merged.get("PYTHONPATH")]))
+    merged.setdefault("PYTHONUNBUFFERED", "1")
+    return merged
+
+
+@dataclass
+class Service:
+    name: str
+    command: list[str]
+    health_url: str
+    process: Optional[subprocess.Popen[bytes]] = None
+
+
+@dataclass
+class Stack:
+    """The three processes of one deployment, on the ports of `env`."""
+
+    env: dict[str, str]
+    log_to: Optional[Path] = None  # None: prefixed lines on stdout; else one log file a service
+    services: list[Service] = field(default_factory=list)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], log_to: Optional[Path] = None) -> "Stack":
+        env = service_environment(env)
+        production = env.get("ASSISTANT_PROFILE", "demo") == "production"
+        endpoints = "deploy/endpoints.production.yml" if production else "endpoints.yml"
+        rasa = [
+            str(RASA_BIN), "run", "--enable-api", "--auth-token", env["RASA_API_TOKEN"],
+            "--port", env["RASA_PORT"], "--credentials", "credentials.yml",
+            "--endpoints", endpoints, "--model", env.get("RASA_MODEL", str(MODEL_PATH)),
+            "--cors", f"http://localhost:{env['WEB_PORT']}",
+        ]
+        return cls(env=env, log_to=log_to, services=[
+            Service("rasa", rasa, f"http://127.0.0.1:{env['RASA_PORT']}/webhooks/rest/"),
+            Service("actions", [str(APP_PYTHON), "-m", "actions.server"],
+                    f"http://127.0.0.1:{env['ACTION_SERVER_PORT']}/health"),
+            Service("web", [str(APP_PYTHON), "-m", "autofinance.web"],
+                    f"http://127.0.0.1:{env['WEB_PORT']}/health"),
+        ])
+
+    def start(self) -> None:
+        for service in self.services:
+            if self.log_to is None:
+                service.process = self._spawn(service, subprocess.PIPE)
+                threading.Thread(target=_relay, args=(service,), daemon=True).start()
+            else:
+                with open(self.log_to / f"{service.name}.log", "ab") as log:
+                    service.process = self._spawn(service, log)  # the child keeps its own copy
+
+    def _spawn(self, service: Service, output: Any) -> subprocess.Popen[bytes]:
+        # A session of its own: Ctrl-C reaches the launcher only, which stops the children.
+        return subprocess.Popen(service.command, cwd=PROJECT_ROOT, env=self.env, stdout=output,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_until_healthy(
+        self, timeout: float = 300, cancelled: Optional[threading.Event] = None
+    ) -> None:
+        """Blocks until every service answers its health URL; raises if one dies or time runs out."""
+        deadline = time.monotonic() + timeout
+        pending = list(self.services)
+        while pending:
+            if cancelled is not None and cancelled.is_set():
+                raise RuntimeError("stopped before every service was up")
+            for service in list(pending):
+                if service.process and service.process.poll() is not None:
+                    raise RuntimeError(f"{service.name} exited with code {service.process.returncode}")
+                if _answers(service.health_url):
+                    pending.remove(service)
+            if time.monotonic() > deadline:
+                raise TimeoutError("not answering: " + ", ".join(s.name for s in pending))
+            if pending:
+                time.sleep(0.5)
+
+    def exited(self) -> Optional[Service]:
+        return next((s for s in self.services if s.process and s.process.poll() is not None), None)
+
+    def stop(self, grace: float = 15) -> None:
+        for service in self.services:
+            if service.process and service.process.poll() is None:
+                os.killpg(service.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for service in self.services:
+            if service.process is None:
+                continue
+            try:
+                service.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(service.process.pid, signal.SIGKILL)
+                service.process.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _relay(service: Service) -> None:
+    """Copies a service's output to ours, each line prefixed with the service's name."""
+    assert service.process and service.process.stdout
+    colour = COLOURS.get(service.name, "") if sys.stdout.isatty() else ""
+    reset = "\033[0m" if colour else ""
+    for raw in service.process.stdout:
+        line = raw.decode(errors="replace").rstrip()
+        print(f"{colour}{service.name:>7} |{reset} {line}", flush=True)
+
+
+def banner(env: Mapping[str, str], generated_token: bool) -> str:
+    web = f"http://localhost:{env['WEB_PORT']}"
+    token_line = (f"  Rasa API token (generated for this run): {env['RASA_API_TOKEN']}"
+                  if generated_token else "  Rasa API token: from RASA_API_TOKEN")
+    return "\n".join([
+        "",
+        "Meridian Auto Finance assistant is running.",
+        f"  Web app:        {web}",
+        f"  Rasa server:    http://localhost:{env['RASA_PORT']}  (REST: /webhooks/rest/webhook, socket.io)",
+        f"  Action server:  http://localhost:{env['ACTION_SERVER_PORT']}",
+        token_line,
+        "",
+        "Try it (REST):",
+        f"  curl -s localhost:{env['RASA_PORT']}/webhooks/rest/webhook -d "
+        "'{\"sender\":\"me\",\"message\":\"what is my balance\"}'",
+        "  then account 7301004821, ZIP 30309, \"email\", and the code from "
+        f"{web}/dev/outbox  -> Maria Lopez's balance, $18,420.55",
+        "  or: make shell    (talk to the assistant in this terminal)",
+        "Ctrl-C stops everything.",
+        "",
+    ])
+
+
+def main() -> int:
+    env = dict(os.environ)
+    generated = not env.get("RASA_API_TOKEN")
+    if generated:
+        env["RASA_API_TOKEN"] = secrets.token_urlsafe(24)
+    stack = Stack.from_env(env)
+    stopping = threading.Event()
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    stack.start()
+    try:
+        print("Starting Rasa (loading the model takes a little while), the action server and the web app...")
+        stack.wait_until_healthy(cancelled=stopping)
+        print(banner(stack.env, generated), flush=True)
+        while not stopping.wait(1):
+            dead = stack.exited()
+            if dead:
+                print(f"{dead.name} stopped unexpectedly (exit code {dead.process.returncode}); "
+                      "stopping the rest.", flush=True)
+                return 1
+        return 0
+    except (RuntimeError, TimeoutError) as error:
+        print(f"Could not start the assistant: {error}", flush=True)
+        return 1
+    finally:
+        print("Stopping all services...", flush=True)
+        stack.stop()
+        print("Stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

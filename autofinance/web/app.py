@@ -1,0 +1,43 @@
+"""App factory: settings in, an aiohttp application out; the store opened and closed with it."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import AsyncIterator, Optional
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from autofinance.bootstrap import Container, bootstrap
+from autofinance.config import Settings
+from autofinance.web import routes
+
+CONTAINER = web.AppKey("container", Container)
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def create_app(settings: Optional[Settings] = None, container: Optional[Container] = None) -> web.Application:
+    settings = settings or (container.settings if container else Settings.from_env())
+    app = web.Application(middlewares=[security_headers])
+    aiohttp_jinja2.setup(
+        app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(default=True)
+    )
+
+    async def store(app: web.Application) -> AsyncIterator[None]:
+        app[CONTAINER] = container or bootstrap(settings)
+        yield
+        if container is None:
+            app[CONTAINER].close()
+
+    app.cleanup_ctx.append(store)
+    routes.setup(app, demo_mode=settings.demo_mode)
+    return app
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: routes.Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response

@@ -1,0 +1,18 @@
+"""Named routes, in one place."""
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from autofinance.web import dev_outbox, pages
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def setup(app: web.Application, demo_mode: bool) -> None:
+    app.router.add_get("/", pages.home, name="home")
+    app.router.add_get("/health", pages.health, name="health")
+    if demo_mode:  # outside demo mode these routes do not exist: 404
+        app.router.add_get("/dev/outbox.json", dev_outbox.outbox_json, name="dev_outbox_json")
+        app.router.add_get("/dev/outbox", dev_outbox.outbox_page, name="dev_outbox")

@@ -1,0 +1,94 @@
+"""Starting the real services (Rasa, action server, web app) on spare ports for a test module."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import pytest
+
+from autofinance.stack import APP_PYTHON, MODEL_PATH, PROJECT_ROOT, Stack
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def seed_store(database_url: str) -> None:
+    subprocess.run([str(APP_PYTHON), "-m", "autofinance", "seed"], cwd=PROJECT_ROOT, check=True,
+                   env={**os.environ, "DATABASE_URL": database_url}, capture_output=True)
+
+
+class RunningStack:
+    """A started stack plus helpers to talk to it like a client would."""
+
+    def __init__(self, stack: Stack, logs: Path) -> None:
+        self.stack, self.logs, self.env = stack, logs, stack.env
+
+    def url(self, service: str, path: str = "") -> str:
+        port = {"rasa": "RASA_PORT", "actions": "ACTION_SERVER_PORT", "web": "WEB_PORT"}[service]
+        return f"http://127.0.0.1:{self.env[port]}{path}"
+
+    def say(self, sender: str, text: str) -> list[str]:
+        """Sends a message on the REST channel; returns the assistant's texts."""
+        body = json.dumps({"sender": sender, "message": text}).encode()
+        request = urllib.request.Request(self.url("rasa", "/webhooks/rest/webhook"), data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return [m.get("text", "") for m in json.load(response)]
+
+    def get(self, service: str, path: str, token: Optional[str] = None) -> tuple[int, Any]:
+        url = self.url(service, path) + (f"?token={token}" if token else "")
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            error.close()
+            return error.code, None
+
+    def latest_code(self, to: str) -> str:
+        _, messages = self.get("web", "/dev/outbox.json")
+        body = next(m["body"] for m in messages if m["to"] == to)
+        return re.search(r"\b(\d{6})\b", body).group(1)
+
+    def log(self, service: str) -> str:
+        return (self.logs / f"{service}.log").read_text(errors="replace")
+
+
+def start_stack(tmp_path: Path, extra_env: dict[str, str]) -> Iterator[RunningStack]:
+    if not MODEL_PATH.exists():
+        pytest.fail(f"no trained model at {MODEL_PATH}: run 'make train' (make test does it first)")
+    env = {**os.environ, "RASA_PORT": str(free_port()), "ACTION_SERVER_PORT": str(free_port()),
+           "WEB_PORT": str(free_port()), "RASA_API_TOKEN": secrets.token_urlsafe(16),
+           "ACTION_SERVER_TOKEN": secrets.token_urlsafe(16),
+           "TRACKER_SQLITE_PATH": str(tmp_path / "tracker.db"), **extra_env}
+    seed_store(env["DATABASE_URL"])
+    stack = Stack.from_env(env, log_to=tmp_path)
+    stack.start()
+    try:
+        try:
+            stack.wait_until_healthy(timeout=240)
+        except (RuntimeError, TimeoutError) as error:
+            logs = "\n".join((tmp_path / f"{s.name}.log").read_text(errors="replace")[-3000:]
+                             for s in stack.services)
+            pytest.fail(f"the stack did not start: {error}\n{logs}")
+        yield RunningStack(stack, tmp_path)
+    finally:
+        stack.stop()

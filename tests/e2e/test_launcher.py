@@ -1,0 +1,49 @@
+"""`make run`'s launcher: prints where to chat once all three services answer, and Ctrl-C
+stops every one of them."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from autofinance.stack import APP_PYTHON, PROJECT_ROOT
+from tests.e2e.conftest import free_port, reachable, seed_store
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_launcher_announces_the_services_and_ctrl_c_stops_them_all(tmp_path: Path) -> None:
+    ports = {"RASA_PORT": free_port(), "ACTION_SERVER_PORT": free_port(), "WEB_PORT": free_port()}
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()},
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'accounts.db'}",
+           "TRACKER_SQLITE_PATH": str(tmp_path / "tracker.db")}
+    env.pop("RASA_API_TOKEN", None)
+    seed_store(env["DATABASE_URL"])
+    launcher = subprocess.Popen([str(APP_PYTHON), "-m", "autofinance.stack"], cwd=PROJECT_ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 240
+        assert launcher.stdout is not None
+        for line in launcher.stdout:  # until the banner's last line, or the launcher gives up
+            output.append(line)
+            if "Ctrl-C stops everything" in line or time.monotonic() > deadline:
+                break
+        banner = "".join(output)
+        assert "assistant is running" in banner, banner[-3000:]
+        assert f"http://localhost:{ports['WEB_PORT']}" in banner
+        assert "Rasa API token (generated for this run)" in banner
+        assert all(reachable("127.0.0.1", port) for port in ports.values())
+
+        launcher.send_signal(signal.SIGINT)
+        rest, _ = launcher.communicate(timeout=60)  # keep reading, or a full pipe would block it
+        assert launcher.returncode == 0, rest[-2000:]
+        assert "Stopped." in rest
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert not any(reachable("127.0.0.1", port) for port in ports.values())

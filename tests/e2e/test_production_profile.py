@@ -1,0 +1,98 @@
+"""The production profile: PostgreSQL tracker and account stores, Redis lock store, RabbitMQ.
+
+Rasa falls back to in-memory stores silently when a store fails to load, so each store is
+checked where it keeps its data: events in PostgreSQL, locks taken in Redis, events on the
+RabbitMQ queue, accounts in PostgreSQL.
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pika
+import psycopg
+import pytest
+import redis
+
+from tests.e2e.conftest import RunningStack, reachable, start_stack
+
+pytestmark = pytest.mark.e2e
+SERVER = "postgresql://postgres@127.0.0.1:5432"
+
+
+def _require_services() -> None:
+    for name, port in (("PostgreSQL", 5432), ("Redis", 6379), ("RabbitMQ", 5672)):
+        if not reachable("127.0.0.1", port):
+            pytest.skip(f"{name} not reachable at 127.0.0.1:{port}: the production profile needs it")
+
+
+@pytest.fixture(scope="module")
+def names() -> dict[str, str]:
+    suffix = secrets.token_hex(4)
+    return {"tracker": f"rasa_test_{suffix}", "accounts": f"accounts_test_{suffix}",
+            "queue": f"rasa_events_{suffix}", "prefix": f"meridian{suffix}"}
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory, names: dict[str, str]) -> Iterator[RunningStack]:
+    _require_services()
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        for database in (names["tracker"], names["accounts"]):
+            conn.execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield from start_stack(tmp_path_factory.mktemp("production"), {
+            "ASSISTANT_PROFILE": "production", "DEMO_MODE": "true",
+            "DATABASE_URL": f"{SERVER}/{names['accounts']}",
+            "TRACKER_DB_NAME": names["tracker"], "RABBITMQ_QUEUE": names["queue"],
+            "REDIS_KEY_PREFIX": names["prefix"], "REDIS_DB": "3",
+        })
+    finally:
+        with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+            for database in (names["tracker"], names["accounts"]):
+                conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        with pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1")) as broker:
+            broker.channel().queue_delete(names["queue"])
+
+
+def _watch_redis(prefix: str, seen: list[str], stop: threading.Event) -> None:
+    monitor = redis.Redis(host="127.0.0.1", port=6379, db=3).monitor()
+    with monitor as commands:
+        for command in commands.listen():
+            if prefix in command.get("command", ""):
+                seen.append(command["command"])
+            if stop.is_set():
+                return
+
+
+def test_a_conversation_lands_in_postgresql_takes_redis_locks_and_reaches_rabbitmq(
+    running: RunningStack, names: dict[str, str]
+) -> None:
+    seen: list[str] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch_redis, args=(names["prefix"], seen, stop), daemon=True)
+    watcher.start()
+    time.sleep(0.5)
+    sender = "prod-maria-1"
+    running.say(sender, "what's my balance")
+    running.say(sender, "7301004821")
+    running.say(sender, "30309")
+    running.say(sender, "email")
+    replies = " ".join(running.say(sender, running.latest_code("maria.lopez@example.com")))
+    stop.set()
+    redis.Redis(host="127.0.0.1", port=6379, db=3).ping()  # wakes the monitor so it can stop
+    watcher.join(timeout=5)
+
+    assert "$18,420.55" in replies  # served from the PostgreSQL account store
+    with psycopg.connect(f"{SERVER}/{names['tracker']}") as conn:
+        count = conn.execute("SELECT count(*) FROM events WHERE sender_id = %s", (sender,)).fetchone()[0]
+    assert count > 10, "the conversation's events are not in the PostgreSQL tracker store"
+    assert any(f"{names['prefix']}:lock:{sender}" in command for command in seen), (
+        "Rasa did not take its conversation lock in Redis"
+    )
+    with pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1")) as broker:
+        queued = broker.channel().queue_declare(names["queue"], passive=True, durable=True)
+    assert queued.method.message_count > 0, "no events reached the RabbitMQ queue"
+    assert "InMemoryTrackerStore" not in running.log("rasa")
