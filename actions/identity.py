@@ -2,7 +2,8 @@
 
 These actions are the way in, so they run before verification; they show only masked contact
 details, and only after the customer has been identified. Slot values are replaced by markers
-once checked ("provided", "verified"), so no identifier, factor or code stays in a slot.
+once checked ("provided", "verified"); the identifier, needed on the next turn, is sealed
+(encrypted) until then. No identifier, factor or code stays readable in a slot.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.runtime import RESUMABLE_TASKS, TECHNICAL_PROBLEM, call, container
 from autofinance.parsing import parse_identifier, parse_identity_factor, parse_otp_code
+from autofinance.sealing import seal, unseal
 from autofinance.services import identity
 from autofinance.services.errors import (
     CodeAlreadyUsed,
@@ -83,7 +85,7 @@ class ValidateIdentityForm(FormValidationAction):
                 "username. Could you check it and send it again?"
             )
             return {"identifier": None}
-        return {"identifier": parsed[1]}
+        return {"identifier": seal(parsed[1], container().settings.secret_pepper)}
 
     async def validate_identity_factor(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -96,10 +98,13 @@ class ValidateIdentityForm(FormValidationAction):
             )
             return {"identity_factor": None}
         settings = container().settings
+        identifier = unseal(tracker.get_slot("identifier"), settings.secret_pepper)
+        if identifier is None:  # expired or tampered with: ask again rather than guess
+            dispatcher.utter_message(text="Sorry, let's start from your account number or username again.")
+            return {"identifier": None, "identity_factor": None}
         try:
             options = await call(
-                identity.identify, tracker.sender_id, tracker.get_slot("identifier"), parsed[1],
-                container().uow(), settings,
+                identity.identify, tracker.sender_id, identifier, parsed[1], container().uow(), settings,
             )
         except VerificationLocked as error:
             return _stop_form(dispatcher, error.message)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from autofinance.bootstrap import bootstrap
 from autofinance.config import Settings
+from autofinance.seed import seed_bulk, seed_demo
 from autofinance.store.migrate import current_revision, head_revision, upgrade_to_head
 from autofinance.store.models import Customer
 
@@ -40,8 +41,6 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
-    from autofinance.seed import seed_bulk, seed_demo  # here, so the CLI loads without seed.py
-
     cmd_migrate(settings, args)
     today = datetime.now(ZoneInfo(settings.lender_timezone)).date()
     container = bootstrap(settings)

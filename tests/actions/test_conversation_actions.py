@@ -10,6 +10,8 @@ from actions.conversation import ActionCancelTask, ActionHandleMisunderstanding,
 from actions.handoff import ActionHandoff
 from actions.identity import ValidateIdentityForm
 from autofinance.bootstrap import Container
+from autofinance.config import Settings
+from autofinance.sealing import seal
 from autofinance.store.models import HandoffTicket, OutboxMessage, VerifiedSession
 from tests.actions.conftest import make_tracker, run, texts, verify
 
@@ -29,8 +31,9 @@ async def _answer(slot: str, value: str, slots: dict[str, Any] | None = None,
 
 async def test_the_identity_form_verifies_maria_and_keeps_no_secret_in_slots(store: Container) -> None:
     slots, _ = await _answer("identifier", "my account is 7301004821")
-    assert slots["identifier"] == "7301004821"
-    slots, _ = await _answer("identity_factor", "30309", {"identifier": "7301004821"})
+    sealed = slots["identifier"]
+    assert sealed.startswith("sealed:") and "7301004821" not in sealed
+    slots, _ = await _answer("identity_factor", "30309", {"identifier": sealed})
     assert slots["identifier"] == "provided" and slots["identity_factor"] == "provided"
     assert slots["masked_email"] == "m****@example.com"
     slots, said = await _answer("otp_channel", "email please", entities=[{"entity": "otp_channel", "value": "email"}])
@@ -42,15 +45,24 @@ async def test_the_identity_form_verifies_maria_and_keeps_no_secret_in_slots(sto
     assert code not in str(slots)
 
 
+def _sealed(value: str) -> str:
+    return seal(value, Settings().secret_pepper)
+
+
 async def test_a_wrong_factor_and_an_unknown_account_get_the_same_answer(store: Container) -> None:
-    wrong, said_wrong = await _answer("identity_factor", "99999", {"identifier": "7301004821"})
-    unknown, said_unknown = await _answer("identity_factor", "99999", {"identifier": "7309999999"})
+    wrong, said_wrong = await _answer("identity_factor", "99999", {"identifier": _sealed("7301004821")})
+    unknown, said_unknown = await _answer("identity_factor", "99999", {"identifier": _sealed("7309999999")})
     assert said_wrong == said_unknown and wrong == unknown
     assert wrong["identifier"] is None and "masked_email" not in wrong
 
 
+async def test_a_tampered_identifier_is_asked_for_again(store: Container) -> None:
+    slots, said = await _answer("identity_factor", "30309", {"identifier": "7301004821"})
+    assert slots["identifier"] is None and "start from your account number" in said
+
+
 async def test_a_wrong_code_is_refused_with_the_tries_left(store: Container) -> None:
-    await _answer("identity_factor", "30309", {"identifier": "7301004821"})
+    await _answer("identity_factor", "30309", {"identifier": _sealed("7301004821")})
     await _answer("otp_channel", "text me", entities=[{"entity": "otp_channel", "value": "sms"}])
     slots, said = await _answer("otp_code", "000000")
     assert slots["otp_code"] is None and "4 tries left" in said

@@ -56,6 +56,12 @@ def test_maria_verifies_with_the_code_from_the_outbox_and_hears_her_balance(runn
     assert "ZIP" in " ".join(running.say(sender, "7301004821"))
     assert "m****@example.com" in " ".join(running.say(sender, "30309"))
     assert "6-digit code" in " ".join(running.say(sender, "email"))
-    replies = " ".join(running.say(sender, running.latest_code("maria.lopez@example.com")))
+    code = running.latest_code("maria.lopez@example.com")
+    replies = " ".join(running.say(sender, code))
     assert "you're verified" in replies
     assert "$18,420.55" in replies
+
+    stored = b"".join(path.read_bytes() for path in running.logs.glob("tracker.db*"))
+    assert b"[redacted]" in stored, "the redacting tracker store is not the one in use"
+    for secret in (code, "7301004821", "30309"):
+        assert secret.encode() not in stored, f"{secret} is stored in clear in the tracker store"

@@ -80,19 +80,29 @@ def test_a_conversation_lands_in_postgresql_takes_redis_locks_and_reaches_rabbit
     running.say(sender, "7301004821")
     running.say(sender, "30309")
     running.say(sender, "email")
-    replies = " ".join(running.say(sender, running.latest_code("maria.lopez@example.com")))
+    code = running.latest_code("maria.lopez@example.com")
+    replies = " ".join(running.say(sender, code))
     stop.set()
     redis.Redis(host="127.0.0.1", port=6379, db=3).ping()  # wakes the monitor so it can stop
     watcher.join(timeout=5)
 
     assert "$18,420.55" in replies  # served from the PostgreSQL account store
     with psycopg.connect(f"{SERVER}/{names['tracker']}") as conn:
-        count = conn.execute("SELECT count(*) FROM events WHERE sender_id = %s", (sender,)).fetchone()[0]
-    assert count > 10, "the conversation's events are not in the PostgreSQL tracker store"
+        rows = [r[0] for r in conn.execute("SELECT data FROM events WHERE sender_id = %s", (sender,))]
+    assert len(rows) > 10, "the conversation's events are not in the PostgreSQL tracker store"
+    stored = "\n".join(rows)
+    assert "[redacted]" in stored and code not in stored and "7301004821" not in stored
     assert any(f"{names['prefix']}:lock:{sender}" in command for command in seen), (
         "Rasa did not take its conversation lock in Redis"
     )
     with pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1")) as broker:
-        queued = broker.channel().queue_declare(names["queue"], passive=True, durable=True)
-    assert queued.method.message_count > 0, "no events reached the RabbitMQ queue"
+        channel = broker.channel()
+        published = []
+        for _method, _properties, body in channel.consume(names["queue"], inactivity_timeout=2):
+            if body is None:
+                break
+            published.append(body.decode())
+        channel.cancel()
+    assert published, "no events reached the RabbitMQ queue"
+    assert code not in "".join(published) and "7301004821" not in "".join(published)
     assert "InMemoryTrackerStore" not in running.log("rasa")
