@@ -15,6 +15,9 @@ export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 export ACTION_SERVER_TOKEN ?= demo-action-secret
 export TRACKER_SQLITE_PATH ?= $(CURDIR)/var/tracker.db
 export SOCKETIO_ALLOWED_ORIGINS ?= http://localhost:8080,http://127.0.0.1:8080
+export PORTAL_JWT_ALGORITHM ?= HS256
+export PORTAL_JWT_SECRET ?= demo-portal-secret-change-me-in-production
+export PORTAL_JWT_PUBLIC_KEY_FILE ?=
 
 .PHONY: help run test envs db train shell test-unit test-integration test-rasa test-e2e validate lock clean
 

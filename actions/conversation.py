@@ -16,6 +16,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.handoff import handoff_events
 from actions.runtime import call, container
+from autofinance import portal_tokens
 from autofinance.services import handoff, identity
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,11 @@ CANCELLED_RESPONSE = {
     "payment_form": "utter_payment_cancelled",
 }
 MISUNDERSTANDINGS_BEFORE_HANDOFF = 3
+SIGNED_IN_CHOICES = [
+    {"title": "Check my balance", "payload": "/check_balance"},
+    {"title": "Make a payment", "payload": "/make_payment"},
+    {"title": "Talk to a person", "payload": "/human_handoff"},
+]
 
 
 class ActionCancelTask(Action):
@@ -89,7 +95,8 @@ class ActionHandleMisunderstanding(Action):
 
 
 class ActionSessionStart(Action):
-    """Starts a session: verification lapses, and a conversation a person owns stays paused."""
+    """Starts a session: verification lapses (a portal sign-in carries over), and a conversation
+    a person owns stays paused."""
 
     def name(self) -> str:
         return "action_session_start"
@@ -98,13 +105,24 @@ class ActionSessionStart(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         events: list[EventType] = [SessionStarted()]
-        paused = False
+        paused, signed_in = False, None
+        metadata = tracker.get_slot("session_started_metadata") or {}
+        claims = portal_tokens.verify_token(metadata.get("portal_token"), container().settings)
         try:
             await call(identity.end_verification, tracker.sender_id, container().uow())
             paused = await call(handoff.has_open_ticket, tracker.sender_id, container().uow())
+            if claims is not None and tracker.sender_id == f"portal-{claims.customer_id}":
+                signed_in = await call(identity.start_portal_session, tracker.sender_id,
+                                       claims.customer_id, container().uow())
         except Exception:  # noqa: BLE001 - a new session must start even if the store is down
             logger.exception("session start could not reach the store")
-        events.append(SlotSet("verified", False))
+        events.append(SlotSet("verified", signed_in is not None))
+        if signed_in is not None:
+            events.append(SlotSet("customer_first_name", signed_in.first_name))
+            if not paused:
+                dispatcher.utter_message(
+                    text=f"Hi {signed_in.first_name}, you're signed in, so I can look at your account "
+                    "right away. What can I help with?", buttons=SIGNED_IN_CHOICES)
         if paused:
             events.append(ConversationPaused())
         events.append(ActionExecuted("action_listen"))

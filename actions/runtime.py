@@ -19,6 +19,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from autofinance import portal_tokens
 from autofinance.bootstrap import Container, bootstrap
 from autofinance.services import identity
 from autofinance.services.errors import NotVerified, ServiceError, StepUpRequired
@@ -63,9 +64,32 @@ def current_customer() -> identity.VerifiedCustomer:
     return _current_customer.get()
 
 
+def portal_claims(tracker: Tracker) -> Optional[portal_tokens.PortalClaims]:
+    """The signed-in customer of this message, if its portal token is valid and is for this
+    conversation (the widget channel derives the conversation id from the token)."""
+    token = (tracker.latest_message.get("metadata") or {}).get("portal_token")
+    claims = portal_tokens.verify_token(token, container().settings)
+    if claims is None or tracker.sender_id != f"portal-{claims.customer_id}":
+        return None
+    return claims
+
+
 async def check_verified(tracker: Tracker, level: str) -> identity.VerifiedCustomer:
-    """The one guard: raises NotVerified / StepUpRequired unless the store says verified."""
-    customer = await call(identity.require_verified, tracker.sender_id, level, container().uow())
+    """The one guard: raises NotVerified / StepUpRequired unless the store says verified.
+
+    A portal session counts only while the message carries a valid portal token, so the same
+    conversation id sent from another channel (REST trusts the client's sender id) gets nothing.
+    """
+    claims = portal_claims(tracker)
+    try:
+        customer = await call(identity.require_verified, tracker.sender_id, level, container().uow())
+    except NotVerified:
+        if claims is None:
+            raise
+        await call(identity.start_portal_session, tracker.sender_id, claims.customer_id, container().uow())
+        customer = await call(identity.require_verified, tracker.sender_id, level, container().uow())
+    if customer.level == "read" and (claims is None or claims.customer_id != customer.customer_id):
+        raise NotVerified()
     _current_customer.set(customer)
     return customer
 

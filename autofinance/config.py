@@ -58,6 +58,10 @@ class Settings:
     public_base_url: str = "http://localhost:8080"
     secret_pepper: Secret = field(default_factory=lambda: Secret("demo-pepper-change-me"))
     lender_timezone: str = "America/New_York"
+    portal_jwt_algorithm: str = "HS256"
+    portal_jwt_secret: Secret = field(default_factory=lambda: Secret("demo-portal-secret-change-me-in-production"))
+    portal_jwt_public_key_file: str = ""  # PEM file, for RS256
+    portal_jwt_private_key_file: str = ""  # PEM file, for RS256 issuing (the demo portal only)
     notifier: str = "outbox"
     smtp_host: str = "localhost"
     smtp_port: int = 25
@@ -86,6 +90,10 @@ class Settings:
             public_base_url=env.get("PUBLIC_BASE_URL", f"http://localhost:{web_port}"),
             secret_pepper=Secret(env.get("SECRET_PEPPER", defaults.secret_pepper.reveal())),
             lender_timezone=env.get("LENDER_TIMEZONE", defaults.lender_timezone),
+            portal_jwt_algorithm=env.get("PORTAL_JWT_ALGORITHM", defaults.portal_jwt_algorithm),
+            portal_jwt_secret=Secret(env.get("PORTAL_JWT_SECRET", defaults.portal_jwt_secret.reveal())),
+            portal_jwt_public_key_file=env.get("PORTAL_JWT_PUBLIC_KEY_FILE", ""),
+            portal_jwt_private_key_file=env.get("PORTAL_JWT_PRIVATE_KEY_FILE", ""),
             notifier=env.get("NOTIFIER", defaults.notifier),
             smtp_host=env.get("SMTP_HOST", defaults.smtp_host),
             smtp_port=int(env.get("SMTP_PORT", defaults.smtp_port)),

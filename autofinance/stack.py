@@ -40,6 +40,8 @@ def service_environment(env: Mapping[str, str]) -> dict[str, str]:
         "SOCKETIO_ALLOWED_ORIGINS", f"http://localhost:{web_port},http://127.0.0.1:{web_port}"
     )
     for name, default in {
+        "PORTAL_JWT_ALGORITHM": "HS256", "PORTAL_JWT_SECRET": "demo-portal-secret-change-me-in-production",
+        "PORTAL_JWT_PUBLIC_KEY_FILE": "",
         "TRACKER_DB_HOST": "127.0.0.1", "TRACKER_DB_PORT": "5432", "TRACKER_DB_NAME": "rasa",
         "TRACKER_DB_USER": "postgres", "TRACKER_DB_PASSWORD": "", "REDIS_HOST": "127.0.0.1",
         "REDIS_PORT": "6379", "REDIS_DB": "1", "REDIS_KEY_PREFIX": "meridian",

@@ -92,3 +92,10 @@ def start_stack(tmp_path: Path, extra_env: dict[str, str]) -> Iterator[RunningSt
         yield RunningStack(stack, tmp_path)
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """The embedded default (SQLite stores), shared by the test modules that only talk to it."""
+    tmp = tmp_path_factory.mktemp("embedded")
+    yield from start_stack(tmp, {"DATABASE_URL": f"sqlite:///{tmp / 'accounts.db'}"})

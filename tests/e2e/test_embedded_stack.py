@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from tests.e2e.conftest import RunningStack, start_stack
+from tests.e2e.conftest import RunningStack
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    tmp = tmp_path_factory.mktemp("embedded")
-    yield from start_stack(tmp, {"DATABASE_URL": f"sqlite:///{tmp / 'accounts.db'}"})
+@pytest.fixture
+def running(embedded_stack: RunningStack) -> RunningStack:
+    return embedded_stack
 
 
 def test_every_service_answers_its_health_check(running: RunningStack) -> None:
