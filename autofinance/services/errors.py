@@ -135,3 +135,111 @@ class PaymentNotCancellable(ServiceError):
 
 class PaymentNotFound(ServiceError):
     message = "I couldn't find a payment with that confirmation number on your account."
+
+
+# --- contact details ------------------------------------------------------------------------
+
+
+class InvalidContactValue(ServiceError):
+    """The new email, mobile or address is not usable; `message` says what is wrong."""
+
+    message = "That doesn't look right. Please check it and try again."
+
+
+class ContactUnchanged(ServiceError):
+    message = "That's already what we have on file, so there's nothing to change."
+
+
+class ContactChangeLimitReached(ServiceError):
+    message = (
+        "I've already sent the most confirmation codes I can for contact changes today. "
+        "Please try again tomorrow, or I can connect you with an agent."
+    )
+
+
+class NoPendingContactChange(ServiceError):
+    message = "I don't have a change waiting for a code. Please tell me the new details again."
+
+
+class ContactCodeInvalid(ServiceError):
+    """Wrong code for a contact change; `attempts_left` tries remain before it is cancelled."""
+
+    def __init__(self, attempts_left: int, message: Optional[str] = None) -> None:
+        self.attempts_left = attempts_left
+        if attempts_left <= 0:
+            default = ("That code didn't match, and that was the last try, so the change was "
+                       "cancelled. Please tell me the new details again to get a new code.")
+        else:
+            tries = "1 try" if attempts_left == 1 else f"{attempts_left} tries"
+            default = f"That code didn't match. Please try again ({tries} left)."
+        super().__init__(message or default)
+
+
+class ContactCodeExpired(ServiceError):
+    message = (
+        "That code has expired; codes work for 10 minutes. "
+        "Please tell me the new details again to get a new code."
+    )
+
+
+# --- documents and lease end ------------------------------------------------------------
+
+
+class UnknownDocument(ServiceError):
+    message = "I couldn't find that document. I can list your available statements for you."
+
+
+class NotALease(ServiceError):
+    message = (
+        "Lease-end options are only for lease accounts. "
+        "I can give you a payoff quote instead, or connect you with an agent."
+    )
+
+
+class InvalidExtensionLength(ServiceError):
+    message = "A lease can be extended by 1 to 6 months. How many months would you like?"
+
+
+# --- autopay, fraud and hardship ------------------------------------------------------------
+
+
+class InvalidAutopayDay(ServiceError):
+    message = "Autopay can run on any day from the 1st to the 28th. Which day would you like?"
+
+
+class AlreadyEnrolled(ServiceError):
+    message = (
+        "Autopay is already set up on your account. I can change its day or payment method, "
+        "or cancel it."
+    )
+
+
+class NotEnrolled(ServiceError):
+    message = "Autopay isn't set up on your account. Would you like to set it up?"
+
+
+class InvalidFraudReport(ServiceError):
+    message = "Please tell me briefly what happened, so I can open a fraud case for you."
+
+
+class NotEligible(ServiceError):
+    """A hardship option the account can't have; `message` says why and what else to do."""
+
+    message = (
+        "That option isn't available for your account right now. "
+        "A hardship specialist can go over other options with you."
+    )
+
+
+class InvalidDueDay(ServiceError):
+    message = (
+        "Please choose a new due day from the 1st to the 28th, "
+        "within 15 days of your current due day."
+    )
+
+
+class DueDateMoveTooFar(ServiceError):
+    message = (
+        "A due date can move by up to 15 days. Please choose a day within 15 days of your "
+        "current due day, or I can connect you with a hardship specialist."
+    )

@@ -400,3 +400,37 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(60))
     subject: Mapped[str] = mapped_column(String(80), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ContactChange(Base):
+    """A requested change of email, mobile or mailing address, applied only once confirmed.
+
+    The code is sent to the NEW email or mobile (proving the customer controls it; an address
+    change sends it to the email on file) and only its keyed hash is kept. A row is pending
+    until it is confirmed or cancelled; the database allows one pending row per field.
+    """
+
+    __tablename__ = "contact_changes"
+    __table_args__ = (
+        CheckConstraint("field IN ('email', 'mobile', 'address')", name="ck_contact_change_field"),
+        CheckConstraint("attempts >= 0", name="ck_contact_change_attempts"),
+        Index(
+            "uq_contact_change_pending",
+            "customer_id",
+            "field",
+            unique=True,
+            sqlite_where=text("confirmed_at IS NULL AND cancelled_at IS NULL"),
+            postgresql_where=text("confirmed_at IS NULL AND cancelled_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    field: Mapped[str] = mapped_column(String(7))
+    new_value: Mapped[str] = mapped_column(String(254))  # address: "street, city, ST 12345"
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    confirmed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())

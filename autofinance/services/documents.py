@@ -1,0 +1,211 @@
+"""Statements and the contract: which exist, signed links to them, and their text.
+
+A link is a bearer credential (whoever holds it may read the document until it expires), so it
+is signed with HMAC-SHA256 under the server pepper, carries its own expiry and is emailed only
+to the address on file. Statements are built from what the store really holds: it has no
+historical balances, so a statement lists the period's payments and today's balance, labelled so.
+"""
+from __future__ import annotations
+
+import calendar
+import hmac
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Optional, Union
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from autofinance.config import Settings
+from autofinance.money import format_usd
+from autofinance.notify import queue_message
+from autofinance.parsing import format_long_date
+from autofinance.security import keyed_hash, mask_account_number, mask_email
+from autofinance.seed import add_months
+from autofinance.services.accounts import payment_line, primary_account
+from autofinance.services.errors import UnknownDocument
+from autofinance.store.db import UnitOfWork
+from autofinance.store.models import Account, AuditLog, Customer, Payment
+from autofinance.store.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+STATEMENT_MONTHS = 12
+MAX_LINK_MINUTES = 7 * 24 * 60
+SUPPORT_PHONE = "1-800-555-0199"
+_SIGNING_PREFIX = "document-link|"  # keeps link signatures apart from other keyed hashes
+_DOCUMENT_ID = re.compile(r"statement-[0-9]{4}-(?:0[1-9]|1[0-2])|contract")
+
+
+@dataclass(frozen=True)
+class StatementInfo:
+    period_end: date  # a statement's last day; the contract's date for the contract
+    label: str  # 'October 2026', 'Lease contract'
+    document_id: str  # 'statement-2026-10', 'contract'
+    kind: str = "statement"  # or 'contract'
+
+
+@dataclass(frozen=True)
+class DocumentLinkSent:
+    label: str
+    destination_masked: str
+    expires_in_hours: int
+
+
+def _documents(account: Account, today: date) -> list[StatementInfo]:
+    """Newest statement first: one per month before this one, since the account opened."""
+    found = []
+    for back in range(1, STATEMENT_MONTHS + 1):
+        month = add_months(today.replace(day=1), -back)
+        end = month.replace(day=calendar.monthrange(month.year, month.month)[1])
+        if end <= account.opened_on:
+            break
+        found.append(StatementInfo(end, f"{calendar.month_name[end.month]} {end.year}",
+                                   f"statement-{end:%Y-%m}"))
+    kind = "Lease" if account.product == "lease" else "Loan"
+    return found + [StatementInfo(account.opened_on, f"{kind} contract", "contract", "contract")]
+
+
+def _find(account: Account, document_id: str, today: date) -> StatementInfo:
+    """The customer's own document, or UnknownDocument (another's, too old, or made up)."""
+    found = next((d for d in _documents(account, today) if d.document_id == document_id), None)
+    if found is None:
+        raise UnknownDocument()
+    return found
+
+
+def list_statements(customer_id: int, uow: UnitOfWork, today: date) -> list[StatementInfo]:
+    """The last 12 monthly statements (newest first), then the contract."""
+    with uow:
+        return _documents(primary_account(uow.session, customer_id), today)
+
+
+def _signature(customer_id: int, document_id: str, exp: int, settings: Settings) -> str:
+    return keyed_hash(f"{_SIGNING_PREFIX}{customer_id}|{document_id}|{exp}",
+                      settings.secret_pepper)
+
+
+def document_link(customer_id: int, document_id: str, settings: Settings,
+                  now: Optional[datetime] = None, ttl_minutes: int = 60 * 24) -> str:
+    """A signed URL to one document of one customer, good for `ttl_minutes` (at most 7 days)."""
+    if not _DOCUMENT_ID.fullmatch(document_id):
+        raise UnknownDocument()
+    if not 0 < ttl_minutes <= MAX_LINK_MINUTES:
+        raise ValueError("ttl_minutes must be between 1 and 7 days")
+    exp = int((_aware(now) + timedelta(minutes=ttl_minutes)).timestamp())
+    query = urlencode({"c": customer_id, "exp": exp,
+                       "sig": _signature(customer_id, document_id, exp, settings)})
+    return f"{settings.public_base_url.rstrip('/')}/documents/{quote(document_id)}?{query}"
+
+
+def verify_document_link(customer_id: Union[int, str], document_id: str, exp: Union[int, str],
+                         sig: str, settings: Settings, now: Optional[datetime] = None) -> bool:
+    """True only for an untampered link before its expiry; values may come raw from a URL."""
+    try:
+        customer, expires = int(customer_id), int(exp)
+    except (TypeError, ValueError):
+        return False
+    if not _DOCUMENT_ID.fullmatch(document_id) or not isinstance(sig, str):
+        return False
+    expected = _signature(customer, document_id, expires, settings)
+    genuine = hmac.compare_digest(expected.encode(), sig.encode("utf-8", "replace"))
+    return genuine and _aware(now).timestamp() < expires
+
+
+def send_document_link(customer_id: int, document_id: str, uow: UnitOfWork, settings: Settings,
+                       now: Optional[datetime] = None) -> DocumentLinkSent:
+    """Email a 24-hour link to the address on file: the link never appears in the chat."""
+    now = _aware(now)
+    today = now.astimezone(ZoneInfo(settings.lender_timezone)).date()
+    with uow:
+        session = uow.session
+        found = _find(primary_account(session, customer_id), document_id, today)
+        customer = session.get_one(Customer, customer_id)
+        link = document_link(customer_id, document_id, settings, now)
+        what = found.label if found.kind == "contract" else f"{found.label} statement"
+        queue_message(
+            session, to=customer.email, channel="email", kind="document_link",
+            customer_id=customer_id, subject=f"Your Meridian Auto Finance {what}",
+            body=f"Here is the link to your {what}: {link}\nIt works for 24 hours. Do not forward "
+                 f"this email: anyone with the link can open the document. Questions? Call "
+                 f"{SUPPORT_PHONE}.",
+        )
+        masked = mask_email(customer.email)
+        session.add(AuditLog(occurred_at=now, actor=f"customer:{customer_id}",
+                             action="document_link_sent", subject=f"customer:{customer_id}",
+                             details={"document_id": document_id, "to": masked}))
+        uow.commit()
+    logger.info("document link %s sent to customer %s", document_id, customer_id)
+    return DocumentLinkSent(found.label, masked, 24)
+
+
+def render_statement(customer_id: int, document_id: str, uow: UnitOfWork,
+                     today: Optional[date] = None) -> str:
+    """The document as plain text (the page escapes it); `today` defaults to the UTC date."""
+    today = today or utcnow().date()
+    with uow:
+        account = primary_account(uow.session, customer_id)
+        found = _find(account, document_id, today)
+        vehicle = account.vehicle.description if account.vehicle else "vehicle"
+        head = ["Meridian Auto Finance",
+                f"Account {mask_account_number(account.account_number)} "
+                f"({account.product}, {vehicle})", ""]
+        if found.kind == "contract":
+            return "\n".join(head + _contract_lines(account))
+        start = max(found.period_end.replace(day=1), account.opened_on)
+        payments = uow.session.scalars(
+            select(Payment).options(selectinload(Payment.funding_source))
+            .where(Payment.account_id == account.id, Payment.status != "cancelled",
+                   Payment.scheduled_for.between(start, found.period_end))
+            .order_by(Payment.scheduled_for, Payment.id)).all()
+        period = f"{format_long_date(start)} to {format_long_date(found.period_end)}"
+        lines = head + [f"Monthly statement: {found.label}", f"Period: {period}",
+                        "", "Payments in this period:"]
+        for p in map(payment_line, payments):
+            fee = f" + {format_usd(p.fee)} fee" if p.fee else ""
+            lines.append(f"  {format_long_date(p.date)}  {format_usd(p.amount)}{fee}  {p.status}"
+                         f"  {p.method}  confirmation {p.confirmation_number}")
+        posted = sum((p.amount for p in payments if p.status == "posted"), Decimal("0.00"))
+        lines += ["  None."] if not payments else []
+        lines += [f"Total posted in this period: {format_usd(posted)}", "",
+                  f"Your account today, {format_long_date(today)}:"] + _today_lines(account)
+        lines += ["", "Balances on past dates are not shown on this statement; the figures "
+                      f"above are today's. Questions? Call {SUPPORT_PHONE}."]
+        return "\n".join(lines)
+
+
+def _today_lines(account: Account) -> list[str]:
+    if account.product == "lease":
+        left = account.monthly_payment * account.payments_remaining
+        return [f"  Remaining lease payments today: {account.payments_remaining} of "
+                f"{format_usd(account.monthly_payment)} ({format_usd(left)})",
+                f"  Residual value: {format_usd(account.residual_value or 0)}"]
+    return [f"  Principal balance today: {format_usd(account.principal_balance)}",
+            f"  Monthly payment: {format_usd(account.monthly_payment)}"]
+
+
+def _contract_lines(account: Account) -> list[str]:
+    lines = [f"{'Lease' if account.product == 'lease' else 'Loan'} contract summary",
+             f"Contract date: {format_long_date(account.opened_on)}",
+             f"First payment: {format_long_date(account.first_payment_date)}",
+             f"Ends: {format_long_date(account.maturity_date)}",
+             f"Monthly payment: {format_usd(account.monthly_payment)}"]
+    if account.product == "lease":
+        lines += [f"Residual value: {format_usd(account.residual_value or 0)}",
+                  f"Purchase-option fee: {format_usd(account.purchase_option_fee or 0)}",
+                  f"Mileage allowance: {account.annual_mileage_allowance or 0:,} miles a year"]
+    elif account.apr is not None:
+        lines.append(f"APR: {account.apr.quantize(Decimal('0.01'))}%")
+    return lines + ["", "This is a summary of the terms on file, not a copy of your signed "
+                        f"contract. For a copy of the signed contract, call {SUPPORT_PHONE}."]
+
+
+def _aware(now: Optional[datetime]) -> datetime:
+    if now is not None and now.tzinfo is None:
+        raise ValueError("now must be an aware UTC datetime")
+    return now or utcnow()

@@ -1,0 +1,196 @@
+"""Fraud reports: a case for anyone who reports; protection only for a verified customer.
+
+Anyone may report fraud, so an unverified report only opens a case for the fraud team. It
+locks, freezes and cancels nothing (otherwise a stranger could lock any customer out of their
+account) and its result is the same whether or not the person named has an account with us.
+A verified customer's report also locks online access, cancels recent self-service payments
+and freezes the account against new payments until the fraud team clears it. The case, the
+protection, the notice to the customer on file and the audit row commit together or not at all.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from base64 import b32encode
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Optional
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from autofinance.config import Settings
+from autofinance.notify import queue_message
+from autofinance.security import mask_account_number
+from autofinance.services.errors import InvalidFraudReport
+from autofinance.store.db import UnitOfWork
+from autofinance.store.models import (
+    Account,
+    AuditLog,
+    Customer,
+    FraudCase,
+    OnlineCredential,
+    Payment,
+)
+from autofinance.store.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+ADVICE = (
+    "Never share a verification code with anyone, even someone who says they're calling from "
+    "Meridian Auto Finance. We will never ask for your password, and we will never ask you to "
+    "pay by gift card or wire transfer."
+)
+MAX_DESCRIPTION = 2000
+MAX_OCCURRED, MAX_CONVERSATION_ID = 120, 128  # the columns' widths: a report must never fail
+RECENT_PAYMENTS = timedelta(days=7)
+SELF_SERVICE_ORIGINS = ("chat", "portal")
+# 6 to 19 digits, spaces or dashes allowed: one-time codes, SSNs, card and account numbers.
+# The store never keeps those (see store/models.py), even inside a free-text description.
+_NUMBER_RUN = re.compile(r"\b\d(?:[ -]?\d){5,18}\b")
+_NONE: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FraudReport:
+    case_number: str
+    locked_online_access: bool
+    cancelled_payments: tuple[str, ...]  # confirmation numbers, for the assistant to read back
+    advice: str
+
+
+def report_fraud(conversation_id: str, description: str, occurred: str,
+                 customer_id: Optional[int], verified: bool, uow: UnitOfWork,
+                 settings: Settings, now: Optional[datetime] = None) -> FraudReport:
+    """Open a fraud case; protect the account only if the reporter is the verified customer.
+
+    `verified` must come from the verification guard for this conversation, never from what
+    the reporter says. An unknown `customer_id` is recorded as no customer, silently.
+    `settings` is unused today; it keeps the signature the same as the other use cases.
+    """
+    now = _aware(now)
+    text = _clean_description(description)
+    with uow:
+        session = uow.session
+        customer = session.get(Customer, customer_id) if customer_id is not None else None
+        trusted = verified and customer is not None
+        case = FraudCase(
+            case_number=_case_number(), conversation_id=conversation_id[:MAX_CONVERSATION_ID],
+            customer_id=customer.id if customer else None, reporter_verified=trusted,
+            description=text, occurred=(occurred or "").strip()[:MAX_OCCURRED], created_at=now,
+        )
+        session.add(case)
+        locked, cancelled, frozen = False, _NONE, _NONE
+        if trusted and customer is not None:
+            locked = _lock_online_access(session, customer.id, now)
+            cancelled = _cancel_recent_self_service_payments(session, customer.id, now)
+            frozen = _freeze_accounts(session, customer.id)
+            _notify(session, customer, case.case_number, cancelled)
+        actor = f"customer:{customer.id}" if trusted and customer else "anonymous"
+        session.add(AuditLog(
+            occurred_at=now, actor=actor,
+            action="fraud_reported", subject=f"fraud_case:{case.case_number}",
+            details={"verified": trusted, "locked_online_access": locked,
+                     "cancelled_payments": list(cancelled), "frozen_accounts": list(frozen)},
+        ))
+        result = FraudReport(case.case_number, locked, cancelled, ADVICE)
+        uow.commit()
+    logger.info("fraud case %s opened (verified=%s, %d payments cancelled)",
+                result.case_number, trusted, len(cancelled))
+    return result
+
+
+def _clean_description(description: str) -> str:
+    """Trimmed, number runs masked, at most 2,000 characters (the first ones are kept)."""
+    text = _NUMBER_RUN.sub("[redacted]", (description or "").strip())
+    text = text[:MAX_DESCRIPTION].strip()
+    if not text:
+        raise InvalidFraudReport()
+    return text
+
+
+def _lock_online_access(session: Session, customer_id: int, now: datetime) -> bool:
+    """Lock website sign-in and end every open website session (the fraudster's included).
+
+    A credential already locked keeps its original locked_at. False if the customer has no
+    online access to lock.
+    """
+    credential = session.scalar(
+        select(OnlineCredential).where(OnlineCredential.customer_id == customer_id))
+    if credential is None:
+        return False
+    if not credential.locked or credential.locked_at is None:
+        credential.locked_at = now
+    credential.locked = True
+    credential.sessions_valid_after = now
+    return True
+
+
+def _cancel_recent_self_service_payments(session: Session, customer_id: int,
+                                         now: datetime) -> tuple[str, ...]:
+    """Cancel payments scheduled through chat or the portal in the last 7 days.
+
+    Those are the ones someone holding the customer's sign-in or chat verification could have
+    set up (for example from a stolen bank account or card, which would later be returned and
+    leave the customer owing). Autopay, phone and mail payments need other steps; older ones
+    predate the likely takeover; posted or pending money has already moved and is the fraud
+    team's to review. Only 'scheduled' rows change, conditionally, so the posting run can't race.
+    """
+    return tuple(sorted(session.scalars(
+        update(Payment)
+        .where(Payment.account_id.in_(select(Account.id).where(Account.customer_id == customer_id)),
+               Payment.status == "scheduled", Payment.origin.in_(SELF_SERVICE_ORIGINS),
+               Payment.created_at >= now - RECENT_PAYMENTS)
+        .values(status="cancelled", cancelled_at=now)
+        .returning(Payment.confirmation_number)
+        .execution_options(synchronize_session=False)
+    ).all()))
+
+
+def _freeze_accounts(session: Session, customer_id: int) -> tuple[str, ...]:
+    """No new payment on any open account until the fraud team clears it (schedule_payment
+    checks `fraud_frozen`). Returns the masked account numbers frozen."""
+    numbers = session.scalars(
+        update(Account).where(Account.customer_id == customer_id, Account.status != "closed")
+        .values(fraud_frozen=True).returning(Account.account_number)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return tuple(sorted(mask_account_number(n) for n in numbers))
+
+
+def _notify(session: Session, customer: Customer, case_number: str,
+            cancelled: tuple[str, ...]) -> None:
+    """Tell the customer on file by email and by text, without any detail of the report.
+
+    Both channels, because whoever took over an account may also control one of them: if the
+    real customer didn't report this, one of the two should reach them. The email lists the
+    cancelled payments, because a customer whose own payment was among them must pay again.
+    """
+    body = (f"We've opened fraud case {case_number} on your Meridian Auto Finance account. To "
+            "protect you, online access is locked and new payments are paused until our fraud "
+            "team has reviewed it; they will contact you.")
+    if cancelled:
+        body += (" We cancelled the payments scheduled in chat or online in the last 7 days "
+                 f"(confirmation numbers {', '.join(cancelled)}). If you made any of them, "
+                 "the fraud team will help you pay again.")
+    body += f" If you didn't report this, contact us right away. {ADVICE}"
+    queue_message(session, to=customer.email, channel="email", kind="fraud_case_opened",
+                  subject="We've opened a fraud case for you", body=body,
+                  customer_id=customer.id)
+    queue_message(session, to=customer.mobile, channel="sms", kind="fraud_case_opened",
+                  body=f"Meridian Auto Finance: we opened fraud case {case_number} and locked "
+                       "online access. If you didn't report this, contact us right away.",
+                  customer_id=customer.id)
+
+
+def _case_number() -> str:
+    """'FR' + 8 base32 characters (40 random bits): unique in practice, not guessable."""
+    return "FR" + b32encode(secrets.token_bytes(5)).decode()
+
+
+def _aware(now: Optional[datetime]) -> datetime:
+    now = now or utcnow()
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware UTC datetime")
+    return now

@@ -1,0 +1,236 @@
+"""Hardship help: which options a customer can have, and asking for one.
+
+Three options. A due-date change is applied at once (within limits) because it changes no
+amount owed. A payment extension is only requested here: a specialist approves it, because it
+adds interest and reshapes the schedule. A hardship specialist is always available. Every "no"
+says why in plain words and what the customer can do instead, so a customer in difficulty
+never reaches a dead end.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from base64 import b32encode
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Optional
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from autofinance.config import Settings
+from autofinance.notify import queue_message
+from autofinance.parsing import format_long_date
+from autofinance.security import mask_account_number
+from autofinance.seed import add_months, next_due
+from autofinance.services.accounts import primary_account
+from autofinance.services.errors import DueDateMoveTooFar, InvalidDueDay, NotEligible
+from autofinance.store.db import UnitOfWork
+from autofinance.store.models import Account, AuditLog, Customer, HardshipCase
+from autofinance.store.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+OPTIONS = ("extension", "due_date_change", "specialist")
+MIN_MONTHS_OPEN, MAX_DAYS_PAST_DUE, MAX_DUE_DAY_MOVE, MAX_REASON = 6, 60, 15, 2000
+SPECIALIST = " A hardship specialist can go over other options with you."
+EXTENSION_CONSEQUENCE = (
+    "Your next payment moves to the end of your loan. Interest keeps adding up on your "
+    "balance during the extension, so the total you pay goes up a little.")
+DUE_DATE_CONSEQUENCE = (
+    "Your payment amount stays the same; from your next payment on, it's due on the new day. "
+    "You can change your due date once every 12 months. If you use autopay, it keeps its own "
+    "day, so you may want to change it to match.")
+_NO_REPEAT_DUE_CHANGE = ("Your due date was changed in the last 12 months, and it can be changed "
+                         "once every 12 months." + SPECIALIST)
+SPECIALIST_OPTION = (  # (reason, consequence)
+    "A hardship specialist can look at your situation and every option, including ones I "
+    "can't offer here.",
+    "We'll open a case and a specialist will contact you. Nothing on your account changes "
+    "until you agree to it.")
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    eligible: bool
+    reason: str  # plain words; when not eligible, why and what else the customer can do
+    consequence: str  # what taking the option means for the customer
+
+
+@dataclass(frozen=True)
+class HardshipOptions:
+    extension: Eligibility
+    due_date_change: Eligibility
+    specialist: Eligibility  # always eligible
+    current_due_day: int
+    earliest_due_day: int  # the range a due-date change may pick from (within 15 days, 1-28)
+    latest_due_day: int
+
+
+@dataclass(frozen=True)
+class HardshipRequest:
+    case_number: str
+    option: str
+    status: str  # 'requested' (a specialist decides) or 'approved' (already applied)
+    message: str  # what happened and what happens next, for the customer
+    next_due_date: Optional[date] = None  # set after a due-date change
+
+
+def hardship_options(customer_id: int, uow: UnitOfWork, today: date) -> HardshipOptions:
+    """Each option with whether the account can have it, why, and what it would mean."""
+    with uow:
+        account = primary_account(uow.session, customer_id)
+        day = account.payment_due_day
+        return HardshipOptions(
+            _extension(account, today), _due_date_change(account, today),
+            Eligibility(True, *SPECIALIST_OPTION), day,
+            max(1, day - MAX_DUE_DAY_MOVE), min(28, day + MAX_DUE_DAY_MOVE))
+
+
+def change_due_date(customer_id: int, new_day: int, uow: UnitOfWork, settings: Settings,
+                    today: date, now: Optional[datetime] = None,
+                    reason_text: str = "") -> HardshipRequest:
+    """Move the monthly due day by at most 15 days, at once, and record it as an approved case.
+
+    The move is counted within the month (the 28th to the 2nd is 26 days), so a change never
+    skips or doubles a payment across a month end. A new day that has already passed this
+    month takes effect next month, never in the past.
+    """
+    now = _aware(now)
+    if isinstance(new_day, bool) or not isinstance(new_day, int) or not 1 <= new_day <= 28:
+        raise InvalidDueDay()
+    with uow:
+        session = uow.session
+        account = primary_account(session, customer_id)
+        eligibility = _due_date_change(account, today)
+        if not eligibility.eligible:
+            raise NotEligible(eligibility.reason)
+        old_day = account.payment_due_day
+        if new_day == old_day:
+            raise InvalidDueDay("Your payment is already due on that day, so nothing changes.")
+        if abs(new_day - old_day) > MAX_DUE_DAY_MOVE:
+            raise DueDateMoveTooFar()
+        current = account.next_due_date if account.next_due_date >= today else next_due(
+            today, old_day)
+        moved = current.replace(day=new_day)
+        moved = moved if moved >= today else add_months(moved, 1, new_day)
+        # conditional: of two racing changes only one passes the once-in-12-months rule
+        changed = session.scalar(
+            update(Account)
+            .where(Account.id == account.id, Account.payment_due_day == old_day,
+                   or_(Account.last_due_date_change_on.is_(None),
+                       Account.last_due_date_change_on <= add_months(today, -12)))
+            .values(payment_due_day=new_day, next_due_date=moved, last_due_date_change_on=today)
+            .returning(Account.id).execution_options(synchronize_session="fetch"))
+        if changed is None:
+            raise NotEligible(_NO_REPEAT_DUE_CHANGE)
+        message = (f"Done: your payment is now due on day {new_day} of each month, and your "
+                   f"next payment is due {format_long_date(moved)}. The amount stays the same.")
+        return _open_case(session, account, "due_date_change", "approved", reason_text,
+                          message, now, uow, moved)
+
+
+def request_hardship(customer_id: int, option: str, reason_text: str, uow: UnitOfWork,
+                     settings: Settings, today: date, now: Optional[datetime] = None,
+                     new_day: Optional[int] = None) -> HardshipRequest:
+    """Ask for one option. 'due_date_change' needs `new_day` and is `change_due_date`.
+
+    An extension or a specialist is a request for a person: nothing on the account changes
+    here. Asking again while the same request is still open returns that case, not a new one.
+    """
+    if option not in OPTIONS:
+        raise ValueError(f"unknown hardship option {option!r}")
+    if option == "due_date_change":
+        if new_day is None:
+            raise InvalidDueDay()
+        return change_due_date(customer_id, new_day, uow, settings, today, now, reason_text)
+    now = _aware(now)
+    with uow:
+        session = uow.session
+        account = primary_account(session, customer_id)
+        if option == "extension" and not (eligibility := _extension(account, today)).eligible:
+            raise NotEligible(eligibility.reason)
+        open_case = session.scalar(select(HardshipCase).where(
+            HardshipCase.account_id == account.id, HardshipCase.option == option,
+            HardshipCase.status == "requested"))
+        if open_case is not None:
+            return HardshipRequest(open_case.case_number, option, open_case.status,
+                                   _requested_message(option, open_case.case_number))
+        number = _case_number()
+        return _open_case(session, account, option, "requested", reason_text,
+                          _requested_message(option, number), now, uow, number=number)
+
+
+def _extension(account: Account, today: date) -> Eligibility:
+    def no(reason: str) -> Eligibility:
+        return Eligibility(False, reason, EXTENSION_CONSEQUENCE)
+
+    if account.product == "lease":
+        return no("Payment extensions are for loans. On a lease, extending the lease itself is "
+                  "one of your lease-end options, and I can tell you about those." + SPECIALIST)
+    if add_months(account.opened_on, MIN_MONTHS_OPEN) > today:
+        return no("A payment extension is available once an account has been open for 6 "
+                  "months." + SPECIALIST)
+    if account.last_extension_on and account.last_extension_on > add_months(today, -12):
+        return no("You've had a payment extension in the last 12 months, and we can offer one "
+                  "every 12 months." + SPECIALIST)
+    if account.days_past_due > MAX_DAYS_PAST_DUE:
+        return no("Your account is more than 60 days past due, so I can't offer an extension "
+                  "here. A hardship specialist can review your account and your options.")
+    return Eligibility(True, "You can ask for a payment extension; a specialist approves it.",
+                       EXTENSION_CONSEQUENCE)
+
+
+def _due_date_change(account: Account, today: date) -> Eligibility:
+    if account.first_payment_date > today:
+        return Eligibility(False, "You can change your due date once your first payment date "
+                           "has passed." + SPECIALIST, DUE_DATE_CONSEQUENCE)
+    changed = account.last_due_date_change_on
+    if changed and changed > add_months(today, -12):
+        return Eligibility(False, _NO_REPEAT_DUE_CHANGE, DUE_DATE_CONSEQUENCE)
+    return Eligibility(True, "You can move your due date by up to 15 days.", DUE_DATE_CONSEQUENCE)
+
+
+def _requested_message(option: str, number: str) -> str:
+    if option == "extension":
+        return (f"Your extension request is case {number}. Nothing on your account has changed "
+                "yet: a hardship specialist will review it and contact you, and until then your "
+                "payment is still due as usual.")
+    return (f"Your case number is {number}. A hardship specialist will contact you; nothing on "
+            "your account changes until you agree to it.")
+
+
+def _open_case(session: Session, account: Account, option: str, status: str, reason_text: str,
+               message: str, now: datetime, uow: UnitOfWork, next_due_date: Optional[date] = None,
+               number: Optional[str] = None) -> HardshipRequest:
+    """Record the case, email the customer and audit it, then commit: all or nothing."""
+    number = number or _case_number()
+    session.add(HardshipCase(case_number=number, customer_id=account.customer_id,
+                             account_id=account.id, option=option, status=status,
+                             reason=(reason_text or "").strip()[:MAX_REASON], created_at=now))
+    customer = session.get_one(Customer, account.customer_id)
+    masked = mask_account_number(account.account_number)
+    kind = "due_date_changed" if option == "due_date_change" else "hardship_requested"
+    queue_message(session, to=customer.email, channel="email", kind=kind,
+                  subject="Your Meridian Auto Finance hardship request",
+                  body=f"{message} Account {masked}. If you didn't ask for this, please "
+                       "contact us right away.", customer_id=customer.id)
+    session.add(AuditLog(occurred_at=now, actor=f"customer:{customer.id}", action=kind,
+                         subject=f"hardship_case:{number}",
+                         details={"account": masked, "option": option, "status": status}))
+    result = HardshipRequest(number, option, status, message, next_due_date)
+    uow.commit()
+    logger.info("hardship case %s (%s, %s) for customer %s", number, option, status, customer.id)
+    return result
+
+
+def _case_number() -> str:
+    """'HS' + 8 base32 characters (40 random bits): unique in practice, not guessable."""
+    return "HS" + b32encode(secrets.token_bytes(5)).decode()
+
+
+def _aware(now: Optional[datetime]) -> datetime:
+    now = now or utcnow()
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware UTC datetime")
+    return now

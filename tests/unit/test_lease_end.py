@@ -1,0 +1,113 @@
+"""Lease end: the buyout and return terms, and extension requests that change nothing yet."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fixtures_store import JAMES, MARIA, UowFactory, count, customer_id
+from sqlalchemy import select
+
+from autofinance.config import Settings
+from autofinance.services import lease_end
+from autofinance.services.errors import InvalidExtensionLength, NotALease
+from autofinance.store.models import Account, AuditLog, OutboxMessage
+
+TODAY = date(2026, 11, 24)
+NOW = datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc)
+
+
+def account_row(uow_factory: UowFactory, number: str) -> tuple[Any, ...]:
+    with uow_factory() as uow:
+        a = uow.session.scalars(select(Account).where(Account.account_number == number)).one()
+        return (a.maturity_date, a.payments_remaining, a.monthly_payment, a.residual_value,
+                a.last_extension_on, a.status, a.next_due_date)
+
+
+def stored(uow_factory: UowFactory) -> tuple[Any, ...]:
+    """Both accounts, the outbox and the audit log: a refusal leaves all of them unchanged."""
+    return (account_row(uow_factory, JAMES), account_row(uow_factory, MARIA),
+            count(uow_factory, OutboxMessage), count(uow_factory, AuditLog))
+
+
+def extend(uow_factory: UowFactory, settings: Settings, months: Any,
+           account: str = JAMES) -> lease_end.LeaseExtensionRequested:
+    return lease_end.request_lease_extension(customer_id(uow_factory, account), months,
+                                             uow_factory(), settings, TODAY, now=NOW)
+
+
+def test_james_sees_his_buyout_maturity_and_return_terms(uow_factory: UowFactory) -> None:
+    options = lease_end.lease_end_options(customer_id(uow_factory, JAMES), uow_factory(), TODAY)
+
+    assert options.buyout_price == Decimal("22867.00") == 3 * Decimal("389.00") + \
+        Decimal("21350.00") + Decimal("350.00")
+    assert options.maturity_date == TODAY + timedelta(days=75) and options.days_left == 75
+    assert (options.account_masked, options.vehicle) == ("****7734", "2024 Honda Accord")
+    assert options.extension_months_available == 6
+    assert options.monthly_payment == Decimal("389.00")
+    info = options.return_info
+    assert (info.inspection_window_days, info.annual_mileage_allowance) == (30, 12000)
+    assert (info.excess_mileage_rate, info.disposition_fee) == (Decimal("0.20"), Decimal("395.00"))
+    assert "waived" in info.disposition_fee_waiver and "Meridian" in info.disposition_fee_waiver
+    assert "excess wear" in info.excess_wear
+
+
+def test_days_left_never_goes_below_zero(uow_factory: UowFactory) -> None:
+    late = TODAY + timedelta(days=90)
+    options = lease_end.lease_end_options(customer_id(uow_factory, JAMES), uow_factory(), late)
+    assert options.days_left == 0
+
+
+def test_a_loan_customer_gets_not_a_lease_and_nothing_changes(
+        uow_factory: UowFactory, settings: Settings) -> None:
+    before = stored(uow_factory)
+    with pytest.raises(NotALease):
+        lease_end.lease_end_options(customer_id(uow_factory, MARIA), uow_factory(), TODAY)
+    with pytest.raises(NotALease):
+        extend(uow_factory, settings, 3, account=MARIA)
+    assert stored(uow_factory) == before
+
+
+def test_an_extension_request_records_and_confirms_receipt_but_leaves_the_lease_alone(
+        uow_factory: UowFactory, settings: Settings) -> None:
+    before = account_row(uow_factory, JAMES)
+    requested = extend(uow_factory, settings, 3)
+
+    assert account_row(uow_factory, JAMES) == before
+    assert (requested.months, requested.monthly_payment, requested.created) == (
+        3, Decimal("389.00"), True)
+    assert requested.maturity_date == date(2027, 2, 7)
+    assert requested.requested_maturity_date == date(2027, 5, 7)
+    assert requested.reference == "LX77342611243"
+    assert "lease-end specialist" in requested.message and "confirm" in requested.message
+    assert "still ends on February 7, 2027" in requested.message
+    with uow_factory() as uow:
+        message = uow.session.scalars(select(OutboxMessage)).one()
+        assert (message.to, message.kind) == ("james.chen@example.com", "lease_extension_requested")
+        assert "LX77342611243" in message.body and "7301007734" not in message.body
+        audit = uow.session.scalars(select(AuditLog)).one()
+        assert (audit.action, audit.subject) == ("lease_extension_requested",
+                                                 "lease_extension:LX77342611243")
+        assert audit.details == {"account": "****7734", "months": 3,
+                                 "maturity_date": "2027-02-07",
+                                 "requested_maturity_date": "2027-05-07"}
+
+
+def test_asking_twice_the_same_day_sends_one_confirmation(
+        uow_factory: UowFactory, settings: Settings) -> None:
+    first = extend(uow_factory, settings, 2)
+    again = extend(uow_factory, settings, 2)
+
+    assert again.created is False and again.reference == first.reference
+    assert count(uow_factory, OutboxMessage) == count(uow_factory, AuditLog) == 1
+    assert extend(uow_factory, settings, 1).created  # a different request is a new one
+
+
+@pytest.mark.parametrize("months", [0, 7, -1, True, 2.5, "3", None])
+def test_an_extension_of_other_than_1_to_6_months_is_refused_and_nothing_changes(
+        months: Any, uow_factory: UowFactory, settings: Settings) -> None:
+    before = stored(uow_factory)
+    with pytest.raises(InvalidExtensionLength):
+        extend(uow_factory, settings, months)
+    assert stored(uow_factory) == before
