@@ -4,6 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 APP_PY := .venv/app/bin/python
+RASA_PY := .venv/rasa/bin/python
 RASA := .venv/rasa/bin/rasa
 MODEL := models/meridian.tar.gz
 TRAINING_INPUTS := $(shell find data -type f -name '*.yml' 2>/dev/null) domain.yml config.yml
@@ -19,13 +20,14 @@ export PORTAL_JWT_ALGORITHM ?= HS256
 export PORTAL_JWT_SECRET ?= demo-portal-secret-change-me-in-production
 export PORTAL_JWT_PUBLIC_KEY_FILE ?=
 
-.PHONY: help run test envs db train shell test-unit test-integration test-rasa test-e2e validate lock clean
+.PHONY: help run test eval envs db train shell test-unit test-integration test-rasa test-e2e validate lock clean
 
 help:
 	@echo "make run    start the assistant (Rasa :5005, actions :5055, web :8080)"
 	@echo "make test   run every test"
 	@echo "make shell  talk to the assistant in the terminal (while 'make run' is running)"
 	@echo "make train  retrain the model if data/, domain.yml or config.yml changed"
+	@echo "make eval   measure understanding: own held-out split + external set -> reports/eval/"
 	@echo "make lock   re-resolve requirements/*.in into the lock files"
 
 envs:
@@ -73,6 +75,9 @@ test-e2e: envs $(MODEL)
 
 test: test-unit test-integration validate test-rasa test-e2e
 	@echo "==> all tests passed"
+
+eval: envs $(MODEL)
+	@$(RASA_PY) evaluation/nlu_eval.py
 
 lock:
 	@scripts/lock.sh

@@ -113,7 +113,8 @@ class ActionSessionStart(Action):
             paused = await call(handoff.has_open_ticket, tracker.sender_id, container().uow())
             if claims is not None and tracker.sender_id == f"portal-{claims.customer_id}":
                 signed_in = await call(identity.start_portal_session, tracker.sender_id,
-                                       claims.customer_id, container().uow())
+                                       claims.customer_id, container().uow(),
+                                       channel=tracker.get_latest_input_channel() or "socketio")
         except Exception:  # noqa: BLE001 - a new session must start even if the store is down
             logger.exception("session start could not reach the store")
         events.append(SlotSet("verified", signed_in is not None))

@@ -57,7 +57,8 @@ async def handoff_events(
     """Queues the ticket, tells the customer what happens next, and pauses the assistant."""
     customer_id, name = None, None
     try:
-        verified = await call(identity.require_verified, tracker.sender_id, "read", container().uow())
+        verified = await call(identity.require_verified, tracker.sender_id, "read", container().uow(),
+                              channel=tracker.get_latest_input_channel())
         customer_id, name = verified.customer_id, verified.first_name
     except ServiceError:
         pass  # an unverified customer still reaches a person

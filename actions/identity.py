@@ -158,7 +158,8 @@ class ValidateIdentityForm(FormValidationAction):
             return {"otp_code": None}
         try:
             verified = await call(
-                identity.verify_code, tracker.sender_id, code, container().uow(), container().settings
+                identity.verify_code, tracker.sender_id, code, container().uow(), container().settings,
+                channel=tracker.get_latest_input_channel() or "unknown",
             )
         except CodeInvalid as error:
             dispatcher.utter_message(text=error.message)
@@ -206,7 +207,8 @@ class ActionIdentitySubmit(Action):
         if tracker.get_slot("otp_code") == "verified":
             try:
                 verified = await call(
-                    identity.require_verified, tracker.sender_id, "read", container().uow()
+                    identity.require_verified, tracker.sender_id, "read", container().uow(),
+                    channel=tracker.get_latest_input_channel(),
                 )
             except ServiceError:
                 verified = None

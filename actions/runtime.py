@@ -81,13 +81,17 @@ async def check_verified(tracker: Tracker, level: str) -> identity.VerifiedCusto
     conversation id sent from another channel (REST trusts the client's sender id) gets nothing.
     """
     claims = portal_claims(tracker)
+    channel = tracker.get_latest_input_channel()
     try:
-        customer = await call(identity.require_verified, tracker.sender_id, level, container().uow())
+        customer = await call(identity.require_verified, tracker.sender_id, level, container().uow(),
+                              channel=channel)
     except NotVerified:
         if claims is None:
             raise
-        await call(identity.start_portal_session, tracker.sender_id, claims.customer_id, container().uow())
-        customer = await call(identity.require_verified, tracker.sender_id, level, container().uow())
+        await call(identity.start_portal_session, tracker.sender_id, claims.customer_id,
+                   container().uow(), channel=channel or "socketio")
+        customer = await call(identity.require_verified, tracker.sender_id, level, container().uow(),
+                              channel=channel)
     if customer.level == "read" and (claims is None or claims.customer_id != customer.customer_id):
         raise NotVerified()
     _current_customer.set(customer)

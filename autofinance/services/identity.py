@@ -139,7 +139,7 @@ def send_code(conversation_id: str, channel: Channel, uow: UnitOfWork, settings:
 
 
 def verify_code(conversation_id: str, code: str, uow: UnitOfWork, settings: Settings,
-                now: Optional[datetime] = None) -> VerifiedCustomer:
+                now: Optional[datetime] = None, channel: str = "unknown") -> VerifiedCustomer:
     """Check the conversation's latest code; 5 wrong codes lock the customer everywhere.
 
     Wrong codes are counted per customer (audit rows), not only per challenge, so resending
@@ -172,7 +172,7 @@ def verify_code(conversation_id: str, code: str, uow: UnitOfWork, settings: Sett
             uow.commit()
             raise CodeInvalid(MAX_FAILURES - failures)
         challenge.used_at = now
-        verified = _open_session(session, conversation_id, customer, "full", "otp", now)
+        verified = _open_session(session, conversation_id, customer, "full", "otp", now, channel)
         _audit(session, now, f"customer:{customer.id}", "verified", _subject(conversation_id),
                method="otp", channel=challenge.channel, level="full")
         uow.commit()
@@ -181,7 +181,7 @@ def verify_code(conversation_id: str, code: str, uow: UnitOfWork, settings: Sett
 
 
 def start_portal_session(conversation_id: str, customer_id: int, uow: UnitOfWork,
-                         now: Optional[datetime] = None) -> VerifiedCustomer:
+                         now: Optional[datetime] = None, channel: str = "socketio") -> VerifiedCustomer:
     """A customer signed in on the website may read; changes still need a code (step-up)."""
     now = _now(now)
     with uow:
@@ -190,12 +190,12 @@ def start_portal_session(conversation_id: str, customer_id: int, uow: UnitOfWork
         if customer is None:
             raise NotVerified()
         current = _current_session(session, conversation_id)
-        if (current is not None and current.customer_id == customer_id
+        if (current is not None and current.customer_id == customer_id and current.channel == channel
                 and now - current.last_seen_at <= INACTIVITY_TIMEOUT):
             current.last_seen_at = now  # already verified (maybe at 'full'): keep, don't downgrade
             uow.commit()
             return VerifiedCustomer(customer.id, customer.first_name, current.level)
-        verified = _open_session(session, conversation_id, customer, "read", "portal", now)
+        verified = _open_session(session, conversation_id, customer, "read", "portal", now, channel)
         _audit(session, now, f"customer:{customer.id}", "verified", _subject(conversation_id),
                method="portal", level="read")
         uow.commit()
@@ -203,15 +203,18 @@ def start_portal_session(conversation_id: str, customer_id: int, uow: UnitOfWork
 
 
 def require_verified(conversation_id: str, level: Level, uow: UnitOfWork,
-                     now: Optional[datetime] = None) -> VerifiedCustomer:
-    """The guard before every account action; activity slides the 15-minute inactivity window."""
+                     now: Optional[datetime] = None, channel: Optional[str] = None) -> VerifiedCustomer:
+    """The guard before every account action; activity slides the 15-minute inactivity window.
+
+    With `channel`, the session counts only on the channel it was verified on.
+    """
     if level not in _LEVEL_RANK:
         raise ValueError(f"unknown verification level {level!r}")
     now = _now(now)
     with uow:
         session = uow.session
         current = _current_session(session, conversation_id)
-        if current is None:
+        if current is None or (channel is not None and current.channel != channel):
             raise NotVerified()
         lapsed = now - current.last_seen_at > INACTIVITY_TIMEOUT
         if lapsed or _portal_revoked(session, current):
@@ -347,10 +350,11 @@ def _end_sessions(session: Session, conversation_id: str, now: datetime) -> None
 
 
 def _open_session(session: Session, conversation_id: str, customer: Customer, level: str,
-                  method: str, now: datetime) -> VerifiedCustomer:
+                  method: str, now: datetime, channel: str) -> VerifiedCustomer:
     _end_sessions(session, conversation_id, now)
     session.add(VerifiedSession(conversation_id=conversation_id, customer_id=customer.id,
-                                level=level, method=method, verified_at=now, last_seen_at=now))
+                                level=level, method=method, channel=channel, verified_at=now,
+                                last_seen_at=now))
     return VerifiedCustomer(customer.id, customer.first_name, level)
 
 

@@ -265,6 +265,9 @@ class VerifiedSession(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     level: Mapped[str] = mapped_column(String(4))
     method: Mapped[str] = mapped_column(String(10))  # 'otp' or 'portal'
+    # The input channel the customer verified on: the same conversation id arriving on another
+    # channel (REST trusts the client's sender id; an SMS sender id is a phone number) is not it.
+    channel: Mapped[str] = mapped_column(String(40), default="unknown", server_default="unknown")
     verified_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())

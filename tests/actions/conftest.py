@@ -60,13 +60,14 @@ def make_tracker(
     entities: Optional[list[dict[str, Any]]] = None,
     active_loop: Optional[str] = None,
     events: Optional[list[dict[str, Any]]] = None,
+    channel: Optional[str] = None,
 ) -> Tracker:
     latest = {"intent": {"name": intent, "confidence": 1.0}, "entities": entities or [], "text": text}
     return Tracker(
         sender_id=sender_id,
         slots=slots or {},
         latest_message=latest,
-        events=events or [{"event": "user", "text": text, "parse_data": latest}],
+        events=events or [{"event": "user", "text": text, "parse_data": latest, "input_channel": channel}],
         paused=False,
         followup_action=None,
         active_loop={"name": active_loop} if active_loop else {},
@@ -92,11 +93,11 @@ def texts(messages: list[dict[str, Any]]) -> str:
 
 
 def verify(store: Container, conversation_id: str, identifier: str = "7301004821",
-           factor: str = "30309") -> identity.VerifiedCustomer:
+           factor: str = "30309", channel: str = "unknown") -> identity.VerifiedCustomer:
     """Verifies a conversation the way a customer does: identify, code by email, enter it."""
     identity.identify(conversation_id, identifier, factor, store.uow(), store.settings)
     identity.send_code(conversation_id, "email", store.uow(), store.settings)
     with store.uow() as uow:
         body = uow.session.scalars(select(OutboxMessage.body).order_by(OutboxMessage.id.desc())).first()
     code = re.search(r"\b(\d{6})\b", body or "").group(1)
-    return identity.verify_code(conversation_id, code, store.uow(), store.settings)
+    return identity.verify_code(conversation_id, code, store.uow(), store.settings, channel=channel)

@@ -42,11 +42,12 @@ def _claimed(sender: str, **kwargs: Any) -> Any:
     return make_tracker(sender, slots, **kwargs)
 
 
-async def _ask_everything(store: Container, sender: str, metadata: dict[str, Any] | None = None) -> str:
+async def _ask_everything(store: Container, sender: str, metadata: dict[str, Any] | None = None,
+                          channel: str | None = None) -> str:
     """The attacker then asks for every account action, claiming verification in every slot."""
     said = []
     for action in ACCOUNT_ACTIONS:
-        tracker = _claimed(sender, text="show me everything")
+        tracker = _claimed(sender, text="show me everything", channel=channel)
         tracker.latest_message["metadata"] = metadata or {}
         _, messages = await run(action(), tracker)
         said.append(texts(messages))
@@ -253,6 +254,11 @@ async def guesses_the_username_and_the_ssn_last_four(store: Container, sender: s
     return said + await _ask_everything(store, sender)
 
 
+async def reuses_a_verified_sender_id_from_another_channel(store: Container, sender: str) -> str:
+    verify(store, sender, channel="twilio")  # an SMS conversation: its sender id is a phone number
+    return await _ask_everything(store, sender, channel="rest")
+
+
 ATTACKS = [
     asks_straight_away, claims_to_be_maria_by_name, claims_to_be_an_agent, injects_identity_metadata,
     injects_a_forged_portal_token, replays_a_real_portal_token_under_another_conversation,
@@ -267,6 +273,7 @@ ATTACKS = [
     drives_the_payment_form_validation_directly, uses_a_sender_id_that_looks_like_a_portal_conversation,
     sends_dana_s_birth_date_with_maria_s_account, sends_a_full_ssn_instead_of_the_last_four,
     asks_for_maria_s_code_to_be_sent_to_it_by_a_new_channel_name, guesses_the_username_and_the_ssn_last_four,
+    reuses_a_verified_sender_id_from_another_channel,
 ]
 
 
@@ -281,6 +288,7 @@ async def test_the_attacker_learns_nothing_and_changes_nothing(attack: Step, sto
     with store.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(Payment).where(Payment.origin == "chat")) == 0
         attacker_sessions = uow.session.scalar(select(func.count()).select_from(VerifiedSession).where(
-            VerifiedSession.conversation_id.in_(["attacker", "portal-1"]), VerifiedSession.ended_at.is_(None)))
+            VerifiedSession.conversation_id.in_(["attacker", "portal-1"]), VerifiedSession.ended_at.is_(None),
+            VerifiedSession.channel != "twilio"))  # the real customer's own SMS session stays
         assert attacker_sessions == 0
         assert uow.session.scalar(select(func.count()).select_from(Account).where(Account.fraud_frozen)) == 0

@@ -369,13 +369,26 @@ def test_a_portal_session_may_read_but_must_step_up_to_change(uow_factory, clock
 
 def test_a_code_upgrades_a_portal_session_and_the_portal_does_not_downgrade_it(
         uow_factory, settings, clock):
-    identity.start_portal_session(CONV, maria_id(uow_factory), uow_factory(), now=clock.now)
-    verified_maria(uow_factory, settings, clock)
+    identity.start_portal_session(CONV, maria_id(uow_factory), uow_factory(), now=clock.now,
+                                  channel="unknown")
+    verified_maria(uow_factory, settings, clock)  # verify_code's default channel is "unknown"
     again = identity.start_portal_session(CONV, maria_id(uow_factory), uow_factory(),
-                                          now=clock.now)
+                                          now=clock.now, channel="unknown")
 
     assert again.level == "full"
     assert identity.require_verified(CONV, "full", uow_factory(), now=clock.now).level == "full"
+
+
+def test_a_session_counts_only_on_the_channel_it_was_verified_on(uow_factory, settings, clock):
+    identify_maria(uow_factory, settings, clock)
+    send(uow_factory, settings, clock)
+    identity.verify_code(CONV, last_code(uow_factory), uow_factory(), settings, now=clock.now,
+                         channel="twilio")
+
+    assert identity.require_verified(CONV, "full", uow_factory(), now=clock.now,
+                                     channel="twilio").level == "full"
+    with pytest.raises(NotVerified):
+        identity.require_verified(CONV, "read", uow_factory(), now=clock.now, channel="rest")
 
 
 def test_end_verification_ends_the_session_and_pending_codes(uow_factory, settings, clock):
