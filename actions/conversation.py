@@ -26,10 +26,12 @@ FORM_SLOTS = {
                       "masked_email", "masked_phone"),
     "payment_form": ("payment_amount", "payment_date", "payment_source", "payment_confirmed",
                      "payment_attempt"),
+    "fraud_form": ("fraud_description", "fraud_when"),
 }
 CANCELLED_RESPONSE = {
     "identity_form": "utter_verification_cancelled",
     "payment_form": "utter_payment_cancelled",
+    "fraud_form": "utter_fraud_cancelled",
 }
 MISUNDERSTANDINGS_BEFORE_HANDOFF = 3
 SIGNED_IN_CHOICES = [

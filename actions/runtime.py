@@ -37,7 +37,8 @@ TECHNICAL_PROBLEM = (
     "moment, or say \"agent\" to talk to a person."
 )
 # The tasks the dialogue can resume after verification (domain slot `pending_task`).
-RESUMABLE_TASKS = {"check_balance", "payment_history", "loan_terms", "payoff_quote", "make_payment"}
+RESUMABLE_TASKS = {"check_balance", "payment_history", "loan_terms", "payoff_quote", "make_payment",
+                   "hardship_help"}
 
 
 def container() -> Container:

@@ -22,6 +22,7 @@ PUBLIC_ACTIONS = {
     "action_handoff",
     "action_handle_misunderstanding",
     "action_session_start",
+    "action_submit_fraud_report",  # anyone may report; only a verified reporter's report freezes
 }
 ACCOUNT_DATA = re.compile(r"\$\d|\*\*\*\*\d{4}|\d{10}|Toyota|RAV4|Maria|Lopez|@example\.com")
 

@@ -1,0 +1,112 @@
+"""Fraud reports and hardship help: the cases a person follows up, opened in conversation."""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.handoff import handoff_events
+from actions.runtime import AccountAction, TECHNICAL_PROBLEM, call, container, lender_today
+from autofinance.services import fraud, hardship, identity
+from autofinance.services.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+FRAUD_SLOTS = ("fraud_description", "fraud_when")
+HARDSHIP_REASON_INTENTS = {"hardship_help"}
+
+
+class ActionSubmitFraudReport(Action):
+    """Anyone may report fraud. Only a verified reporter's report locks and freezes the account
+    (so nobody can lock someone else out); every report reaches the fraud team first in line."""
+
+    def name(self) -> str:
+        return "action_submit_fraud_report"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        cleared: list[EventType] = [SlotSet(slot, None) for slot in FRAUD_SLOTS]
+        verified: Optional[identity.VerifiedCustomer] = None
+        try:
+            verified = await call(identity.require_verified, tracker.sender_id, "full", container().uow(),
+                                  channel=tracker.get_latest_input_channel())
+        except ServiceError:
+            verified = None  # unverified (or portal only): the report still goes in, freezing nothing
+        try:
+            report = await call(
+                fraud.report_fraud, tracker.sender_id, tracker.get_slot("fraud_description") or "",
+                tracker.get_slot("fraud_when") or "", verified.customer_id if verified else None,
+                verified is not None, container().uow(), container().settings,
+            )
+        except ServiceError as error:
+            dispatcher.utter_message(text=error.message)
+            return cleared
+        except Exception:  # noqa: BLE001
+            logger.exception("could not open a fraud case")
+            dispatcher.utter_message(text=TECHNICAL_PROBLEM)
+            return cleared + await handoff_events(dispatcher, tracker, "fraud")
+        text = f"I've opened fraud case {report.case_number}."
+        if report.locked_online_access:
+            text += " To protect you, I've locked your online access and paused new payments."
+        if report.cancelled_payments:
+            text += f" I cancelled {len(report.cancelled_payments)} recent scheduled payment(s)."
+        dispatcher.utter_message(text=f"{text} {report.advice}")
+        return cleared + await handoff_events(dispatcher, tracker, "fraud")
+
+
+class ActionHardshipOptions(AccountAction):
+    """Says which hardship options the account qualifies for, and what each one means."""
+
+    def name(self) -> str:
+        return "action_hardship_options"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        options = await call(hardship.hardship_options, customer.customer_id, container().uow(), lender_today())
+        lines, buttons = [], []
+        if options.extension.eligible:
+            lines.append(f"A payment extension: {options.extension.consequence}")
+            buttons.append({"title": "Ask for a payment extension",
+                            "payload": '/inform{"hardship_option":"extension"}'})
+        else:
+            lines.append(f"A payment extension isn't available: {options.extension.reason}")
+        if options.due_date_change.eligible:
+            lines.append(f"A due-date change (to a day between the {options.earliest_due_day} and the "
+                         f"{options.latest_due_day}): {options.due_date_change.consequence} "
+                         "A specialist can set it up with you.")
+        else:
+            lines.append(f"A due-date change isn't available: {options.due_date_change.reason}")
+        lines.append("Or talk it through with a hardship specialist.")
+        buttons.append({"title": "Talk to a specialist", "payload": "/human_handoff"})
+        dispatcher.utter_message(text="Here's what I can offer:\n- " + "\n- ".join(lines), buttons=buttons)
+        return []
+
+
+class ActionRequestHardship(AccountAction):
+    """Opens the hardship case for the option the customer picked."""
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_request_hardship"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        option = next(tracker.get_latest_entity_values("hardship_option"), None) or "extension"
+        reason = next((e.get("text") for e in reversed(tracker.events)
+                       if e.get("event") == "user" and (e.get("parse_data") or {}).get("intent", {})
+                       .get("name") in HARDSHIP_REASON_INTENTS), "") or "asked in chat"
+        request = await call(hardship.request_hardship, customer.customer_id, option, reason,
+                             container().uow(), container().settings, lender_today())
+        dispatcher.utter_message(
+            text=f"{request.message} Your case number is {request.case_number}. "
+            "Would you like to talk to a hardship specialist now?",
+            buttons=[{"title": "Yes, connect me", "payload": "/affirm"},
+                     {"title": "No, thanks", "payload": "/deny"}],
+        )
+        return []

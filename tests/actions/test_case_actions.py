@@ -1,0 +1,54 @@
+"""Fraud reports and hardship help in conversation: the right cases, and the right side effects."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from actions.cases import ActionHardshipOptions, ActionRequestHardship, ActionSubmitFraudReport
+from autofinance.bootstrap import Container
+from autofinance.store.models import Account, FraudCase, HandoffTicket, HardshipCase, OnlineCredential
+from tests.actions.conftest import make_tracker, run, texts, verify
+
+REPORT = {"fraud_description": "a payment I did not make", "fraud_when": "yesterday"}
+
+
+async def test_a_verified_report_opens_a_case_locks_access_freezes_and_goes_first_in_line(
+    store: Container,
+) -> None:
+    verify(store, "maria-chat")
+    events, messages = await run(ActionSubmitFraudReport(), make_tracker("maria-chat", REPORT, intent="inform"))
+    assert "fraud case FR" in texts(messages) and "locked your online access" in texts(messages)
+    assert events[-1]["event"] == "pause"
+    with store.uow() as uow:
+        assert uow.session.scalar(select(FraudCase.reporter_verified)) is True
+        assert uow.session.scalar(select(Account.fraud_frozen).where(Account.account_number == "7301004821"))
+        assert uow.session.scalar(select(OnlineCredential.locked).where(OnlineCredential.username == "mlopez"))
+        assert uow.session.scalar(select(HandoffTicket.priority)) == 1
+
+
+async def test_an_unverified_report_reaches_the_fraud_team_but_freezes_nothing(store: Container) -> None:
+    events, messages = await run(ActionSubmitFraudReport(), make_tracker("anon", REPORT, intent="inform"))
+    assert "fraud case FR" in texts(messages) and "locked" not in texts(messages)
+    with store.uow() as uow:
+        assert uow.session.scalar(select(FraudCase.reporter_verified)) is False
+        assert not uow.session.scalars(select(Account).where(Account.fraud_frozen)).all()
+        assert not uow.session.scalar(select(OnlineCredential.locked).where(OnlineCredential.username == "mlopez"))
+        assert uow.session.scalar(select(HandoffTicket.reason)) == "fraud"
+
+
+async def test_dana_hears_she_can_ask_for_an_extension_and_what_it_means(store: Container) -> None:
+    verify(store, "dana-chat", "7301005530", "60614")
+    _, messages = await run(ActionHardshipOptions(), make_tracker("dana-chat", {"verified": True}))
+    assert "payment extension" in texts(messages).lower() and "interest" in texts(messages).lower()
+    assert any(b["payload"].endswith('"extension"}') for b in messages[0]["buttons"])
+
+
+async def test_asking_for_the_extension_opens_a_case_without_changing_the_account(store: Container) -> None:
+    verify(store, "dana-chat", "7301005530", "60614")
+    tracker = make_tracker("dana-chat", {"verified": True}, intent="inform",
+                           entities=[{"entity": "hardship_option", "value": "extension"}])
+    _, messages = await run(ActionRequestHardship(), tracker)
+    assert "HS" in texts(messages)
+    with store.uow() as uow:
+        assert uow.session.scalar(select(HardshipCase.option)) == "extension"
+        assert uow.session.scalar(select(Account.last_extension_on).where(
+            Account.account_number == "7301005530")) is None
