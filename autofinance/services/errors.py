@@ -243,3 +243,33 @@ class DueDateMoveTooFar(ServiceError):
         "A due date can move by up to 15 days. Please choose a day within 15 days of your "
         "current due day, or I can connect you with a hardship specialist."
     )
+
+
+# --- online access ----------------------------------------------------------------------
+
+
+class NoOnlineAccess(ServiceError):
+    message = (
+        "You don't have online access set up yet. You can register on our website, "
+        "or I can connect you with an agent."
+    )
+
+
+class ResetLimitReached(ServiceError):
+    message = (
+        "I've already sent the most password reset emails I can today. Please use the link in "
+        "the latest email, or try again tomorrow, or I can connect you with an agent."
+    )
+
+
+class InvalidResetLink(ServiceError):
+    message = (
+        "This link is not valid or has expired. Reset links work once, for 30 minutes. "
+        "Ask the assistant in chat to send you a new one."
+    )
+
+
+class WeakPassword(ServiceError):
+    """The new password breaks a rule; `message` says exactly what to fix."""
+
+    message = "Please choose a stronger password."
