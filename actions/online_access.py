@@ -1,0 +1,75 @@
+"""Online access in conversation: a reset link, a username reminder, unlocking a locked login.
+
+The assistant never asks for a password: it sends a single-use link to the email on file.
+"""
+from __future__ import annotations
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.runtime import AccountAction, call, container
+from autofinance.services import identity, online_access
+
+
+class ActionSendPasswordReset(AccountAction):
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_send_password_reset"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        sent = await call(online_access.send_password_reset, customer.customer_id, container().uow(),
+                          container().settings)
+        dispatcher.utter_message(
+            text=f"I've emailed a password reset link to {sent.destination_masked}. It works once and "
+            f"expires in {sent.expires_in_minutes} minutes. Setting a new password also unlocks your "
+            "online access. I'll never ask you for your password here."
+        )
+        return []
+
+
+class ActionSendUsername(AccountAction):
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_send_username"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        sent = await call(online_access.send_username_reminder, customer.customer_id, container().uow(),
+                          container().settings)
+        dispatcher.utter_message(text=f"I've emailed your username to {sent.destination_masked}.")
+        return []
+
+
+class ActionLoginHelp(AccountAction):
+    """Explains why sign-in fails; a lock after failed sign-ins is lifted, with a reset link."""
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_login_help"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        status = await call(online_access.access_status, customer.customer_id, container().uow())
+        if not status.locked:
+            dispatcher.utter_message(
+                text=f"Your online access ({status.username_masked}) isn't locked. If you've forgotten "
+                "your password I can email you a reset link.",
+                buttons=[{"title": "Send me a reset link", "payload": "/reset_password"},
+                         {"title": "Send me my username", "payload": "/forgot_username"}])
+            return []
+        await call(online_access.unlock_online_access, customer.customer_id, container().uow(),
+                   container().settings)
+        sent = await call(online_access.send_password_reset, customer.customer_id, container().uow(),
+                          container().settings)
+        dispatcher.utter_message(
+            text=f"Your online access was locked after {status.failed_sign_ins} failed sign-ins. I've "
+            f"unlocked it, and emailed a password reset link to {sent.destination_masked} in case you "
+            "don't remember your password (it expires in 30 minutes)."
+        )
+        return []
