@@ -1,4 +1,4 @@
-"""Operator commands: `python -m autofinance migrate | seed [--bulk N] | check-db`.
+"""Operator commands: `python -m autofinance migrate | seed [--bulk N] | check-db | deliver-outbox`.
 
 DATABASE_URL (via Settings.from_env) decides the database. Expected failures (bad settings, an
 unreachable database, a schema that is not migrated) end with one line on stderr and exit code
@@ -17,6 +17,7 @@ from alembic.util import CommandError as AlembicError
 from sqlalchemy import func, make_url, select
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from autofinance import notify
 from autofinance.bootstrap import bootstrap
 from autofinance.config import Settings
 from autofinance.seed import seed_bulk, seed_demo
@@ -75,6 +76,18 @@ def cmd_check_db(settings: Settings, args: argparse.Namespace) -> None:
         raise CommandError(f"schema is at revision {revision}, this code expects {head}")
 
 
+def cmd_deliver_outbox(settings: Settings, args: argparse.Namespace) -> None:
+    sender = notify.sender_for(settings)
+    if sender is None:
+        raise CommandError(f"no real sender configured (NOTIFIER={settings.notifier}); "
+                           "in the demo the outbox is the end of the line: see /dev/outbox")
+    container = bootstrap(settings)
+    try:
+        print(f"Delivered {notify.deliver_pending(container.uow(), sender)} email(s)")
+    finally:
+        container.close()
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -91,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--bulk", type=_positive_int, metavar="N", help="also add N generated customers"
     )
     commands.add_parser("check-db", help="print the schema revision and the customer count")
+    commands.add_parser("deliver-outbox", help="send unsent outbox emails with the configured sender")
     return parser
 
 
@@ -98,6 +112,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], None]] = {
     "migrate": cmd_migrate,
     "seed": cmd_seed,
     "check-db": cmd_check_db,
+    "deliver-outbox": cmd_deliver_outbox,
 }
 
 

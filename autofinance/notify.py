@@ -2,8 +2,9 @@
 
 Every message is first written to the outbox table in the caller's transaction, so a message is
 never lost and never sent for work that was rolled back. The demo notifier stops there (and
-logs that a message was queued, without its body); a real sender (SMTP, an SMS provider)
-delivers outbox rows and marks them sent.
+logs that a message was queued, without its body). With NOTIFIER=smtp, `python -m autofinance
+deliver-outbox` (run it on a schedule) hands unsent emails to the SMTP relay and marks them sent;
+an SMS provider plugs in the same way, as another `Sender`.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
+from autofinance.store.db import UnitOfWork
 from autofinance.store.models import OutboxMessage
 from autofinance.store.types import utcnow
 
@@ -61,14 +63,28 @@ class SmtpSender:
             smtp.send_message(email)
 
 
-def deliver_pending(session: Session, sender: Sender, channel: str = "email") -> int:
-    """Hand unsent outbox messages of one channel to a real sender; returns how many went."""
-    pending = session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.channel == channel)
-        .order_by(OutboxMessage.id)
-    ).all()
-    for message in pending:
-        sender.deliver(message)
-        message.sent_at = utcnow()
-    return len(pending)
+def sender_for(settings: Settings) -> Optional[Sender]:
+    """The real email sender the configuration names; None in the demo (the outbox is the end)."""
+    return SmtpSender(settings) if settings.notifier == "smtp" else None
+
+
+def deliver_pending(uow: UnitOfWork, sender: Sender, channel: str = "email", limit: int = 100) -> int:
+    """Hands unsent outbox messages of one channel to a real sender; returns how many went.
+
+    Each message is marked sent in its own commit right after delivery, so a failure half-way
+    neither loses the rest nor sends the delivered ones twice on the next run.
+    """
+    delivered = 0
+    with uow:
+        pending = uow.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.channel == channel)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        ).all()
+        for message in pending:
+            sender.deliver(message)
+            message.sent_at = utcnow()
+            uow.commit()
+            delivered += 1
+    return delivered

@@ -62,3 +62,5 @@ def test_maria_verifies_with_the_code_from_the_outbox_and_hears_her_balance(runn
     assert b"[redacted]" in stored, "the redacting tracker store is not the one in use"
     for secret in (code, "7301004821", "30309"):
         assert secret.encode() not in stored, f"{secret} is stored in clear in the tracker store"
+        for service in ("rasa", "actions", "web"):
+            assert secret not in running.log(service), f"{secret} is in the {service} log"

@@ -1,0 +1,79 @@
+"""The demo store holds exactly the customers of shared/docs/demo-customers.md, on both
+dialects; re-seeding adds nothing; bulk customers are deterministic."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from autofinance.config import Settings
+from autofinance.security import keyed_hash, verify_password
+from autofinance.seed import DEMO_AGENT, bulk_identity, seed_bulk, seed_demo
+from autofinance.store.models import Account, AutopayEnrolment, Customer, FundingSource, OnlineCredential, StaffUser
+
+pytestmark = pytest.mark.integration
+TODAY = date(2026, 11, 24)
+
+
+def _account(session: Session, number: str) -> Account:
+    return session.scalars(select(Account).where(Account.account_number == number)).one()
+
+
+def test_the_demo_customers_have_the_exact_figures_of_the_table(engine: Engine) -> None:
+    settings = Settings()
+    with Session(engine) as session:
+        assert seed_demo(session, TODAY, settings) == 4
+        session.commit()
+        maria, james = _account(session, "7301004821"), _account(session, "7301007734")
+        dana, robert = _account(session, "7301005530"), _account(session, "7301009912")
+        assert (maria.principal_balance, maria.apr, maria.monthly_payment, maria.payment_due_day) == (
+            Decimal("18420.55"), Decimal("5.4900"), Decimal("452.18"), 15)
+        assert (james.product, james.payments_remaining, james.monthly_payment, james.residual_value) == (
+            "lease", 3, Decimal("389.00"), Decimal("21350.00"))
+        assert james.maturity_date == TODAY + timedelta(days=75) and james.money_factor == Decimal("0.001250")
+        assert (dana.principal_balance, dana.past_due_amount, dana.days_past_due, dana.apr) == (
+            Decimal("9870.10"), Decimal("812.40"), 45, Decimal("8.9000"))
+        assert (robert.principal_balance, robert.monthly_payment, robert.payment_due_day) == (
+            Decimal("3215.77"), Decimal("298.50"), 20)
+        assert maria.vehicle.description == "2022 Toyota RAV4" and dana.vehicle.description == "2019 Ford F-150"
+        customer = session.get_one(Customer, maria.customer_id)
+        assert (customer.zip_code, customer.date_of_birth, customer.mobile) == ("30309", date(1985, 3, 14), "+14045550101")
+        assert customer.ssn_last4_hash == keyed_hash("4821", settings.secret_pepper)
+        sources = {(s.kind, s.last4) for s in session.scalars(select(FundingSource).where(
+            FundingSource.customer_id == maria.customer_id))}
+        assert sources == {("checking", "6789"), ("debit_card", "1111")}
+        autopay = session.scalars(select(AutopayEnrolment).where(AutopayEnrolment.active)).one()
+        assert autopay.account_id == james.id and autopay.funding_source.last4 == "2244"
+        locked = session.scalars(select(OnlineCredential).where(OnlineCredential.locked)).one()
+        assert (locked.username, locked.failed_sign_ins) == ("rokafor", 5)
+        agent = session.scalars(select(StaffUser)).one()
+        assert agent.username == "demo.agent" and verify_password(DEMO_AGENT["password"], agent.password_hash)
+        assert agent.totp_secret == "JBSWY3DPEHPK3PXP"
+
+
+def test_seeding_again_adds_nothing(engine: Engine) -> None:
+    with Session(engine) as session:
+        seed_demo(session, TODAY, Settings())
+        session.commit()
+        assert seed_demo(session, TODAY, Settings()) == 0
+        session.commit()
+        assert session.scalar(select(func.count()).select_from(Customer)) == 4
+        assert session.scalar(select(func.count()).select_from(StaffUser)) == 1
+
+
+def test_bulk_customers_come_on_top_deterministically_and_only_once(engine: Engine) -> None:
+    settings = Settings()
+    with Session(engine) as session:
+        seed_demo(session, TODAY, settings)
+        assert seed_bulk(session, 50, settings, TODAY) == 50
+        session.commit()
+        assert seed_bulk(session, 50, settings, TODAY) == 0
+        assert seed_bulk(session, 60, settings, TODAY) == 10
+        session.commit()
+        assert session.scalar(select(func.count()).select_from(Customer)) == 64
+        ident = bulk_identity(7)
+        account = _account(session, ident["account_number"])
+        assert session.get_one(Customer, account.customer_id).zip_code == ident["zip_code"]
