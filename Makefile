@@ -11,14 +11,16 @@ TRAINING_INPUTS := $(shell find data -type f -name '*.yml' 2>/dev/null) domain.y
 
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
-# Values the Rasa YAML files read; the launcher sets the same defaults for the services.
-export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
-export ACTION_SERVER_TOKEN ?= demo-action-secret
-export TRACKER_SQLITE_PATH ?= $(CURDIR)/var/tracker.db
-export SOCKETIO_ALLOWED_ORIGINS ?= http://localhost:8080,http://127.0.0.1:8080
-export PORTAL_JWT_ALGORITHM ?= HS256
-export PORTAL_JWT_SECRET ?= demo-portal-secret-change-me-in-production
-export PORTAL_JWT_PUBLIC_KEY_FILE ?=
+# Values the Rasa YAML files read, for the rasa commands run here (make run's launcher sets the
+# same defaults itself). Given per command, not exported, so tests that start services on other
+# ports do not inherit them.
+RASA_YAML_ENV := ACTION_ENDPOINT_URL="$${ACTION_ENDPOINT_URL:-http://127.0.0.1:5055/webhook}" \
+	ACTION_SERVER_TOKEN="$${ACTION_SERVER_TOKEN:-demo-action-secret}" \
+	TRACKER_SQLITE_PATH="$${TRACKER_SQLITE_PATH:-$(CURDIR)/var/tracker.db}" \
+	SOCKETIO_ALLOWED_ORIGINS="$${SOCKETIO_ALLOWED_ORIGINS:-http://localhost:8080,http://127.0.0.1:8080}" \
+	PORTAL_JWT_ALGORITHM="$${PORTAL_JWT_ALGORITHM:-HS256}" \
+	PORTAL_JWT_SECRET="$${PORTAL_JWT_SECRET:-demo-portal-secret-change-me-in-production}" \
+	PORTAL_JWT_PUBLIC_KEY_FILE="$${PORTAL_JWT_PUBLIC_KEY_FILE:-}"
 
 .PHONY: help run test eval envs db train shell test-unit test-integration test-rasa test-e2e validate lock clean
 
@@ -49,11 +51,11 @@ run: envs db $(MODEL)
 	@$(APP_PY) -m autofinance.stack
 
 shell: envs $(MODEL)
-	@$(RASA) shell --model $(MODEL) --endpoints endpoints.yml --port 5006
+	@$(RASA_YAML_ENV) $(RASA) shell --model $(MODEL) --endpoints endpoints.yml --port 5006
 
 validate: envs
 	@echo "==> rasa data validate"
-	@$(RASA) data validate --quiet
+	@$(RASA_YAML_ENV) $(RASA) data validate --quiet
 
 test-unit: envs
 	@echo "==> unit tests"
@@ -66,7 +68,7 @@ test-integration: envs
 test-rasa: envs $(MODEL)
 	@echo "==> conversation tests on the current model"
 	@rm -rf results/conversations
-	@$(RASA) test core --e2e --stories tests/conversations --model $(MODEL) --endpoints endpoints.yml \
+	@$(RASA_YAML_ENV) $(RASA) test core --e2e --stories tests/conversations --model $(MODEL) --endpoints endpoints.yml \
 		--fail-on-prediction-errors --out results/conversations --no-plot
 
 test-e2e: envs $(MODEL)

@@ -75,9 +75,14 @@ class RunningStack:
 def start_stack(tmp_path: Path, extra_env: dict[str, str]) -> Iterator[RunningStack]:
     if not MODEL_PATH.exists():
         pytest.fail(f"no trained model at {MODEL_PATH}: run 'make train' (make test does it first)")
-    env = {**os.environ, "RASA_PORT": str(free_port()), "ACTION_SERVER_PORT": str(free_port()),
-           "WEB_PORT": str(free_port()), "RASA_API_TOKEN": secrets.token_urlsafe(16),
-           "ACTION_SERVER_TOKEN": secrets.token_urlsafe(16),
+    ports = {"RASA_PORT": free_port(), "ACTION_SERVER_PORT": free_port(), "WEB_PORT": free_port()}
+    # Everything that depends on the ports is set here, never inherited from the caller.
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()},
+           "RASA_URL": f"http://127.0.0.1:{ports['RASA_PORT']}",
+           "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{ports['ACTION_SERVER_PORT']}/webhook",
+           "SOCKETIO_ALLOWED_ORIGINS": f"http://localhost:{ports['WEB_PORT']}",
+           "PUBLIC_BASE_URL": f"http://localhost:{ports['WEB_PORT']}",
+           "RASA_API_TOKEN": secrets.token_urlsafe(16), "ACTION_SERVER_TOKEN": secrets.token_urlsafe(16),
            "TRACKER_SQLITE_PATH": str(tmp_path / "tracker.db"), **extra_env}
     seed_store(env["DATABASE_URL"])
     stack = Stack.from_env(env, log_to=tmp_path)

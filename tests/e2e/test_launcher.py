@@ -14,14 +14,16 @@ from autofinance.stack import APP_PYTHON, PROJECT_ROOT
 from tests.e2e.conftest import free_port, reachable, seed_store
 
 pytestmark = pytest.mark.e2e
+PORT_DEPENDENT = {"RASA_URL", "ACTION_ENDPOINT_URL", "SOCKETIO_ALLOWED_ORIGINS", "PUBLIC_BASE_URL",
+                  "RASA_API_TOKEN"}
 
 
 def test_the_launcher_announces_the_services_and_ctrl_c_stops_them_all(tmp_path: Path) -> None:
     ports = {"RASA_PORT": free_port(), "ACTION_SERVER_PORT": free_port(), "WEB_PORT": free_port()}
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()},
+    inherited = {k: v for k, v in os.environ.items() if k not in PORT_DEPENDENT}
+    env = {**inherited, **{k: str(v) for k, v in ports.items()},
            "DATABASE_URL": f"sqlite:///{tmp_path / 'accounts.db'}",
            "TRACKER_SQLITE_PATH": str(tmp_path / "tracker.db")}
-    env.pop("RASA_API_TOKEN", None)
     seed_store(env["DATABASE_URL"])
     launcher = subprocess.Popen([str(APP_PYTHON), "-m", "autofinance.stack"], cwd=PROJECT_ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -58,13 +58,16 @@ def running(tmp_path_factory: pytest.TempPathFactory, names: dict[str, str]) -> 
 
 
 def _watch_redis(prefix: str, seen: list[str], stop: threading.Event) -> None:
-    monitor = redis.Redis(host="127.0.0.1", port=6379, db=3).monitor()
-    with monitor as commands:
-        for command in commands.listen():
-            if prefix in command.get("command", ""):
-                seen.append(command["command"])
-            if stop.is_set():
-                return
+    """Records the Redis commands that touch our key prefix (the test asserts on what it saw)."""
+    try:
+        with redis.Redis(host="127.0.0.1", port=6379, db=3).monitor() as commands:
+            for command in commands.listen():
+                if prefix in command.get("command", ""):
+                    seen.append(command["command"])
+                if stop.is_set():
+                    return
+    except redis.RedisError:
+        return  # the assertion on `seen` reports what was missed
 
 
 def test_a_conversation_lands_in_postgresql_takes_redis_locks_and_reaches_rabbitmq(
