@@ -1,0 +1,110 @@
+"""Statements, lease-end options and autopay cancellation in conversation."""
+from __future__ import annotations
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.runtime import AccountAction, call, container, lender_today
+from autofinance.money import format_usd
+from autofinance.parsing import format_long_date
+from autofinance.services import autopay, documents, identity, lease_end
+from autofinance.services.errors import NotALease
+
+YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+
+
+class ActionSendStatement(AccountAction):
+    """Emails a signed link to the latest statement; the link never appears in the chat."""
+
+    def name(self) -> str:
+        return "action_send_statement"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        listed = await call(documents.list_statements, customer.customer_id, container().uow(), lender_today())
+        statements = [d for d in listed if d.kind == "statement"]
+        if not statements:
+            dispatcher.utter_message(text="There are no monthly statements on your account yet. "
+                                          "I can connect you with a person for a copy of your contract.")
+            return []
+        sent = await call(documents.send_document_link, customer.customer_id, statements[0].document_id,
+                          container().uow(), container().settings)
+        dispatcher.utter_message(
+            text=f"I've emailed a link to your {sent.label} statement to {sent.destination_masked}; it works "
+            f"for {sent.expires_in_hours} hours. Statements from {statements[-1].label} onward and your "
+            "contract are available too: just tell me which one."
+        )
+        return []
+
+
+class ActionLeaseEndOptions(AccountAction):
+    def name(self) -> str:
+        return "action_lease_end_options"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        try:
+            options = await call(lease_end.lease_end_options, customer.customer_id, container().uow(),
+                                 lender_today())
+        except NotALease as error:
+            dispatcher.utter_message(text=f"{error.message} If you'd like to pay your loan off, ask me for a "
+                                          "payoff quote.")
+            return []
+        back = options.return_info
+        dispatcher.utter_message(
+            text=f"Your {options.vehicle} lease ends {format_long_date(options.maturity_date)} "
+            f"({options.days_left} days from now). Your options:\n"
+            f"- Buy it: {format_usd(options.buyout_price)} (remaining payments, residual value and the "
+            "purchase-option fee).\n"
+            f"- Return it: book an inspection within {back.inspection_window_days} days of the end; excess "
+            f"miles cost {format_usd(back.excess_mileage_rate)} each, and the disposition fee is "
+            f"{format_usd(back.disposition_fee)}. {back.disposition_fee_waiver}\n"
+            f"- Extend it month to month, up to {options.extension_months_available} months, at "
+            f"{format_usd(options.monthly_payment)} a month.\n"
+            "A lease-end specialist can arrange any of these with you. Would you like me to connect you?",
+            buttons=YES_NO,
+        )
+        return []
+
+
+class ActionConfirmCancelAutopay(AccountAction):
+    """Reads back what autopay does now and asks before stopping it."""
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_confirm_cancel_autopay"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        status = await call(autopay.autopay_status, customer.customer_id, container().uow(), lender_today())
+        if not status.enrolled:
+            dispatcher.utter_message(text="Autopay isn't on for your account, so there's nothing to cancel.")
+            return []
+        dispatcher.utter_message(
+            text=f"Autopay takes {format_usd(status.amount)} from {status.source_masked} on day "
+            f"{status.day_of_month} of each month; the next debit is {format_long_date(status.next_debit_date)}. "
+            "Cancel it? You'd then need to pay each month yourself.",
+            buttons=YES_NO,
+        )
+        return []
+
+
+class ActionCancelAutopay(AccountAction):
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_cancel_autopay"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        cancelled = await call(autopay.cancel_autopay, customer.customer_id, container().uow(),
+                               container().settings, lender_today())
+        dispatcher.utter_message(
+            text=f"Done: autopay from {cancelled.source_masked} is cancelled and a confirmation is on its "
+            f"way to your email. Your next payment of {format_usd(cancelled.amount)} is due "
+            f"{format_long_date(cancelled.next_payment_due)}; I can take it now if you like."
+        )
+        return []
