@@ -9,7 +9,6 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from pathlib import Path
 from typing import Iterator
 
 import pika
