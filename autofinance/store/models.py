@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -353,7 +354,24 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(String(10), default="agent")
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # The last accepted TOTP time step: a code seen once is refused even inside its window.
+    totp_last_step: Mapped[Optional[int]] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StaffSession(Base):
+    """A signed-in console session; the cookie holds the token, the store only its keyed hash."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
 
 class HandoffTicket(Base):
@@ -378,6 +396,8 @@ class HandoffTicket(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     claimed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     resolved_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # When nobody could take it: how the customer asked to be contacted ('email' or 'call').
+    followup: Mapped[Optional[str]] = mapped_column(String(10))
 
 
 class TicketNote(Base):
@@ -437,3 +457,14 @@ class ContactChange(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     confirmed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+
+class ConversationStart(Base):
+    """One row per conversation session, so containment (sessions without a person) is measurable."""
+
+    __tablename__ = "conversation_starts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(40), default="unknown")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
