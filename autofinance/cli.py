@@ -1,4 +1,5 @@
-"""Operator commands: `python -m autofinance migrate | seed [--bulk N] | check-db | deliver-outbox`.
+"""Operator commands: `python -m autofinance migrate | seed [--bulk N] | check-db | deliver-outbox
+| staff create|reset-totp|reset-password USERNAME`.
 
 DATABASE_URL (via Settings.from_env) decides the database. Expected failures (bad settings, an
 unreachable database, a schema that is not migrated) end with one line on stderr and exit code
@@ -13,6 +14,7 @@ from datetime import datetime
 from typing import Callable, Optional, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import segno
 from alembic.util import CommandError as AlembicError
 from sqlalchemy import func, make_url, select
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -21,6 +23,8 @@ from autofinance import notify
 from autofinance.bootstrap import bootstrap
 from autofinance.config import Settings
 from autofinance.seed import seed_bulk, seed_demo
+from autofinance.services import staff
+from autofinance.services.errors import ServiceError
 from autofinance.store.migrate import current_revision, head_revision, upgrade_to_head
 from autofinance.store.models import Customer
 
@@ -88,6 +92,50 @@ def cmd_deliver_outbox(settings: Settings, args: argparse.Namespace) -> None:
         container.close()
 
 
+def cmd_staff(settings: Settings, args: argparse.Namespace) -> None:
+    """Support console accounts. Secrets are printed here once and kept nowhere readable."""
+    password = _password_from_stdin() if getattr(args, "password_from_stdin", False) else None
+    container = bootstrap(settings)
+    try:
+        if args.staff_command == "create":
+            created = staff.create_staff(args.username, args.name, args.role, container.uow(),
+                                         settings, password=password)
+            print(f"Created {args.role} {created.username} ({args.name.strip()})")
+            if password is None:
+                print(f"Password (shown once): {created.password}")
+            _print_totp(created.totp_secret, created.provisioning_uri)
+        elif args.staff_command == "reset-totp":
+            reset = staff.reset_totp(args.username, container.uow(), settings)
+            print(f"New TOTP secret for {reset.username}; their console sessions have ended")
+            _print_totp(reset.totp_secret, reset.provisioning_uri)
+        else:
+            new_password = staff.reset_password(args.username, container.uow(), password=password)
+            print(f"New password for {args.username.strip().lower()}; "
+                  "lockout lifted, console sessions ended")
+            if password is None:
+                print(f"Password (shown once): {new_password}")
+    except ServiceError as refused:  # duplicate or unknown username, short password, bad role
+        raise CommandError(refused.message) from None
+    finally:
+        container.close()
+
+
+def _password_from_stdin() -> str:
+    """The first line of standard input, so a password never appears in argv or shell history."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise CommandError("--password-from-stdin: standard input had no password")
+    return password
+
+
+def _print_totp(secret: str, uri: str) -> None:
+    print(f"TOTP secret: {secret}")
+    print(f"Provisioning URI: {uri}")
+    print("Scan with an authenticator app:")
+    # make_qr: always a full QR code, as authenticator apps can't read Micro QR
+    segno.make_qr(uri).terminal(out=sys.stdout, compact=True)
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -105,7 +153,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("check-db", help="print the schema revision and the customer count")
     commands.add_parser("deliver-outbox", help="send unsent outbox emails with the configured sender")
+    _add_staff_parser(commands)
     return parser
+
+
+def _add_staff_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    staff_parser = commands.add_parser("staff", help="support console accounts")
+    actions = staff_parser.add_subparsers(dest="staff_command", required=True)
+    create = actions.add_parser(
+        "create", help="add an account; prints its password (unless given), TOTP secret, QR code")
+    create.add_argument("username")
+    create.add_argument("--name", required=True, help="the full name the console shows")
+    create.add_argument("--role", choices=staff.ROLES, default="agent")
+    create.add_argument("--password-from-stdin", action="store_true",
+                        help="read the password from the first line of stdin, not generate one")
+    reset_totp = actions.add_parser(
+        "reset-totp", help="new TOTP secret and QR code (a lost phone); ends its sessions")
+    reset_totp.add_argument("username")
+    reset_password = actions.add_parser(
+        "reset-password", help="new password (printed unless given); unlocks, ends sessions")
+    reset_password.add_argument("username")
+    reset_password.add_argument("--password-from-stdin", action="store_true",
+                                help="read the password from the first line of stdin instead")
 
 
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], None]] = {
@@ -113,6 +182,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], None]] = {
     "seed": cmd_seed,
     "check-db": cmd_check_db,
     "deliver-outbox": cmd_deliver_outbox,
+    "staff": cmd_staff,
 }
 
 

@@ -66,6 +66,16 @@ class Settings:
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_sender: str = "no-reply@meridian-auto.example"
+    # When people answer, in the lender's time zone: "mon-fri 08:00-20:00, sat 09:00-14:00".
+    # The demo is always staffed so that a hand-off can be tried at any hour.
+    support_hours: str = "mon-sun 00:00-24:00"
+    console_session_minutes: int = 480  # a console sign-in lasts one shift at most
+    console_idle_minutes: int = 30  # and ends after this long without a request
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over HTTPS once the public address is HTTPS (the demo runs on http)."""
+        return self.public_base_url.startswith("https://")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -98,4 +108,9 @@ class Settings:
             smtp_host=env.get("SMTP_HOST", defaults.smtp_host),
             smtp_port=int(env.get("SMTP_PORT", defaults.smtp_port)),
             smtp_sender=env.get("SMTP_SENDER", defaults.smtp_sender),
+            support_hours=env.get("SUPPORT_HOURS", defaults.support_hours),
+            console_session_minutes=int(
+                env.get("CONSOLE_SESSION_MINUTES", defaults.console_session_minutes)
+            ),
+            console_idle_minutes=int(env.get("CONSOLE_IDLE_MINUTES", defaults.console_idle_minutes)),
         )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
 from autofinance.money import to_money
+from autofinance.sealing import seal_at_rest
 from autofinance.security import hash_password, keyed_hash
 from autofinance.store.models import (
     Account,
@@ -125,7 +126,7 @@ DEMO_AGENT = {
     "username": "demo.agent",
     "display_name": "Demo Agent",
     "password": "demo-agent-pass",
-    "totp_secret": "JBSWY3DPEHPK3PXP",
+    "totp_secret": "MERIDIANDEMOAGENTTOTPSECRETKEY23",  # 160 bits, published for the demo
     "role": "supervisor",
 }
 
@@ -247,7 +248,7 @@ def seed_demo(session: Session, today: date, settings: Settings) -> int:
                 username=DEMO_AGENT["username"],
                 display_name=DEMO_AGENT["display_name"],
                 password_hash=hash_password(DEMO_AGENT["password"]),
-                totp_secret=DEMO_AGENT["totp_secret"],
+                totp_secret=seal_at_rest(DEMO_AGENT["totp_secret"], settings.secret_pepper),
                 role=DEMO_AGENT["role"],
             )
         )

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
+from autofinance.sealing import unseal_at_rest
 from autofinance.security import keyed_hash, verify_password
 from autofinance.seed import DEMO_AGENT, bulk_identity, seed_bulk, seed_demo
 from autofinance.store.models import Account, AutopayEnrolment, Customer, FundingSource, OnlineCredential, StaffUser
@@ -51,7 +52,7 @@ def test_the_demo_customers_have_the_exact_figures_of_the_table(engine: Engine) 
         assert (locked.username, locked.failed_sign_ins) == ("rokafor", 5)
         agent = session.scalars(select(StaffUser)).one()
         assert agent.username == "demo.agent" and verify_password(DEMO_AGENT["password"], agent.password_hash)
-        assert agent.totp_secret == "JBSWY3DPEHPK3PXP"
+        assert unseal_at_rest(agent.totp_secret, Settings().secret_pepper) == DEMO_AGENT["totp_secret"]
 
 
 def test_seeding_again_adds_nothing(engine: Engine) -> None:

@@ -1,4 +1,4 @@
-"""The support console: staff sessions, TOTP replay guard, follow-up choice, conversation starts.
+"""The support console: staff sessions, sealed TOTP secrets and a replay guard, follow-up, conversation starts.
 
 Revision ID: 0004
 Revises: 0003
@@ -21,6 +21,9 @@ depends_on: Union[str, Sequence[str], None] = None
 
 def upgrade() -> None:
     with op.batch_alter_table("staff_users") as batch:
+        # TOTP secrets are stored sealed (encrypted) from now on, which takes more room
+        batch.alter_column("totp_secret", type_=sa.String(length=255),
+                           existing_type=sa.String(length=64), existing_nullable=False)
         batch.add_column(sa.Column("totp_last_step", sa.Integer(), nullable=True))
         batch.add_column(
             sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true())
@@ -55,5 +58,7 @@ def downgrade() -> None:
     with op.batch_alter_table("handoff_tickets") as batch:
         batch.drop_column("followup")
     with op.batch_alter_table("staff_users") as batch:
+        batch.alter_column("totp_secret", type_=sa.String(length=64),
+                           existing_type=sa.String(length=255), existing_nullable=False)
         batch.drop_column("active")
         batch.drop_column("totp_last_step")

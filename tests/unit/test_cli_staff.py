@@ -1,0 +1,110 @@
+"""`python -m autofinance staff ...`: secrets printed once; expected failures one line, exit 1."""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from autofinance.cli import main
+from autofinance.config import Settings
+from autofinance.sealing import unseal_at_rest
+from autofinance.security import verify_password
+from autofinance.store.db import make_engine, session_factory
+from autofinance.store.models import Base, StaffUser
+
+URI = re.compile(r"^Provisioning URI: (otpauth://totp/Meridian%20Support%20Console:(\S+)"
+                 r"\?secret=([A-Z2-7]+)&issuer=Meridian%20Support%20Console)$", re.MULTILINE)
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An empty schema in a SQLite file that the commands find through DATABASE_URL."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    monkeypatch.setenv("ASSISTANT_PROFILE", "demo")
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+def stored(url: str, username: str) -> tuple[str, str, str]:
+    """(role, password hash, TOTP secret unsealed) of the account; the stored one is sealed."""
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            row = session.scalars(select(StaffUser).where(StaffUser.username == username)).one()
+            assert row.totp_secret.startswith("sealed:")
+            return row.role, row.password_hash, unseal_at_rest(row.totp_secret, Settings().secret_pepper)
+    finally:
+        engine.dispose()
+
+
+def test_create_prints_the_password_secret_uri_and_a_qr_code_once(
+        database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["staff", "create", "Jane.Doe", "--name", "Jane Doe", "--role", "supervisor"])
+
+    out, err = capsys.readouterr()
+    assert code == 0 and err == ""
+    found = URI.search(out)
+    assert found is not None and found.group(2) == "jane.doe"
+    password = re.search(r"^Password \(shown once\): (\S+)$", out, re.MULTILINE)
+    assert password is not None and out.count(password.group(1)) == 1
+    assert f"TOTP secret: {found.group(3)}" in out
+    assert "█" in out or "▀" in out  # the QR code, drawn in the terminal
+    role, password_hash, secret = stored(database, "jane.doe")
+    assert role == "supervisor" and secret == found.group(3)
+    assert verify_password(password.group(1), password_hash)
+    assert pyotp.TOTP(secret).provisioning_uri(
+        name="jane.doe", issuer_name="Meridian Support Console") == found.group(1)
+
+
+def test_a_duplicate_username_is_one_line_on_stderr_and_exit_1(
+        database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["staff", "create", "jane.doe", "--name", "Jane Doe"]) == 0
+    capsys.readouterr()
+
+    code = main(["staff", "create", "JANE.DOE", "--name", "Another Jane"])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    assert err == "error: A staff account with that username already exists.\n"
+
+
+def test_a_password_from_stdin_is_used_and_not_printed(
+        database: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-long-chosen-pass\n"))
+    assert main(["staff", "create", "sam", "--name", "Sam", "--password-from-stdin"]) == 0
+
+    out, _ = capsys.readouterr()
+    assert "a-long-chosen-pass" not in out and "Password" not in out and URI.search(out)
+    role, password_hash, _ = stored(database, "sam")
+    assert role == "agent" and verify_password("a-long-chosen-pass", password_hash)
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("too-short\n"))
+    assert main(["staff", "reset-password", "sam", "--password-from-stdin"]) == 1
+    _, err = capsys.readouterr()
+    assert err.count("\n") == 1 and "12 to 128 characters" in err
+
+
+def test_resets_print_the_new_secrets_and_refuse_an_unknown_username(
+        database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["staff", "create", "sam", "--name", "Sam"]) == 0
+    first = URI.search(capsys.readouterr().out)
+
+    assert main(["staff", "reset-totp", "sam"]) == 0
+    second = URI.search(capsys.readouterr().out)
+    assert first is not None and second is not None and first.group(3) != second.group(3)
+    assert stored(database, "sam")[2] == second.group(3)
+
+    assert main(["staff", "reset-password", "sam"]) == 0
+    password = re.search(r"^Password \(shown once\): (\S+)$", capsys.readouterr().out, re.MULTILINE)
+    assert password is not None and verify_password(password.group(1), stored(database, "sam")[1])
+
+    for command in ("reset-totp", "reset-password"):
+        assert main(["staff", command, "nobody"]) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and err == "error: There is no staff account with that username.\n"
