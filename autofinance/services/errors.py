@@ -273,3 +273,72 @@ class WeakPassword(ServiceError):
     """The new password breaks a rule; `message` says exactly what to fix."""
 
     message = "Please choose a stronger password."
+
+
+# --- support console (staff-facing: `message` is shown to the agent, not the customer) -------
+
+
+class TicketNotFound(ServiceError):
+    message = "There is no hand-off ticket with that number."
+
+
+class TicketNotYours(ServiceError):
+    message = "Another agent holds this ticket, so only they or a supervisor can work on it."
+
+
+class TicketAlreadyClaimed(ServiceError):
+    """Someone claimed it first; `message` says who (or that it was you)."""
+
+    message = "Someone else has already claimed this ticket."
+
+
+class TicketNotClaimed(ServiceError):
+    message = "Claim this ticket before you reply to the customer or resolve it."
+
+
+class TicketNotOpen(ServiceError):
+    message = "This ticket is already resolved or closed."
+
+
+class InvalidNote(ServiceError):
+    message = "A note needs some text: between 1 and 2000 characters."
+
+
+class InvalidReply(ServiceError):
+    message = "A reply needs some text: between 1 and 1000 characters."
+
+
+class InvalidMetricsPeriod(ServiceError):
+    message = "Metrics cover 1 to 90 days."
+
+
+# --- support console staff --------------------------------------------------------------
+# Shown to staff, not customers; sign-in messages still tell a guesser nothing.
+
+
+class SignInFailed(ServiceError):
+    """Any wrong sign-in detail: the message is the same whatever was wrong."""
+
+    message = "Those sign-in details don't match. Check them and try again."
+
+
+class SignInLocked(ServiceError):
+    message = "Too many sign-in attempts. Please try again later."
+
+
+class NotSignedIn(ServiceError):
+    message = "Your console session has ended. Please sign in again."
+
+
+class StaffExists(ServiceError):
+    message = "A staff account with that username already exists."
+
+
+class UnknownStaff(ServiceError):
+    message = "There is no staff account with that username."
+
+
+class InvalidStaffDetails(ServiceError):
+    """A username, display name or role that can't be used; `message` says which and why."""
+
+    message = "Those staff account details can't be used."

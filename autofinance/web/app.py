@@ -10,13 +10,16 @@ from aiohttp import web
 
 from autofinance.bootstrap import Container, bootstrap
 from autofinance.config import Settings
+from autofinance.rasa_api import RasaClient
 from autofinance.web import routes
 
 CONTAINER = web.AppKey("container", Container)
+RASA = web.AppKey("rasa", RasaClient)  # the console's way into conversations
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def create_app(settings: Optional[Settings] = None, container: Optional[Container] = None) -> web.Application:
+def create_app(settings: Optional[Settings] = None, container: Optional[Container] = None,
+               rasa: Optional[RasaClient] = None) -> web.Application:
     settings = settings or (container.settings if container else Settings.from_env())
     app = web.Application(middlewares=[security_headers])
     aiohttp_jinja2.setup(
@@ -25,7 +28,10 @@ def create_app(settings: Optional[Settings] = None, container: Optional[Containe
 
     async def store(app: web.Application) -> AsyncIterator[None]:
         app[CONTAINER] = container or bootstrap(settings)
+        app[RASA] = rasa or RasaClient(settings.rasa_url, settings.rasa_api_token)
         yield
+        if rasa is None:
+            await app[RASA].close()
         if container is None:
             app[CONTAINER].close()
 

@@ -5,7 +5,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from autofinance.web import dev_outbox, documents, pages, password_reset
+from autofinance.web import console, console_auth, dev_outbox, documents, pages, password_reset
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -16,6 +16,8 @@ def setup(app: web.Application, demo_mode: bool) -> None:
     app.router.add_get("/documents/{document_id}", documents.document, name="document")
     app.router.add_get("/reset-password", password_reset.reset_form, name="reset_password")
     app.router.add_post("/reset-password", password_reset.submit_reset, name="reset_password")
+    console_auth.setup(app)
+    console.setup(app)
     if demo_mode:  # outside demo mode these routes do not exist: 404
         app.router.add_get("/dev/outbox.json", dev_outbox.outbox_json, name="dev_outbox_json")
         app.router.add_get("/dev/outbox", dev_outbox.outbox_page, name="dev_outbox")
