@@ -8,6 +8,7 @@ from rasa_sdk.events import (
     ActiveLoop,
     ConversationPaused,
     EventType,
+    Restarted,
     SessionStarted,
     SlotSet,
 )
@@ -112,7 +113,12 @@ class ActionSessionStart(Action):
         claims = portal_tokens.verify_token(metadata.get("portal_token"), container().settings)
         try:
             await call(identity.end_verification, tracker.sender_id, container().uow())
-            paused = await call(handoff.has_open_ticket, tracker.sender_id, container().uow())
+            await call(handoff.record_conversation_start, tracker.sender_id,
+                       tracker.get_latest_input_channel() or "unknown", container().uow())
+            # A person owns a paused conversation with an open ticket: a new session (after a
+            # silence, or a reconnect) must not let the assistant talk over them.
+            paused = tracker.is_paused() and await call(
+                handoff.has_open_ticket, tracker.sender_id, container().uow())
             if claims is not None and tracker.sender_id == f"portal-{claims.customer_id}":
                 signed_in = await call(identity.start_portal_session, tracker.sender_id,
                                        claims.customer_id, container().uow(),
@@ -130,3 +136,23 @@ class ActionSessionStart(Action):
             events.append(ConversationPaused())
         events.append(ActionExecuted("action_listen"))
         return events
+
+
+class ActionRestart(Action):
+    """`/restart` starts over, except while a person owns the conversation: then it changes nothing
+    and the assistant stays silent (Rasa's own restart would end the pause)."""
+
+    def name(self) -> str:
+        return "action_restart"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if tracker.is_paused():
+            try:
+                if await call(handoff.has_open_ticket, tracker.sender_id, container().uow()):
+                    return [ConversationPaused()]
+            except Exception:  # noqa: BLE001 - unsure whether a person is there: keep quiet
+                logger.exception("restart could not check for an open ticket")
+                return [ConversationPaused()]
+        return [Restarted()]

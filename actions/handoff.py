@@ -10,7 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.runtime import TECHNICAL_PROBLEM, call, container
-from autofinance.services import handoff, identity
+from autofinance.services import availability, handoff, identity
+from autofinance.services.online_access import SUPPORT_PHONE
 from autofinance.services.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,13 @@ REASON_BY_INTENT = {
     "hardship_help": "hardship",
     "nlu_fallback": "misunderstanding",
 }
+FOLLOWUP_BUTTONS = [
+    {"title": "Email me", "payload": '/request_followup{"followup_method": "email"}'},
+    {"title": "Call me back", "payload": '/request_followup{"followup_method": "call"}'},
+]
+# Who the customer is survives the hand-off (the store decides whether verification is still
+# valid); whatever task was half done does not.
+KEPT_AFTER_HANDOFF = {"verified", "customer_first_name", "session_started_metadata"}
 SKIPPED_INTENTS = {"greet", "affirm", "deny", "thank", "inform", "nlu_fallback", None}
 NOTABLE_BOT_ACTIONS = {
     "action_check_balance": "saw their balance",
@@ -76,12 +84,27 @@ async def handoff_events(
         logger.exception("could not open a hand-off ticket")
         dispatcher.utter_message(text=TECHNICAL_PROBLEM)
         return []
+    leave_form: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
+    try:
+        staffing = await call(availability.staffing_now, container().settings, container().uow())
+    except Exception:  # noqa: BLE001 - unknown staffing: promise nothing, the ticket is queued
+        logger.exception("could not tell whether anyone is available")
+        staffing = None
+    if staffing is None or not staffing.available:
+        back = f" We're back {staffing.when_back()}." if staffing and staffing.when_back() else ""
+        dispatcher.utter_message(
+            text=f"No one from our support team is available right now.{back} Your request is saved "
+            f"as ticket {ticket.ticket_number} and won't be lost. Would you like an email or a call "
+            f"back once the team is available? You can also call us at {SUPPORT_PHONE}.",
+            buttons=FOLLOWUP_BUTTONS,
+        )
+        return leave_form
     dispatcher.utter_message(
         text=f"I'm connecting you with a member of our support team (ticket {ticket.ticket_number}). "
         f"You're number {ticket.position} in line; it should take about "
         f"{ticket.estimated_wait_minutes} minutes. You can keep typing here: they'll see your messages."
     )
-    return [ActiveLoop(None), SlotSet("requested_slot", None), ConversationPaused()]
+    return leave_form + [ConversationPaused()]
 
 
 class ActionHandoff(Action):
@@ -95,3 +118,56 @@ class ActionHandoff(Action):
     ) -> list[EventType]:
         intent = tracker.latest_message.get("intent", {}).get("name")
         return await handoff_events(dispatcher, tracker, REASON_BY_INTENT.get(intent, "customer_request"))
+
+
+class ActionRecordFollowup(Action):
+    """Nobody could take the ticket now: note whether the customer wants an email or a call."""
+
+    def name(self) -> str:
+        return "action_record_followup"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        method = tracker.get_slot("followup_method")
+        if method not in handoff.FOLLOWUP_METHODS:
+            dispatcher.utter_message(text="Would you prefer an email or a phone call?",
+                                     buttons=FOLLOWUP_BUTTONS)
+            return [SlotSet("followup_method", None)]
+        try:
+            recorded = await call(handoff.record_followup, tracker.sender_id, method, container().uow())
+        except Exception:  # noqa: BLE001
+            logger.exception("could not record the follow-up choice")
+            dispatcher.utter_message(text=TECHNICAL_PROBLEM)
+            return [SlotSet("followup_method", None)]
+        if recorded is None:
+            dispatcher.utter_message(
+                text="You don't have a request waiting for our team. If you'd like one, just ask "
+                "to talk to a person.")
+        elif not recorded.contact:
+            dispatcher.utter_message(
+                text=f"Noted on ticket {recorded.ticket_number}. As we couldn't verify you, we can't "
+                f"use the contact details on an account: the team will answer here when they're "
+                f"back, or you can call us at {SUPPORT_PHONE}.")
+        else:
+            how = "email you at" if method == "email" else "call you on"
+            dispatcher.utter_message(
+                text=f"Done. We'll {how} {recorded.contact} when the team is available "
+                f"(ticket {recorded.ticket_number}). Anything else I can help with meanwhile?")
+        return [SlotSet("followup_method", None)]
+
+
+class ActionHandoffReturn(Action):
+    """The agent resolved the ticket: the assistant is back, with a clean context."""
+
+    def name(self) -> str:
+        return "action_handoff_return"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(text="Is there anything else I can help with?")
+        events: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
+        events += [SlotSet(slot, None) for slot in domain.get("slots", {})
+                   if slot not in KEPT_AFTER_HANDOFF and tracker.get_slot(slot) is not None]
+        return events

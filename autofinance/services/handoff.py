@@ -10,7 +10,8 @@ from typing import Optional
 from sqlalchemy import func, select
 
 from autofinance.store.db import UnitOfWork
-from autofinance.store.models import AuditLog, HandoffTicket
+from autofinance.security import mask_email, mask_phone
+from autofinance.store.models import AuditLog, ConversationStart, Customer, HandoffTicket
 from autofinance.store.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -112,3 +113,48 @@ def has_open_ticket(conversation_id: str, uow: UnitOfWork) -> bool:
                 HandoffTicket.status.in_(OPEN_STATUSES),
             )
         ) > 0
+
+
+FOLLOWUP_METHODS = ("email", "call")
+
+
+@dataclass(frozen=True)
+class FollowupRecorded:
+    ticket_number: str
+    method: str
+    contact: str  # masked email or mobile on file; '' when the customer never verified
+
+
+def record_followup(conversation_id: str, method: str, uow: UnitOfWork,
+                    now: Optional[datetime] = None) -> Optional[FollowupRecorded]:
+    """Notes how the customer wants to hear back on their waiting ticket; None when nothing waits."""
+    if method not in FOLLOWUP_METHODS:
+        raise ValueError(f"unknown follow-up method {method!r}")
+    now = now or utcnow()
+    with uow:
+        ticket = uow.session.scalar(
+            select(HandoffTicket).where(HandoffTicket.conversation_id == conversation_id,
+                                        HandoffTicket.status.in_(OPEN_STATUSES))
+        )
+        if ticket is None:
+            return None
+        ticket.followup = method
+        uow.session.add(AuditLog(actor="system", action="handoff_followup_requested",
+                                 subject=ticket.ticket_number, details={"method": method},
+                                 occurred_at=now))
+        customer = uow.session.get(Customer, ticket.customer_id) if ticket.customer_id else None
+        contact = ""
+        if customer is not None:
+            contact = mask_email(customer.email) if method == "email" else mask_phone(customer.mobile)
+        result = FollowupRecorded(ticket.ticket_number, method, contact)
+        uow.commit()
+    return result
+
+
+def record_conversation_start(conversation_id: str, channel: str, uow: UnitOfWork,
+                              now: Optional[datetime] = None) -> None:
+    """Counts a conversation session, the denominator of containment."""
+    with uow:
+        uow.session.add(ConversationStart(conversation_id=conversation_id, channel=channel,
+                                          started_at=now or utcnow()))
+        uow.commit()

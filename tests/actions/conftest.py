@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import re
 import shutil
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -19,7 +20,7 @@ from autofinance.config import PROJECT_ROOT, Settings
 from autofinance.seed import seed_demo
 from autofinance.services import identity
 from autofinance.store.db import make_engine, session_factory
-from autofinance.store.models import Base, OutboxMessage
+from autofinance.store.models import Base, OutboxMessage, StaffSession, StaffUser
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +62,7 @@ def make_tracker(
     active_loop: Optional[str] = None,
     events: Optional[list[dict[str, Any]]] = None,
     channel: Optional[str] = None,
+    paused: bool = False,
 ) -> Tracker:
     latest = {"intent": {"name": intent, "confidence": 1.0}, "entities": entities or [], "text": text}
     return Tracker(
@@ -68,11 +70,22 @@ def make_tracker(
         slots=slots or {},
         latest_message=latest,
         events=events or [{"event": "user", "text": text, "parse_data": latest, "input_channel": channel}],
-        paused=False,
+        paused=paused,
         followup_action=None,
         active_loop={"name": active_loop} if active_loop else {},
         latest_action_name="action_listen",
     )
+
+
+@pytest.fixture
+def agent_online(store: Container) -> None:
+    """The demo agent is signed in to the console (support hours default to always open)."""
+    now = datetime.now(timezone.utc)
+    with store.uow() as uow:
+        agent = uow.session.scalar(select(StaffUser).where(StaffUser.username == "demo.agent"))
+        uow.session.add(StaffSession(staff_id=agent.id, token_hash="f" * 64, created_at=now,
+                                     last_seen_at=now, expires_at=now + timedelta(hours=1)))
+        uow.commit()
 
 
 @functools.lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ REPORT = {"fraud_description": "a payment I did not make", "fraud_when": "yester
 
 
 async def test_a_verified_report_opens_a_case_locks_access_freezes_and_goes_first_in_line(
-    store: Container,
+    store: Container, agent_online: None,
 ) -> None:
     verify(store, "maria-chat")
     events, messages = await run(ActionSubmitFraudReport(), make_tracker("maria-chat", REPORT, intent="inform"))

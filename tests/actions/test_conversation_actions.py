@@ -81,7 +81,9 @@ def _fallback_events(count: int) -> list[dict[str, Any]]:
     return [{"event": "user", "parse_data": {"intent": {"name": "greet"}}}] + [event] * count
 
 
-async def test_misunderstanding_asks_to_rephrase_then_offers_choices_then_hands_off(store: Container) -> None:
+async def test_misunderstanding_asks_to_rephrase_then_offers_choices_then_hands_off(
+    store: Container, agent_online: None
+) -> None:
     responses = []
     for count in (1, 2, 3):
         tracker = make_tracker("lost-1", intent="nlu_fallback", events=_fallback_events(count))
@@ -93,7 +95,7 @@ async def test_misunderstanding_asks_to_rephrase_then_offers_choices_then_hands_
         assert uow.session.scalar(select(HandoffTicket.reason)) == "misunderstanding"
 
 
-async def test_handoff_queues_a_ticket_with_a_summary_and_pauses(store: Container) -> None:
+async def test_handoff_queues_a_ticket_with_a_summary_and_pauses(store: Container, agent_online: None) -> None:
     verify(store, "maria-chat")
     events_in = [{"event": "user", "parse_data": {"intent": {"name": "check_balance"}}},
                  {"event": "action", "name": "action_check_balance"},
@@ -110,11 +112,11 @@ async def test_handoff_queues_a_ticket_with_a_summary_and_pauses(store: Containe
 
 
 async def test_a_new_session_ends_verification_and_keeps_a_handed_off_conversation_paused(
-    store: Container,
+    store: Container, agent_online: None,
 ) -> None:
     verify(store, "maria-chat")
     await run(ActionHandoff(), make_tracker("maria-chat", intent="human_handoff"))
-    events, _ = await run(ActionSessionStart(), make_tracker("maria-chat"))
+    events, _ = await run(ActionSessionStart(), make_tracker("maria-chat", paused=True))
     assert [e["event"] for e in events] == ["session_started", "slot", "pause", "action"]
     with store.uow() as uow:
         assert uow.session.scalar(select(VerifiedSession.ended_at)) is not None

@@ -23,6 +23,9 @@ PUBLIC_ACTIONS = {
     "action_handle_misunderstanding",
     "action_session_start",
     "action_submit_fraud_report",  # anyone may report; only a verified reporter's report freezes
+    "action_record_followup",  # a masked contact only for a ticket opened while verified
+    "action_handoff_return",
+    "action_restart",
 }
 ACCOUNT_DATA = re.compile(r"\$\d|\*\*\*\*\d{4}|\d{10}|Toyota|RAV4|Maria|Lopez|@example\.com")
 

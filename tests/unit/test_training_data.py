@@ -33,7 +33,7 @@ MIN_COUNTS: dict[str, int] = {
             "greet", "goodbye", "affirm", "deny", "thank", "bot_challenge", "payoff_quote",
             "payment_history", "setup_autopay", "cancel_autopay", "forgot_username", "login_help",
             "update_contact_info", "request_statement", "lease_end_options", "loan_terms",
-            "human_handoff", "cancel_payment", "frustrated", "cancel",
+            "human_handoff", "cancel_payment", "frustrated", "cancel", "request_followup",
         )
     },
     **{
@@ -50,6 +50,7 @@ MIN_COUNTS: dict[str, int] = {
 ALLOWED_ENTITIES = {
     "amount", "amount_choice", "date", "funding_source", "otp_channel", "account_number",
     "zip_code", "ssn_last4", "otp_code", "dob", "email", "phone", "address", "username",
+    "followup_method",
 }
 
 # value kinds the inform intent must cover
