@@ -72,7 +72,8 @@ test-rasa: envs $(MODEL)
 		--fail-on-prediction-errors --out results/conversations --no-plot
 
 test-e2e: envs $(MODEL)
-	@echo "==> end-to-end tests (running services)"
+	@scripts/ensure-chromium.sh
+	@echo "==> end-to-end tests (running services, the console in headless Chromium)"
 	@$(APP_PY) -m pytest tests/e2e
 
 test: test-unit test-integration validate test-rasa test-e2e

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from autofinance.config import PROJECT_ROOT
+from autofinance.config import PROJECT_ROOT, Settings
 
 RASA_BIN = PROJECT_ROOT / ".venv" / "rasa" / "bin" / "rasa"
 APP_PYTHON = PROJECT_ROOT / ".venv" / "app" / "bin" / "python"
@@ -177,6 +177,9 @@ def banner(env: Mapping[str, str], generated_token: bool) -> str:
         "  then account 7301004821, ZIP 30309, \"email\", and the code from "
         f"{web}/dev/outbox  -> Maria Lopez's balance, $18,420.55",
         "  or: make shell    (talk to the assistant in this terminal)",
+        f"Support console: {web}/console" + (
+            "  (demo.agent / demo-agent-pass, TOTP secret MERIDIANDEMOAGENTTOTPSECRETKEY23)"
+            if Settings.from_env(env).demo_mode else ""),
         "Ctrl-C stops everything.",
         "",
     ])
