@@ -126,7 +126,7 @@ DEMO_AGENT = {
     "username": "demo.agent",
     "display_name": "Demo Agent",
     "password": "demo-agent-pass",
-    "totp_secret": "MERIDIANDEMOAGENTTOTPSECRETKEY23",  # 160 bits, published for the demo
+    "totp_secret": "JBSWY3DPEHPK3PXP",  # published in shared/docs; accepted in demo mode only
     "role": "supervisor",
 }
 

@@ -178,7 +178,7 @@ def banner(env: Mapping[str, str], generated_token: bool) -> str:
         f"{web}/dev/outbox  -> Maria Lopez's balance, $18,420.55",
         "  or: make shell    (talk to the assistant in this terminal)",
         f"Support console: {web}/console" + (
-            "  (demo.agent / demo-agent-pass, TOTP secret MERIDIANDEMOAGENTTOTPSECRETKEY23)"
+            "  (demo.agent / demo-agent-pass, TOTP secret JBSWY3DPEHPK3PXP)"
             if Settings.from_env(env).demo_mode else ""),
         "Ctrl-C stops everything.",
         "",

@@ -105,7 +105,8 @@ def sign_in(username: str, password: str, code: str, uow: UnitOfWork, settings: 
             uow.commit()
             raise SignInLocked()
         password_ok = verify_password(password, staff.password_hash)
-        step = _code_step(unseal_at_rest(staff.totp_secret, settings.secret_pepper), code, now)
+        step = _code_step(unseal_at_rest(staff.totp_secret, settings.secret_pepper), code, now,
+                          settings.demo_mode)
         reason = _failure_reason(staff, password_ok, step)
         if reason is not None:
             staff.failed_sign_ins += 1
@@ -267,7 +268,23 @@ def reset_password(username: str, uow: UnitOfWork, password: Optional[str] = Non
 # --- helpers ----------------------------------------------------------------------------
 
 
-def _code_step(secret: Optional[str], code: str, now: datetime) -> Optional[int]:
+class _DemoTOTP(pyotp.TOTP):
+    """Accepts the demo agent's published 80-bit secret (shared/docs/demo-customers.md).
+
+    pyotp refuses secrets under 112 bits; outside demo mode that stays so, which also keeps a
+    demo agent seeded into a real deployment by mistake from signing in. Secrets this module
+    creates are 160 bits.
+    """
+
+    min_secret_length_bits = 80
+
+
+def authenticator(secret: str, demo_mode: bool) -> pyotp.TOTP:
+    """What an authenticator app computes from `secret` (tests and the demo use it for codes)."""
+    return _DemoTOTP(secret) if demo_mode else pyotp.TOTP(secret)
+
+
+def _code_step(secret: Optional[str], code: str, now: datetime, demo_mode: bool) -> Optional[int]:
     """The time step of a 6-digit code (the current one or either neighbour), None if no match."""
     code = code.strip()
     if not _CODE.fullmatch(code):
@@ -275,10 +292,11 @@ def _code_step(secret: Optional[str], code: str, now: datetime) -> Optional[int]
     try:
         if secret is None:
             raise ValueError("not sealed with this SECRET_PEPPER")
-        return pyotp.TOTP(secret).verify_and_get_timecode(code, for_time=now, valid_window=1)
+        return authenticator(secret, demo_mode).verify_and_get_timecode(
+            code, for_time=now, valid_window=1)
     except OTPVerificationError:
         return None
-    except ValueError:  # unsealable (the pepper changed), too short or not base32
+    except ValueError:  # unsealable (the pepper changed), too short outside the demo, not base32
         logger.error("a staff TOTP secret is unusable; give it a new one with "
                      "`python -m autofinance staff reset-totp USERNAME`")
         return None

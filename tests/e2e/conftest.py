@@ -7,6 +7,7 @@ import re
 import secrets
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any, Iterator, Optional
 
 import pytest
 
+from autofinance.seed import DEMO_AGENT
+from autofinance.services.staff import authenticator
 from autofinance.stack import APP_PYTHON, MODEL_PATH, PROJECT_ROOT, Stack
 
 
@@ -104,3 +107,22 @@ def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
     """The embedded default (SQLite stores), shared by the test modules that only talk to it."""
     tmp = tmp_path_factory.mktemp("embedded")
     yield from start_stack(tmp, {"DATABASE_URL": f"sqlite:///{tmp / 'accounts.db'}"})
+
+
+_last_totp_step = 0
+
+
+def demo_agent_code() -> str:
+    """A TOTP code for the demo agent that the console has not seen yet.
+
+    A code works once (its time step must be newer than the last accepted one), and several tests
+    sign the same agent in within one 30-second step: take the next unused step, which the
+    console accepts while it is at most one step ahead, waiting when it would be further ahead.
+    """
+    global _last_totp_step
+    totp = authenticator(DEMO_AGENT["totp_secret"], demo_mode=True)
+    step = max(int(time.time() // 30), _last_totp_step + 1)
+    while step > int(time.time() // 30) + 1:
+        time.sleep(1)
+    _last_totp_step = step
+    return totp.at(step * 30)

@@ -19,7 +19,8 @@ from autofinance.services.errors import (
     WeakPassword,
 )
 from autofinance.services.staff import (
-    ISSUER, NewStaff, StaffPrincipal, agents_online, create_staff, principal_for, reset_password,
+    ISSUER, NewStaff, StaffPrincipal, agents_online, authenticator, create_staff, principal_for,
+    reset_password,
     reset_totp, sign_in, sign_out,
 )
 from autofinance.store.models import AuditLog, StaffSession, StaffUser
@@ -82,15 +83,17 @@ def test_password_and_code_open_a_session_stored_only_as_a_keyed_hash(
     assert principal_for(signed.token, uow_factory(), settings, now=clock.now) == signed.principal
 
 
-def test_the_seeded_demo_agent_signs_in_and_its_secret_is_stored_sealed(
+def test_the_seeded_demo_agent_signs_in_in_demo_mode_only_and_its_secret_is_sealed(
         uow_factory: UowFactory, settings: Settings, clock: Clock) -> None:
-    demo_code = pyotp.TOTP(DEMO_AGENT["totp_secret"]).at(clock.now)
+    demo_code = authenticator(DEMO_AGENT["totp_secret"], demo_mode=True).at(clock.now)
     stored = staff_row(uow_factory, "demo.agent").totp_secret
     assert stored.startswith("sealed:") and DEMO_AGENT["totp_secret"] not in stored
     other_pepper = replace(settings, secret_pepper=Secret("another-pepper"))
-    with pytest.raises(SignInFailed):  # a copy of the database without the pepper is no use
-        sign_in("demo.agent", DEMO_AGENT["password"], demo_code, uow_factory(), other_pepper,
-                now=clock.now)
+    production = replace(settings, demo_mode=False, profile="production")
+    for refused in (other_pepper, production):  # a stolen database; a demo agent seeded by mistake
+        with pytest.raises(SignInFailed):
+            sign_in("demo.agent", DEMO_AGENT["password"], demo_code, uow_factory(), refused,
+                    now=clock.now)
 
     signed = sign_in("demo.agent", DEMO_AGENT["password"], demo_code, uow_factory(), settings,
                      now=clock.now)

@@ -12,7 +12,6 @@ from typing import Any, Callable, Optional
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import pyotp
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
@@ -24,6 +23,7 @@ from autofinance.security import hash_password
 from autofinance.sealing import seal_at_rest
 from autofinance.seed import DEMO_AGENT, seed_demo
 from autofinance.services.handoff import open_ticket
+from autofinance.services.staff import authenticator
 from autofinance.store.models import Account, AuditLog, Base, ConversationStart, HandoffTicket, StaffUser
 from autofinance.web import console
 from autofinance.web.app import create_app
@@ -135,7 +135,7 @@ async def sign_in(client: TestClient, username: str) -> Staff:
     password, secret = ("demo-agent-pass", SUPERVISOR_SECRET) if username == "demo.agent" else (
         AGENT_PASSWORD, AGENTS[username][1])
     response = await client.post("/console/api/session", json={
-        "username": username, "password": password, "code": pyotp.TOTP(secret).now()})
+        "username": username, "password": password, "code": authenticator(secret, demo_mode=True).now()})
     assert response.status == 200, await response.text()
     body = await response.json()
     token = response.cookies["meridian_console"].value

@@ -16,7 +16,7 @@ from autofinance.bootstrap import bootstrap
 from autofinance.config import Settings
 from autofinance.seed import DEMO_AGENT, seed_demo
 from autofinance.services.errors import SignInFailed
-from autofinance.services.staff import create_staff
+from autofinance.services.staff import authenticator, create_staff
 from autofinance.store.models import Base
 from autofinance.web import console_auth
 from autofinance.web.app import create_app
@@ -81,7 +81,7 @@ async def client(seeded: tuple[Path, str], tmp_path: Path,
 
 def demo_login(code: str = "") -> dict[str, str]:
     return {"username": DEMO_AGENT["username"], "password": DEMO_AGENT["password"],
-            "code": code or pyotp.TOTP(DEMO_AGENT["totp_secret"]).now()}
+            "code": code or authenticator(DEMO_AGENT["totp_secret"], demo_mode=True).now()}
 
 
 def agent_login(secret: str) -> dict[str, str]:
