@@ -1,0 +1,102 @@
+"""`python -m bench [--customers N] [--levels 1,10,50]`: both assistants, same load, one report.
+
+Runs our embedded stack on a store bulk-seeded with synthetic customers, then the stock
+`rasa init` assistant under plain `rasa run`, each through the same concurrency levels, and
+writes reports/bench/report.md and latency.svg. Numbers mean something only on an idle machine.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import shutil
+import sys
+from pathlib import Path
+from typing import Callable
+
+from autofinance.stack import PROJECT_ROOT
+from autofinance.store.db import make_engine
+from bench import report, servers
+from bench.load import ConversationScript, LevelResult, run_level
+from bench.scenarios import ServicingCustomer, StockCustomer
+
+WORK = PROJECT_ROOT / "var" / "bench"
+OUT = PROJECT_ROOT / "reports" / "bench"
+CONVERSATIONS_EACH = {1: 10, 10: 3}  # more levels: 2 conversations per customer
+
+
+async def _levels(url: str, levels: list[int], new_script: Callable[[int], ConversationScript],
+                  label: str) -> list[LevelResult]:
+    await run_level(url, 1, 1, new_script, 9_000, f"{label}-warmup")  # load lazy parts first
+    results, index = [], 0
+    for concurrency in levels:
+        each = CONVERSATIONS_EACH.get(concurrency, 2)
+        result = await run_level(url, concurrency, each, new_script, index, f"{label}-{concurrency}")
+        index += concurrency * each
+        print(f"    {label}: {concurrency:>3} at once: p50 {result.median:6.0f} ms, "
+              f"p99 {result.percentile(99):6.0f} ms, {result.per_second:6.1f} msg/s, "
+              f"{result.errors} errors, {result.silent} unanswered, "
+              f"{result.failed_conversations} failed conversations", flush=True)
+        results.append(result)
+    return results
+
+
+def bench_ours(levels: list[int], customers: int) -> report.Run:
+    work = WORK / "ours"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    database_url = f"sqlite:///{work / 'accounts.db'}"
+    print(f"==> seeding {customers} synthetic customers", flush=True)
+    servers.seed(database_url, customers)
+    print("==> Meridian assistant (Rasa, action server, web app)", flush=True)
+    stack = servers.start_ours(work, database_url)
+    engine = make_engine(database_url)
+    try:
+        results = asyncio.run(_levels(stack.env["RASA_URL"], levels,
+                                      lambda i: ServicingCustomer(i, engine), "meridian"))
+        memory = {s.name: servers.peak_memory_mb(s.process.pid) for s in stack.services if s.process}
+    finally:
+        stack.stop()
+        engine.dispose()
+    return report.Run("Meridian", results, memory,
+                      notes=f"Meridian: the embedded default (SQLite stores, one process each), "
+                            f"{customers} synthetic customers; each conversation identifies, "
+                            "verifies with the code from the outbox, asks the balance, pays $25 "
+                            "(a failed conversation missed the balance or the payment's "
+                            "confirmation), asks something out of scope, types nonsense, says goodbye.")
+
+
+def bench_stock(levels: list[int]) -> report.Run:
+    project = servers.stock_project(WORK)
+    print("==> stock `rasa init` assistant (plain `rasa run`)", flush=True)
+    process, url = servers.start_stock(project, WORK / "stock.log")
+    try:
+        results = asyncio.run(_levels(url, levels, lambda i: StockCustomer(), "stock"))
+        memory = {"rasa": servers.peak_memory_mb(process.pid)}
+    finally:
+        servers.stop(process)
+    return report.Run("stock", results, memory,
+                      notes="Stock: the `rasa init` project, 14 messages a conversation that its "
+                            "intents cover (greet, mood, bot challenge, goodbye).")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--levels", default="1,10,50")
+    args = parser.parse_args()
+    levels = [int(level) for level in args.levels.split(",")]
+    WORK.mkdir(parents=True, exist_ok=True)
+    ours = bench_ours(levels, args.customers)
+    stock = bench_stock(levels)
+    settings = (f"Machine: {platform.machine()}, {__import__('os').cpu_count()} cores, "
+                f"Python {platform.python_version()}. Levels: {levels}; 14 messages a conversation; "
+                "every message waits for its answer, as a person does.")
+    written = report.write(OUT, ours, stock, settings)
+    print(written.read_text())
+    print(f"Report: {written.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The two assistants under test: ours (the embedded stack, bulk-seeded) and stock `rasa init`."""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Mapping, Optional
+
+from autofinance.stack import APP_PYTHON, PROJECT_ROOT, RASA_BIN, Stack
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def peak_memory_mb(pid: int) -> float:
+    """The process's high-water mark of resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def seed(database_url: str, customers: int) -> None:
+    subprocess.run([str(APP_PYTHON), "-m", "autofinance", "seed", "--bulk", str(customers)],
+                   cwd=PROJECT_ROOT, check=True, env={**os.environ, "DATABASE_URL": database_url})
+
+
+def start_ours(work: Path, database_url: str, extra: Optional[Mapping[str, str]] = None) -> Stack:
+    rasa_port, action_port, web_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "RASA_PORT": str(rasa_port), "ACTION_SERVER_PORT": str(action_port),
+           "WEB_PORT": str(web_port), "RASA_URL": f"http://127.0.0.1:{rasa_port}",
+           "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
+           "RASA_API_TOKEN": secrets.token_urlsafe(16), "DATABASE_URL": database_url,
+           "TRACKER_SQLITE_PATH": str(work / "tracker.db"), "LOG_LEVEL": "WARNING",
+           **(extra or {})}
+    stack = Stack.from_env(env, log_to=work)
+    stack.start()
+    stack.wait_until_healthy(timeout=300)
+    return stack
+
+
+def stock_project(work: Path) -> Path:
+    """`rasa init` once (it trains its model); kept under var/ for the next run."""
+    project = work / "stock-bot"
+    if not list((project / "models").glob("*.tar.gz")):
+        project.mkdir(parents=True, exist_ok=True)
+        print("==> creating and training the stock `rasa init` assistant (first run only)", flush=True)
+        subprocess.run([str(RASA_BIN), "init", "--no-prompt", "--init-dir", str(project)],
+                       cwd=project, check=True, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+                       stdout=subprocess.DEVNULL)
+    return project
+
+
+def start_stock(project: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Plain `rasa run` of the stock project, as its README would have it."""
+    port = free_port()
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [str(RASA_BIN), "run", "--port", str(port), "--model", "models"], cwd=project,
+            env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"}, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the stock assistant exited; see {log}")
+        try:
+            with urllib.request.urlopen(f"{url}/webhooks/rest/", timeout=2):
+                return process, url
+        except (urllib.error.URLError, OSError):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the stock assistant did not start") from None
+            time.sleep(0.5)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -1,0 +1,47 @@
+"""The benchmark's arithmetic and report: exact percentiles, both columns, the ratios, the chart."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+
+from bench.load import LevelResult
+from bench.report import Run, latency_svg, markdown, targets
+
+
+def level(concurrency: int, latencies: list[float], seconds: float, errors: int = 0) -> LevelResult:
+    return LevelResult(concurrency, latencies_ms=latencies, errors=errors, conversations=1,
+                       seconds=seconds)
+
+
+def test_percentiles_are_nearest_rank_over_every_message() -> None:
+    result = level(1, [float(ms) for ms in range(1, 101)], seconds=10)
+    assert (result.median, result.percentile(95), result.percentile(99)) == (50.5, 95, 99)
+    assert result.messages == 100 and result.per_second == 10
+
+
+def test_the_report_puts_both_assistants_side_by_side_with_ratios_and_targets() -> None:
+    ours = Run("Meridian", [level(1, [30, 40, 50], 1.0), level(50, [90] * 300, 4.0)],
+               {"rasa": 900, "actions": 80})
+    stock = Run("stock", [level(1, [30, 36, 40], 1.0), level(50, [200] * 300, 10.0)], {"rasa": 1100})
+    text = markdown(ours, stock, "2 cores")
+    assert "| 1 | p50 latency | 40 ms | 36 ms | 1.11× |" in text
+    assert "| 50 | messages / s | 75.0 | 30.0 | 2.50× |" in text
+    assert "| rasa | 900 MB | 1100 MB |" in text and "| actions | 80 MB | – |" in text
+    verdicts = targets(ours, stock)
+    assert verdicts[0].endswith("met") and "NOT" not in verdicts[0]  # p50 40 ms, p99 50 ms
+    assert "2.50× stock" in verdicts[1] and "NOT" not in verdicts[1]
+    assert "NOT" not in verdicts[2]
+
+
+def test_a_missed_target_says_so() -> None:
+    slow = Run("Meridian", [level(1, [200, 300], 1.0)], {"rasa": 1500})
+    stock = Run("stock", [level(1, [30, 40], 1.0)], {"rasa": 1100})
+    assert all("NOT met" in line for line in targets(slow, stock))
+
+
+def test_the_chart_is_well_formed_svg_with_a_bar_per_series_and_level() -> None:
+    ours = Run("Meridian", [level(1, [30, 40], 1.0), level(10, [60, 70], 1.0)], {})
+    stock = Run("stock", [level(1, [20, 30], 1.0), level(10, [50, 90], 1.0)], {})
+    root = ElementTree.fromstring(latency_svg(ours, stock))
+    bars = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.find(
+        "{http://www.w3.org/2000/svg}title") is not None]
+    assert len(bars) == 2 * 3 * 2  # two assistants × p50/p95/p99 × two levels
