@@ -69,10 +69,15 @@ def _redact_user(event: dict[str, Any], answering_verification: bool) -> None:
             entity.pop("additional_info", None)
 
 
-def redact_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A copy of `events` with secrets masked; same length, same order, same types."""
-    active_loop: Optional[str] = None
-    requested_slot: Optional[str] = None
+FormState = tuple[Optional[str], Optional[str]]  # (active loop, requested slot)
+
+
+def redact_events(events: list[dict[str, Any]], state: FormState = (None, None)) -> list[dict[str, Any]]:
+    """A copy of `events` with secrets masked; same length, same order, same types.
+
+    `state` is the form state before the first of them, when they continue a conversation.
+    """
+    active_loop, requested_slot = state
     redacted: list[dict[str, Any]] = []
     for original in events:
         event = copy.deepcopy(original)

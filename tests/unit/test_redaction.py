@@ -70,3 +70,17 @@ def test_free_text_keeps_ordinary_words_and_amounts_but_masks_secret_shapes() ->
     assert "123-45-6789" not in redact_text("my ssn is 123-45-6789")
     assert "4111 1111 1111 1111" not in redact_text("card 4111 1111 1111 1111")
     assert "123 456" not in redact_text("code is 123 456")
+
+
+def test_redacting_a_turn_at_a_time_gives_what_redacting_the_whole_conversation_gives() -> None:
+    """The tracker store redacts only each turn's new events, starting from the form state the
+    earlier events left: a username typed as the identifier is still recognised as an answer."""
+    events = verification_conversation()
+    events[3] = _user("mlopez", [{"entity": "username", "value": "mlopez"}])
+    whole = redact_events(events)
+    for cut in range(1, len(events)):
+        loop = next((e["name"] for e in reversed(events[:cut]) if e["event"] == "active_loop"), None)
+        asked = next((e["value"] for e in reversed(events[:cut])
+                      if e["event"] == "slot" and e["name"] == "requested_slot"), None)
+        assert redact_events(events[:cut]) + redact_events(events[cut:], (loop, asked)) == whole
+    assert "mlopez" not in json.dumps(whole)
