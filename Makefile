@@ -22,19 +22,38 @@ RASA_YAML_ENV := ACTION_ENDPOINT_URL="$${ACTION_ENDPOINT_URL:-http://127.0.0.1:5
 	PORTAL_JWT_SECRET="$${PORTAL_JWT_SECRET:-demo-portal-secret-change-me-in-production}" \
 	PORTAL_JWT_PUBLIC_KEY_FILE="$${PORTAL_JWT_PUBLIC_KEY_FILE:-}"
 
-.PHONY: help run test eval envs db train shell test-unit test-integration test-rasa test-e2e validate lock clean
+.PHONY: bench help run test eval envs db train shell test-unit test-integration test-rasa test-e2e validate lock clean
+.PHONY: web-assets
 
 help:
 	@echo "make run    start the assistant (Rasa :5005, actions :5055, web :8080)"
 	@echo "make test   run every test"
 	@echo "make shell  talk to the assistant in the terminal (while 'make run' is running)"
 	@echo "make train  retrain the model if data/, domain.yml or config.yml changed"
+	@echo "make bench  latency, throughput and memory vs. the stock rasa init assistant -> reports/bench/"
 	@echo "make eval   measure understanding: own held-out split + external set -> reports/eval/"
 	@echo "make lock   re-resolve requirements/*.in into the lock files"
 
-envs:
+envs: web-assets
 	@scripts/ensure-venv.sh app requirements/app.lock
 	@scripts/ensure-venv.sh rasa requirements/rasa.lock
+
+# The chat widget's browser assets (the socket.io client), from package-lock.json into
+# node_modules/; the web app serves them from there. Skipped while the lock is what they were
+# installed from (as scripts/ensure-venv.sh does for the venvs).
+web-assets:
+	@want="$$(sha256sum package-lock.json | cut -d' ' -f1)"; \
+	if [ -f node_modules/socket.io-client/dist/socket.io.min.js ] \
+	   && [ "$$(cat node_modules/.lock.sha256 2>/dev/null)" = "$$want" ]; then exit 0; fi; \
+	if ! command -v npm > /dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	    echo "==> installing npm for the chat widget's assets (first time only)"; \
+	    apt-get update -qq > /dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm > /dev/null; \
+	  else echo "npm is needed for the chat widget's assets: install Node.js and npm" >&2; exit 1; fi; \
+	fi; \
+	echo "==> installing the chat widget's assets into node_modules/ from package-lock.json"; \
+	npm ci --no-audit --no-fund --loglevel=error; \
+	echo "$$want" > node_modules/.lock.sha256
 
 db: envs
 	@$(APP_PY) -m autofinance seed
@@ -78,6 +97,10 @@ test-e2e: envs $(MODEL)
 
 test: test-unit test-integration validate test-rasa test-e2e
 	@echo "==> all tests passed"
+
+# Our assistant and the stock `rasa init` one under the same load: reports/bench/report.md.
+bench: envs $(MODEL)
+	@$(APP_PY) -m bench
 
 eval: envs $(MODEL)
 	@$(RASA_PY) evaluation/nlu_eval.py

@@ -50,6 +50,7 @@ class Settings:
     demo_mode: bool = True
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'meridian.db'}"
     rasa_url: str = "http://127.0.0.1:5005"
+    widget_socket_url: str = "http://localhost:5005"  # Rasa's socket.io as the customer's browser sees it
     rasa_api_token: Secret = field(default_factory=lambda: Secret(""))
     action_server_token: Secret = field(default_factory=lambda: Secret("demo-action-secret"))
     action_server_port: int = 5055
@@ -90,6 +91,8 @@ class Settings:
             demo_mode=_bool(env.get("DEMO_MODE", "true" if profile == "demo" else "false")),
             database_url=env.get("DATABASE_URL", defaults.database_url),
             rasa_url=env.get("RASA_URL", f"http://127.0.0.1:{env.get('RASA_PORT', '5005')}"),
+            widget_socket_url=env.get("WIDGET_SOCKET_URL",
+                                      f"http://localhost:{env.get('RASA_PORT', '5005')}"),
             rasa_api_token=Secret(env.get("RASA_API_TOKEN", "")),
             action_server_token=Secret(
                 env.get("ACTION_SERVER_TOKEN", defaults.action_server_token.reveal())

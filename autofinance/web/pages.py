@@ -1,14 +1,15 @@
 """Public pages."""
 from __future__ import annotations
 
-import aiohttp_jinja2
 from aiohttp import web
+
+from autofinance.web import portal
 
 
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-@aiohttp_jinja2.template("home.html")
-async def home(request: web.Request) -> dict[str, object]:
-    return {}
+async def home(request: web.Request) -> web.Response:
+    """The demo portal's "My Account" page, with the chat widget."""
+    return await portal.page(request)
