@@ -7,7 +7,9 @@ rather than by editing slots from outside. Every call carries the API token.
 """
 from __future__ import annotations
 
+import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Optional
@@ -47,8 +49,28 @@ def transcript_lines(events: list[dict[str, Any]]) -> list[TranscriptLine]:
         at = datetime.fromtimestamp(float(event.get("timestamp") or 0), tz=timezone.utc)
         agent_name = str((event.get("metadata") or {}).get(AGENT_METADATA_KEY) or "")
         sender = "customer" if kind == "user" else ("agent" if agent_name else "assistant")
-        lines.append(TranscriptLine(seq=seq, sender=sender, text=str(text), at=at, agent_name=agent_name))
+        shown = _button_choice(str(text)) if kind == "user" else str(text)
+        lines.append(TranscriptLine(seq=seq, sender=sender, text=shown, at=at, agent_name=agent_name))
     return lines
+
+
+_PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z_]+)(?P<entities>\{.*\})?$")
+
+
+def _button_choice(text: str) -> str:
+    """'/request_followup{"followup_method": "email"}' -> '[button] request followup: email'.
+
+    A button sends its payload, not its title; the agent should read what was chosen.
+    """
+    match = _PAYLOAD.match(text.strip())
+    if not match:
+        return text
+    try:
+        values = [str(v) for v in json.loads(match["entities"] or "{}").values()]
+    except (ValueError, AttributeError):
+        values = []
+    chosen = match["intent"].replace("_", " ")
+    return f"[button] {chosen}" + (f": {', '.join(values)}" if values else "")
 
 
 class RasaClient:
