@@ -109,4 +109,4 @@ lock:
 	@scripts/lock.sh
 
 clean:
-	rm -rf .venv models results reports .rasa var .pytest_cache
+	rm -rf .venv node_modules models results reports .rasa var .pytest_cache
