@@ -117,7 +117,9 @@ class RasaClient:
                     params: dict[str, str], body: Any = None) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=_TIMEOUT)
-        url = f"{self._base}/conversations/{quote(conversation_id, safe='')}/{path}"
+        # Rasa's <conversation_id:path> route does not percent-decode: SMS and WhatsApp ids
+        # ('+15551234567', 'whatsapp:+1555...') must arrive as they are.
+        url = f"{self._base}/conversations/{quote(conversation_id, safe='+:@')}/{path}"
         if self._token:
             params = {**params, "token": self._token.reveal()}
         try:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from autofinance import channels
 from autofinance.config import PROJECT_ROOT, Settings
 
 RASA_BIN = PROJECT_ROOT / ".venv" / "rasa" / "bin" / "rasa"
@@ -76,9 +77,13 @@ class Stack:
         env = service_environment(env)
         production = env.get("ASSISTANT_PROFILE", "demo") == "production"
         endpoints = "deploy/endpoints.production.yml" if production else "endpoints.yml"
+        # credentials.yml + the messaging channels whose variables are set (autofinance.channels),
+        # in the stack's own directory when it has one (the tests' temporary one), else var/
+        credentials = channels.write_credentials(
+            env, (log_to or PROJECT_ROOT / "var") / f"credentials.{env['RASA_PORT']}.yml")
         rasa = [
             str(RASA_BIN), "run", "--enable-api", "--auth-token", env["RASA_API_TOKEN"],
-            "--port", env["RASA_PORT"], "--credentials", "credentials.yml",
+            "--port", env["RASA_PORT"], "--credentials", str(credentials),
             "--endpoints", endpoints, "--model", env.get("RASA_MODEL", str(MODEL_PATH)),
             "--cors", f"http://localhost:{env['WEB_PORT']}",
         ]
@@ -169,6 +174,7 @@ def banner(env: Mapping[str, str], generated_token: bool) -> str:
         f"  Web app:        {web}",
         f"  Rasa server:    http://localhost:{env['RASA_PORT']}  (REST: /webhooks/rest/webhook, socket.io)",
         f"  Action server:  http://localhost:{env['ACTION_SERVER_PORT']}",
+        f"  Messaging:      {channels.describe(env)}",
         token_line,
         "",
         "Try it (REST):",
