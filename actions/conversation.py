@@ -28,11 +28,17 @@ FORM_SLOTS = {
     "payment_form": ("payment_amount", "payment_date", "payment_source", "payment_confirmed",
                      "payment_attempt"),
     "fraud_form": ("fraud_description", "fraud_when"),
+    "autopay_form": ("autopay_source", "autopay_day", "autopay_confirmed", "autopay_enrolled"),
+    "cancel_payment_form": ("payment_to_cancel", "cancel_payment_confirmed", "payments_scheduled"),
+    "contact_form": ("contact_field", "contact_value", "contact_code"),
 }
 CANCELLED_RESPONSE = {
     "identity_form": "utter_verification_cancelled",
     "payment_form": "utter_payment_cancelled",
     "fraud_form": "utter_fraud_cancelled",
+    "autopay_form": "utter_autopay_setup_stopped",
+    "cancel_payment_form": "utter_cancel_payment_stopped",
+    "contact_form": "utter_contact_change_stopped",
 }
 MISUNDERSTANDINGS_BEFORE_HANDOFF = 3
 SIGNED_IN_CHOICES = [

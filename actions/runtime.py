@@ -39,7 +39,8 @@ TECHNICAL_PROBLEM = (
 # The tasks the dialogue can resume after verification (domain slot `pending_task`).
 RESUMABLE_TASKS = {"check_balance", "payment_history", "loan_terms", "payoff_quote", "make_payment",
                    "hardship_help", "reset_password", "forgot_username", "login_help",
-                   "request_statement", "lease_end_options", "cancel_autopay"}
+                   "request_statement", "lease_end_options", "cancel_autopay", "setup_autopay",
+                   "cancel_payment", "update_contact_info"}
 
 
 def container() -> Container:

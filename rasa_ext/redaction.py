@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 REDACTED = "[redacted]"
 SEALED_PREFIX = "sealed:"  # slot values the actions encrypted themselves
-VERIFICATION_SLOTS = frozenset({"identifier", "identity_factor", "otp_code"})
+VERIFICATION_SLOTS = frozenset({"identifier", "identity_factor", "otp_code", "contact_code"})
 SAFE_SLOT_MARKERS = frozenset({"provided", "verified", "locked"})
 VERIFICATION_FORM = "identity_form"
 

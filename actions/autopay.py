@@ -1,0 +1,227 @@
+"""Setting up or changing autopay in conversation: saved account, day of month, confirmation.
+
+Autopay always takes the monthly payment, so the customer chooses only where from (a saved
+source, by its masked name) and when (a day from the 1st to the 28th). Nothing is stored until
+they say yes to a summary that shows the amount and the first debit date. A customer already on
+autopay is offered a change instead (`autopay_enrolled`), and the service, not the slot, refuses
+a second enrolment; the confirmation email goes out with the change, from the service.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer, lender_today
+from autofinance.money import format_usd
+from autofinance.parsing import format_long_date, parse_day_of_month
+from autofinance.seed import next_due
+from autofinance.services import accounts, autopay, identity, payments
+from autofinance.services.errors import InvalidAutopayDay, ServiceError
+
+AUTOPAY_SLOTS = ("autopay_source", "autopay_day", "autopay_confirmed", "autopay_enrolled")
+
+
+def ordinal(day: int) -> str:
+    """1 -> '1st', 22 -> '22nd', 13 -> '13th': how a day of the month is said."""
+    suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
+def _changing(tracker: Tracker) -> bool:
+    """Whether the customer agreed to change an existing enrolment (set when the task began)."""
+    return tracker.get_slot("autopay_enrolled") is True
+
+
+async def _options(customer_id: int) -> payments.PaymentOptions:
+    return await call(payments.payment_options, customer_id, container().uow(), lender_today())
+
+
+async def _status(customer_id: int) -> autopay.AutopayStatus:
+    return await call(autopay.autopay_status, customer_id, container().uow(), lender_today())
+
+
+async def _next_payment_due(customer_id: int) -> date:
+    balance = await call(accounts.balance_summary, customer_id, container().uow(), lender_today())
+    return balance.next_payment_due
+
+
+class ActionCheckAutopay(AccountAction):
+    """Starts the task: a customer already on autopay hears what it does and is offered a change."""
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_check_autopay"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        status = await _status(customer.customer_id)
+        if not status.enrolled:
+            return [SlotSet("autopay_enrolled", False)]
+        assert status.day_of_month is not None and status.amount is not None
+        assert status.next_debit_date is not None
+        dispatcher.utter_message(
+            text=f"You're already on autopay: {format_usd(status.amount)} from {status.source_masked} "
+            f"on the {ordinal(status.day_of_month)} of every month, next on "
+            f"{format_long_date(status.next_debit_date)}. Would you like to change the account or the day?",
+            buttons=[{"title": "Yes, change it", "payload": "/affirm"},
+                     {"title": "No, keep it as it is", "payload": "/deny"}],
+        )
+        return [SlotSet("autopay_enrolled", True)]
+
+
+class ValidateAutopayForm(AccountFormValidation):
+    """Accepts only a saved source of the customer's and a day every month has."""
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "validate_autopay_form"
+
+    async def validate_autopay_source(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        customer_id = current_customer().customer_id
+        said = next(tracker.get_latest_entity_values("funding_source"), None) or str(value)
+        option = await call(payments.resolve_funding_source, customer_id, said, container().uow())
+        if option is None:
+            names = ", ".join(o.masked_name for o in (await _options(customer_id)).funding_sources)
+            dispatcher.utter_message(text=f"Please pick one of your saved accounts: {names}.")
+            return {"autopay_source": None}
+        return {"autopay_source": str(option.id)}
+
+    async def validate_autopay_day(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        day = parse_day_of_month(next(tracker.get_latest_entity_values("date"), None) or str(value))
+        if day is None:
+            dispatcher.utter_message(text=InvalidAutopayDay.message)
+            return {"autopay_day": None}
+        return {"autopay_day": str(day)}
+
+
+class ActionAskAutopaySource(AccountAction):
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_ask_autopay_source"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        options = await _options(customer.customer_id)
+        if _changing(tracker):
+            status = await _status(customer.customer_id)
+            text = (f"Which account should autopay use? It uses {status.source_masked} now; pick it "
+                    "again to change only the day.")
+        else:
+            text = (f"Autopay takes your monthly payment of {format_usd(options.monthly_payment)} "
+                    "automatically each month. Which saved account should it come from?")
+        buttons = [{"title": o.masked_name, "payload": f'/inform{{"funding_source":"{o.masked_name}"}}'}
+                   for o in options.funding_sources]
+        dispatcher.utter_message(text=text, buttons=buttons)
+        return []
+
+
+class ActionAskAutopayDay(AccountAction):
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_ask_autopay_day"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        due_day = (await _next_payment_due(customer.customer_id)).day
+        days = [(due_day, "your due date")]
+        if _changing(tracker):
+            current = (await _status(customer.customer_id)).day_of_month
+            if current is not None and current != due_day:
+                days.append((current, "as now"))
+        buttons = [{"title": f"The {ordinal(day)} ({why})", "payload": f'/inform{{"date":"the {ordinal(day)}"}}'}
+                   for day, why in days if day <= 28]
+        dispatcher.utter_message(
+            text=f"Which day of the month should it run? Any day from the 1st to the 28th works; your "
+            f"payment is due on the {ordinal(due_day)}.",
+            buttons=buttons,
+        )
+        return []
+
+
+class ActionAskAutopayConfirmed(AccountAction):
+    """The summary the customer says yes to: amount, source, day and the first debit date."""
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_ask_autopay_confirmed"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        options = await _options(customer.customer_id)
+        source = next(o for o in options.funding_sources if str(o.id) == tracker.get_slot("autopay_source"))
+        day = int(tracker.get_slot("autopay_day"))
+        today = lender_today()
+        first = next_due(today, day)
+        plan = (f"autopay of {format_usd(options.monthly_payment)} (your monthly payment) from "
+                f"{source.masked_name} on the {ordinal(day)} of every month")
+        status = await _status(customer.customer_id) if _changing(tracker) else None
+        if status is not None and status.day_of_month is not None:
+            text = (f"Please confirm the change: {plan}, instead of on the "
+                    f"{ordinal(status.day_of_month)} from {status.source_masked}. "
+                    f"The next automatic payment would be on {format_long_date(first)}.")
+            yes, no = "Yes, change it", "No, leave it"
+        else:
+            text = (f"Please confirm: {plan}. The first automatic payment would be on "
+                    f"{format_long_date(first)}.")
+            yes, no = "Yes, set up autopay", "No, don't"
+        due = await _next_payment_due(customer.customer_id)
+        if due < first:
+            text += (f" Your payment due {format_long_date(due)} comes before that, so you'd still "
+                     "need to pay that one yourself.")
+        dispatcher.utter_message(text=text + " Shall I go ahead?", buttons=[
+            {"title": yes, "payload": "/affirm"}, {"title": no, "payload": "/deny"}])
+        return []
+
+
+class ActionSubmitAutopay(AccountAction):
+    """Enrols or changes exactly what the customer confirmed, or says plainly nothing changed."""
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_submit_autopay"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        cleared: list[EventType] = [SlotSet(slot, None) for slot in AUTOPAY_SLOTS]
+        changing = _changing(tracker)
+        if tracker.get_slot("autopay_confirmed") is not True:
+            dispatcher.utter_message(text="Okay, I've left your autopay as it was." if changing else
+                                     "Okay, I haven't set up autopay; nothing was changed.")
+            return cleared
+        source_id, day = int(tracker.get_slot("autopay_source")), int(tracker.get_slot("autopay_day"))
+        settings, today = container().settings, lender_today()
+        try:
+            if changing:
+                status = await call(autopay.change_autopay, customer.customer_id, source_id, day,
+                                    container().uow(), settings, today)
+            else:
+                status = await call(autopay.enrol_autopay, customer.customer_id, source_id, day,
+                                    container().uow(), settings, today)
+        except ServiceError as error:
+            dispatcher.utter_message(text=f"{error.message} Nothing was changed.")
+            return cleared
+        assert status.amount is not None and status.day_of_month is not None
+        assert status.next_debit_date is not None
+        done = "Autopay is changed" if changing else "Autopay is set up"
+        dispatcher.utter_message(
+            text=f"Done! {done}: {format_usd(status.amount)} from {status.source_masked} on the "
+            f"{ordinal(status.day_of_month)} of every month, next on "
+            f"{format_long_date(status.next_debit_date)}. A confirmation is on its way to your "
+            "email. Is there anything else I can help with?"
+        )
+        return cleared

@@ -1,0 +1,162 @@
+"""Changing the email, mobile number or mailing address in conversation: the new value, then a code.
+
+The service validates the new value and sends the code (to the new email or mobile; for an
+address, to the email on file), then applies the change once the code matches. The validators
+never leave the new value or the code in a slot: the value is replaced by its masked form as soon
+as it is accepted, and the code by the marker "confirmed".
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer
+from autofinance.parsing import parse_otp_code
+from autofinance.services import contact, identity
+from autofinance.services.errors import (
+    ContactCodeExpired, ContactCodeInvalid, ContactUnchanged,
+    InvalidContactValue, NoPendingContactChange, ServiceError,
+)
+
+CONTACT_SLOTS = ("contact_field", "contact_value", "contact_code")
+CONFIRMED = "confirmed"
+STOPPED = "stopped"  # every slot gets it when the change cannot go on: the form ends, nothing changes
+WHAT = {"email": "email address", "mobile": "mobile number", "address": "mailing address"}
+ENTITY_FOR = {"email": "email", "mobile": "phone", "address": "address"}
+_FIELD_WORDS = {"email": r"e-?mail", "mobile": r"phone|mobile|cell|number",
+                "address": r"address|moved|moving|move|street|apartment|live"}
+_EMAIL_IN_TEXT = re.compile(r"[^\s,;:]+@[^\s,;:]+")
+_PHONE_IN_TEXT = re.compile(r"\+?\(?\d[\d\s().-]{8,}\d")
+_ADDRESS_LEAD_IN = re.compile(r"^(?:(?:it'?s|it is|my new address is|new address is|the new one is|"
+                              r"my address is|new address)\s*:?\s+)", re.I)
+_RESEND = re.compile(r"\b(resend|re-send|send (it )?again|new code|didn'?t (get|receive)|never got)\b", re.I)
+
+
+def parse_contact_field(text: str) -> Optional[str]:
+    """Which detail the customer names ('my cell number' -> mobile); None if none or several."""
+    text = re.sub(r"\be-?mail\s+address\b", "email", text.lower())
+    found = {field for field, words in _FIELD_WORDS.items() if re.search(rf"\b(?:{words})\b", text)}
+    return found.pop() if len(found) == 1 else None
+
+
+def new_value(field: str, text: str, entity: Optional[str]) -> str:
+    """The value itself out of what was typed ("it's ana@example.com"): the first reading the
+    service would accept, checked locally so that no code is sent for a misreading."""
+    pattern = {"email": _EMAIL_IN_TEXT, "mobile": _PHONE_IN_TEXT}.get(field)
+    match = pattern.search(text) if pattern else None
+    typed = _ADDRESS_LEAD_IN.sub("", text.strip()) if field == "address" else text.strip()
+    for candidate in (match.group(0).rstrip(".!?") if match else None, entity):
+        if candidate:
+            try:
+                contact.normalise(field, candidate)
+                return candidate
+            except InvalidContactValue:
+                continue
+    return typed
+
+
+def _stop(dispatcher: CollectingDispatcher, message: str) -> dict[str, Any]:
+    dispatcher.utter_message(text=message)
+    return {slot: STOPPED for slot in CONTACT_SLOTS}
+
+
+class ValidateContactForm(AccountFormValidation):
+    """Asks the service at each step, so a bad value or a wrong code is asked for again."""
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "validate_contact_form"
+
+    async def extract_contact_field(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """At the start, the detail named in the request ("I need to update my address")."""
+        asked = tracker.latest_message.get("intent", {}).get("name") == "update_contact_info"
+        if not asked or tracker.get_slot("requested_slot") or tracker.get_slot("contact_field"):
+            return {}
+        field = parse_contact_field(tracker.latest_message.get("text") or "")
+        return {"contact_field": field} if field else {}
+
+    async def validate_contact_field(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        said = next(tracker.get_latest_entity_values("contact_field"), None) or str(value)
+        field = said if said in WHAT else parse_contact_field(said)
+        if field is None:
+            dispatcher.utter_message(text="Which would you like to change: your email address, mobile "
+                                          "number or mailing address?")
+        return {"contact_field": field}
+
+    async def validate_contact_value(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        field = tracker.get_slot("contact_field")
+        entity = next(tracker.get_latest_entity_values(ENTITY_FOR[field]), None)
+        typed = new_value(field, str(value), entity)
+        try:
+            pending = await call(contact.request_contact_change, current_customer().customer_id, field,
+                                 typed, container().uow(), container().settings)
+        except (InvalidContactValue, ContactUnchanged) as error:
+            dispatcher.utter_message(text=f"{error.message} What's the new {WHAT[field]}?")
+            return {"contact_value": None}
+        except ServiceError as error:  # the daily limit, or a clash with a parallel request
+            return _stop(dispatcher, error.message)
+        where = {"email": "to your new email address", "mobile": "by text to your new number",
+                 "address": "to the email address on file"}[field]
+        dispatcher.utter_message(text=f"I've sent a 6-digit code {where}, {pending.destination_masked}. "
+                                      f"It expires in {pending.expires_in_minutes} minutes.")
+        return {"contact_value": contact.mask(field, contact.normalise(field, typed))}
+
+    async def validate_contact_code(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        field, text = tracker.get_slot("contact_field"), str(value)
+        again = {"contact_value": None, "contact_code": None}
+        if _RESEND.search(text):
+            dispatcher.utter_message(text=f"No problem. Please tell me the new {WHAT[field]} once more "
+                                          "and I'll send a new code.")
+            return again
+        code = parse_otp_code(text)
+        if code is None:
+            dispatcher.utter_message(text="The code is 6 digits. Please type it as you received it, or say "
+                                          "\"resend\" for a new one.")
+            return {"contact_code": None}
+        try:
+            changed = await call(contact.confirm_contact_change, current_customer().customer_id, field,
+                                 code, container().uow(), container().settings)
+        except ContactCodeInvalid as error:
+            dispatcher.utter_message(text=error.message)
+            return {"contact_code": None} if error.attempts_left > 0 else again
+        except (ContactCodeExpired, NoPendingContactChange) as error:
+            dispatcher.utter_message(text=error.message)
+            return again
+        return {"contact_code": CONFIRMED, "contact_value": changed.new_value_masked}
+
+
+class ActionSubmitContactChange(AccountAction):
+    """Reads back the change, masked; a stopped change was already explained by the form."""
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_submit_contact_change"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        cleared: list[EventType] = [SlotSet(slot, None) for slot in CONTACT_SLOTS]
+        field = tracker.get_slot("contact_field")
+        if tracker.get_slot("contact_code") != CONFIRMED or field not in WHAT:
+            return cleared
+        notice = {"email": "your old email address", "mobile": "your old number",
+                  "address": "your email address"}[field]
+        dispatcher.utter_message(
+            text=f"Done: your {WHAT[field]} is now {tracker.get_slot('contact_value')}. I've also sent a "
+            f"notice to {notice}, in case this change wasn't you. Is there anything else I can help with?"
+        )
+        return cleared
