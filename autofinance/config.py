@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from autofinance.hours import parse_hours
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,6 +38,11 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+def _support_hours(spec: str) -> str:
+    parse_hours(spec)  # raises ValueError with an example: a typo stops the start-up
+    return spec
 
 
 def _bool(value: str) -> bool:
@@ -111,7 +118,7 @@ class Settings:
             smtp_host=env.get("SMTP_HOST", defaults.smtp_host),
             smtp_port=int(env.get("SMTP_PORT", defaults.smtp_port)),
             smtp_sender=env.get("SMTP_SENDER", defaults.smtp_sender),
-            support_hours=env.get("SUPPORT_HOURS", defaults.support_hours),
+            support_hours=_support_hours(env.get("SUPPORT_HOURS", defaults.support_hours)),
             console_session_minutes=int(
                 env.get("CONSOLE_SESSION_MINUTES", defaults.console_session_minutes)
             ),

@@ -193,6 +193,11 @@ def banner(env: Mapping[str, str], generated_token: bool) -> str:
 
 def main() -> int:
     env = dict(os.environ)
+    try:
+        Settings.from_env(env)  # a bad setting is one clear line here, not three tracebacks later
+    except ValueError as error:
+        print(f"Could not start the assistant: {error}", file=sys.stderr, flush=True)
+        return 1
     generated = not env.get("RASA_API_TOKEN")
     if generated:
         env["RASA_API_TOKEN"] = secrets.token_urlsafe(24)

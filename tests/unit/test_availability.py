@@ -6,7 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from autofinance.services.availability import Staffing, is_open, next_opening, parse_hours
+from autofinance.config import Settings
+from autofinance.hours import is_open, next_opening, parse_hours
+from autofinance.services.availability import Staffing
 
 NEW_YORK = ZoneInfo("America/New_York")
 HOURS = parse_hours("mon-fri 08:00-20:00, sat 09:00-14:00")
@@ -55,3 +57,22 @@ def test_a_time_zone_aware_utc_instant_is_judged_in_lender_time() -> None:
     # 12:30 UTC on a Monday is 07:30 in New York: not open yet.
     local = datetime(2026, 11, 30, 12, 30, tzinfo=timezone.utc).astimezone(NEW_YORK)
     assert not is_open(HOURS, local)
+
+
+def test_a_typo_in_support_hours_stops_the_start_up_with_an_example() -> None:
+    with pytest.raises(ValueError, match="example: 'mon-fri 08:00-20:00'"):
+        Settings.from_env({"SUPPORT_HOURS": "mon-fri 8-20"})
+    assert Settings.from_env({"SUPPORT_HOURS": "sat 09:00-14:00"}).support_hours == "sat 09:00-14:00"
+
+
+def test_the_launcher_refuses_bad_support_hours_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from autofinance import stack
+
+    monkeypatch.setenv("SUPPORT_HOURS", "weekdays 9 to 5")
+    monkeypatch.setattr(stack.Stack, "start", lambda self: pytest.fail("started services"))
+    assert stack.main() == 1
+    assert capsys.readouterr().err.strip() == (
+        "Could not start the assistant: support hours: cannot read 'weekdays 9 to 5' "
+        "(example: 'mon-fri 08:00-20:00')")
