@@ -20,6 +20,13 @@ from autofinance.services.staff import authenticator
 from autofinance.stack import APP_PYTHON, MODEL_PATH, PROJECT_ROOT, Stack
 
 
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+# This machine's network is closed: without these Chromium keeps trying to reach Google.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+NO_CHROMIUM = f"no Chromium at {CHROMIUM}: 'apt-get install chromium' (make test does it as root)"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -6,7 +6,6 @@ is downloaded. The customer is a socket.io widget client, as in the API test.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from pathlib import Path
 from typing import AsyncIterator
@@ -14,19 +13,14 @@ from typing import AsyncIterator
 import pytest
 
 from autofinance.seed import DEMO_AGENT
-from tests.e2e.conftest import RunningStack, demo_agent_code
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, RunningStack, demo_agent_code
 from tests.e2e.widget import Widget, widget_origin
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-# This machine's network is closed: without these Chromium keeps trying to reach Google.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 if not CHROMIUM.exists():
-    pytest.skip(f"no Chromium at {CHROMIUM}: 'apt-get install chromium' (make test does it as root)",
-                allow_module_level=True)
+    pytest.skip(NO_CHROMIUM, allow_module_level=True)
 
 from playwright.async_api import Dialog, Page, async_playwright, expect  # noqa: E402
 
