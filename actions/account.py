@@ -1,10 +1,10 @@
 """Reading the account: balance, payment history, terms and payoff quote."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -13,6 +13,7 @@ from autofinance.money import format_usd
 from autofinance.parsing import format_long_date, parse_date
 from autofinance.services import accounts, identity, payoff
 from autofinance.services.accounts import LoanBalance
+from autofinance.services.errors import InvalidPayoffDate
 
 NEXT_STEPS = [
     {"title": "Make a payment", "payload": "/make_payment"},
@@ -96,6 +97,8 @@ class ActionLoanTerms(AccountAction):
 
 
 class ActionPayoffQuote(AccountAction):
+    """The quote for the date asked (ten days ahead by default), offered by email too."""
+
     def name(self) -> str:
         return "action_payoff_quote"
 
@@ -113,6 +116,37 @@ class ActionPayoffQuote(AccountAction):
         )
         if quote.per_diem > 0:
             text += f" Interest adds {format_usd(quote.per_diem)} for each day after that."
-        text += " Need it for another date within 30 days? Just tell me the date."
-        dispatcher.utter_message(text=text)
+        text += (" Would you like it by email? For another date within 30 days, just tell me the date.")
+        dispatcher.utter_message(text=text, buttons=[{"title": "Email it to me", "payload": "/affirm"},
+                                                     {"title": "No, thanks", "payload": "/deny"}])
+        return [SlotSet("payoff_good_through", quote.good_through.isoformat())]
+
+
+class ActionEmailPayoffQuote(AccountAction):
+    """Emails the quote just given to the address on file; a new quote if that one has lapsed."""
+
+    def name(self) -> str:
+        return "action_email_payoff_quote"
+
+    async def run_verified(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+        customer: identity.VerifiedCustomer,
+    ) -> list[EventType]:
+        today = lender_today()
+        quoted = tracker.get_slot("payoff_good_through")
+        good_through = date.fromisoformat(quoted) if quoted else today + timedelta(days=DEFAULT_PAYOFF_DAYS)
+        try:
+            emailed = await call(payoff.email_payoff_quote, customer.customer_id, good_through,
+                                 container().uow(), container().settings, today)
+        except InvalidPayoffDate:  # the quote lapsed (a conversation left open past its date)
+            emailed = await call(payoff.email_payoff_quote, customer.customer_id,
+                                 today + timedelta(days=DEFAULT_PAYOFF_DAYS), container().uow(),
+                                 container().settings, today)
+        quote = emailed.quote
+        if emailed.sent:
+            text = (f"I've emailed quote {quote.quote_number} ({format_usd(quote.amount)}, good through "
+                    f"{format_long_date(quote.good_through)}) to {emailed.destination_masked}.")
+        else:
+            text = f"Quote {quote.quote_number} was already emailed to {emailed.destination_masked}."
+        dispatcher.utter_message(text=f"{text} Is there anything else I can help with?")
         return []

@@ -31,6 +31,7 @@ FORM_SLOTS = {
     "autopay_form": ("autopay_source", "autopay_day", "autopay_confirmed", "autopay_enrolled"),
     "cancel_payment_form": ("payment_to_cancel", "cancel_payment_confirmed", "payments_scheduled"),
     "contact_form": ("contact_field", "contact_value", "contact_code"),
+    "lease_extension_form": ("extension_months", "extension_confirmed", "lease_extension_allowed"),
 }
 CANCELLED_RESPONSE = {
     "identity_form": "utter_verification_cancelled",
@@ -39,6 +40,7 @@ CANCELLED_RESPONSE = {
     "autopay_form": "utter_autopay_setup_stopped",
     "cancel_payment_form": "utter_cancel_payment_stopped",
     "contact_form": "utter_contact_change_stopped",
+    "lease_extension_form": "utter_lease_extension_stopped",
 }
 MISUNDERSTANDINGS_BEFORE_HANDOFF = 3
 SIGNED_IN_CHOICES = [

@@ -44,6 +44,35 @@ async def _options(customer_id: int) -> payments.PaymentOptions:
     return await call(payments.payment_options, customer_id, container().uow(), lender_today())
 
 
+def _payment_request(tracker: Tracker) -> dict[str, Any]:
+    """The latest message asking to pay (before verification, if that came first)."""
+    for event in reversed(tracker.events):
+        parse_data = event.get("parse_data") or {}
+        if event.get("event") == "user" and parse_data.get("intent", {}).get("name") == "make_payment":
+            return parse_data
+    return {}
+
+
+class ActionStartPayment(AccountAction):
+    """Starts the form with what the first request already said ("pay $250 friday from checking").
+
+    The values go in as the customer wrote them; the form's validation then checks them like any
+    answer, so a bad amount or date is refused and asked again, never stored.
+    """
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_start_payment"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        entities = {e.get("entity"): e.get("value") for e in _payment_request(tracker).get("entities", [])}
+        prefill = {"payment_amount": entities.get("amount_choice") or entities.get("amount"),
+                   "payment_date": entities.get("date"), "payment_source": entities.get("funding_source")}
+        return [SlotSet(slot, str(value)) for slot, value in prefill.items() if value]
+
+
 class ValidatePaymentForm(AccountFormValidation):
     """Checks each answer as it comes, so the summary only ever shows an acceptable payment."""
 

@@ -40,7 +40,7 @@ TECHNICAL_PROBLEM = (
 RESUMABLE_TASKS = {"check_balance", "payment_history", "loan_terms", "payoff_quote", "make_payment",
                    "hardship_help", "reset_password", "forgot_username", "login_help",
                    "request_statement", "lease_end_options", "cancel_autopay", "setup_autopay",
-                   "cancel_payment", "update_contact_info"}
+                   "cancel_payment", "update_contact_info", "extend_lease"}
 
 
 def container() -> Container:

@@ -1,4 +1,4 @@
-"""Statements, lease-end options and autopay cancellation in conversation."""
+"""Statements and autopay cancellation in conversation."""
 from __future__ import annotations
 
 from rasa_sdk import Tracker
@@ -9,8 +9,7 @@ from rasa_sdk.types import DomainDict
 from actions.runtime import AccountAction, call, container, lender_today
 from autofinance.money import format_usd
 from autofinance.parsing import format_long_date
-from autofinance.services import autopay, documents, identity, lease_end
-from autofinance.services.errors import NotALease
+from autofinance.services import autopay, documents, identity
 
 YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
 
@@ -35,36 +34,6 @@ class ActionSendStatement(AccountAction):
             text=f"I've emailed a link to your {sent.label} statement to {sent.destination_masked}; it works "
             f"for {sent.expires_in_hours} hours. Statements from {statements[-1].label} onward and your "
             "contract are available too: just tell me which one."
-        )
-        return []
-
-
-class ActionLeaseEndOptions(AccountAction):
-    def name(self) -> str:
-        return "action_lease_end_options"
-
-    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
-        try:
-            options = await call(lease_end.lease_end_options, customer.customer_id, container().uow(),
-                                 lender_today())
-        except NotALease as error:
-            dispatcher.utter_message(text=f"{error.message} If you'd like to pay your loan off, ask me for a "
-                                          "payoff quote.")
-            return []
-        back = options.return_info
-        dispatcher.utter_message(
-            text=f"Your {options.vehicle} lease ends {format_long_date(options.maturity_date)} "
-            f"({options.days_left} days from now). Your options:\n"
-            f"- Buy it: {format_usd(options.buyout_price)} (remaining payments, residual value and the "
-            "purchase-option fee).\n"
-            f"- Return it: book an inspection within {back.inspection_window_days} days of the end; excess "
-            f"miles cost {format_usd(back.excess_mileage_rate)} each, and the disposition fee is "
-            f"{format_usd(back.disposition_fee)}. {back.disposition_fee_waiver}\n"
-            f"- Extend it month to month, up to {options.extension_months_available} months, at "
-            f"{format_usd(options.monthly_payment)} a month.\n"
-            "A lease-end specialist can arrange any of these with you. Would you like me to connect you?",
-            buttons=YES_NO,
         )
         return []
 

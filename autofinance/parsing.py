@@ -228,6 +228,27 @@ def parse_day_of_month(text: str) -> Optional[int]:
     return _day_number(" ".join(text.lower().split()), max_day=28)
 
 
+def parse_months(text: str) -> Optional[int]:
+    """'3', '3 months', 'three more months', 'a month', 'half a year' -> a number of months.
+
+    A lone number counts, as the answer to "how many months?"; inside a sentence only a number
+    followed by "month(s)" does, so "extend my 2024 lease" is not read as 2024 months. The
+    caller decides which counts are allowed.
+    """
+    t = " ".join(text.lower().replace("-", " ").split()).strip(" .!?")
+    if re.search(r"\b(half a year|six months?)\b", t):
+        return 6
+    if re.search(r"\b(a|one|another|an extra|one more)\s+(more\s+)?month\b", t):
+        return 1
+    if re.search(r"\ba couple( of)?( more)? months?\b", t):
+        return 2
+    if m := re.fullmatch(r"(\d{1,3}|[a-z]+)", t):
+        return int(m[1]) if m[1].isdigit() else _NUMBER_WORDS.get(m[1])
+    if m := re.search(r"\b(\d{1,3}|[a-z]+)\s+(?:more\s+|extra\s+|additional\s+)?months?\b", t):
+        return int(m[1]) if m[1].isdigit() else _NUMBER_WORDS.get(m[1])
+    return None
+
+
 def parse_date_of_birth(text: str, today: Optional[date] = None) -> Optional[date]:
     """'03/14/1985', 'March 14 1985', '14 March 1985', '1985-03-14', 'born 3/14/85'.
 

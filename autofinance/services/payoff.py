@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Optional
 
-from autofinance.money import to_money
+from sqlalchemy import select
+
+from autofinance.config import Settings
+from autofinance.money import format_usd, to_money
+from autofinance.notify import queue_message
+from autofinance.parsing import format_long_date
+from autofinance.security import mask_account_number, mask_email
 from autofinance.services.accounts import primary_account
 from autofinance.services.errors import InvalidPayoffDate
 from autofinance.store.db import UnitOfWork
-from autofinance.store.models import Account
+from autofinance.store.models import Account, AuditLog, Customer
+from autofinance.store.types import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +38,13 @@ class PayoffQuote:
     good_through: date
     per_diem: Decimal  # daily interest, to the cent, for display; zero for a lease buyout
     quote_number: str
+
+
+@dataclass(frozen=True)
+class QuoteEmailed:
+    quote: PayoffQuote
+    destination_masked: str
+    sent: bool  # False when this quote had already been emailed: a retry sends nothing twice
 
 
 def per_diem(account: Account) -> Decimal:
@@ -74,3 +89,36 @@ def payoff_quote(customer_id: int, good_through: date, uow: UnitOfWork, today: d
         )
     logger.info("payoff quote %s for customer %s", quote.quote_number, customer_id)
     return quote
+
+
+def email_payoff_quote(customer_id: int, good_through: date, uow: UnitOfWork, settings: Settings,
+                       today: date, now: Optional[datetime] = None) -> QuoteEmailed:
+    """Email the quote to the address on file, once per quote number (a retry finds the first)."""
+    quote = payoff_quote(customer_id, good_through, uow, today)
+    now = now or utcnow()
+    subject = f"payoff_quote:{quote.quote_number}"
+    with uow:
+        session = uow.session
+        account = primary_account(session, customer_id)
+        customer = session.get_one(Customer, customer_id)
+        masked = mask_email(customer.email)
+        if session.scalar(select(AuditLog.id).where(
+                AuditLog.action == "payoff_quote_emailed", AuditLog.subject == subject)):
+            return QuoteEmailed(quote, masked, sent=False)
+        what = "lease buyout" if account.product == "lease" else "payoff"
+        body = (f"Your {what} amount for account {mask_account_number(account.account_number)} is "
+                f"{format_usd(quote.amount)} if we receive it by {format_long_date(quote.good_through)}. "
+                f"Quote number: {quote.quote_number}.")
+        if quote.per_diem > 0:
+            body += f" After that date, interest adds {format_usd(quote.per_diem)} a day."
+        body += (" Pay it from a saved account in the chat or online, or mail a check with the quote "
+                 f"number. Questions? Visit {settings.public_base_url}.")
+        queue_message(session, to=customer.email, channel="email", kind="payoff_quote",
+                      customer_id=customer_id, subject=f"Your {what} quote {quote.quote_number}",
+                      body=body)
+        session.add(AuditLog(occurred_at=now, actor=f"customer:{customer_id}",
+                             action="payoff_quote_emailed", subject=subject,
+                             details={"to": masked, "good_through": quote.good_through.isoformat()}))
+        uow.commit()
+    logger.info("payoff quote %s emailed to customer %s", quote.quote_number, customer_id)
+    return QuoteEmailed(quote, masked, sent=True)

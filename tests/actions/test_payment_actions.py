@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from actions.payments import ActionAskPaymentConfirmed, ActionSubmitPayment, ValidatePaymentForm
+from actions.payments import ActionAskPaymentConfirmed, ActionStartPayment, ActionSubmitPayment, ValidatePaymentForm
 from actions.runtime import lender_today
 from autofinance.bootstrap import Container
 from autofinance.store.models import OutboxMessage, Payment
@@ -85,3 +85,24 @@ async def test_saying_no_at_the_summary_stores_nothing(store: Container) -> None
     events, messages = await run(ActionSubmitPayment(), make_tracker("maria-chat", slots))
     assert _payments(store) == 0
     assert _slot_events(events)["payment_amount"] is None
+
+
+async def test_details_in_the_first_request_start_the_form(store: Container) -> None:
+    verify(store, "maria-chat")
+    request = {"event": "user", "text": "pay $200 tomorrow from my checking", "parse_data": {
+        "intent": {"name": "make_payment"},
+        "entities": [{"entity": "amount", "value": "$200"}, {"entity": "date", "value": "tomorrow"},
+                     {"entity": "funding_source", "value": "my checking"}]}}
+    code = {"event": "user", "text": "123456", "parse_data": {"intent": {"name": "inform"}, "entities": []}}
+    tracker = make_tracker("maria-chat", {"verified": True}, intent="inform", events=[request, code])
+    events, messages = await run(ActionStartPayment(), tracker)
+    assert _slot_events(events) == {"payment_amount": "$200", "payment_date": "tomorrow",
+                                    "payment_source": "my checking"}
+    assert messages == [] and _payments(store) == 0
+
+
+async def test_a_request_without_details_prefills_nothing(store: Container) -> None:
+    verify(store, "maria-chat")
+    tracker = make_tracker("maria-chat", {"verified": True}, intent="make_payment", text="i want to pay")
+    events, _ = await run(ActionStartPayment(), tracker)
+    assert events == []

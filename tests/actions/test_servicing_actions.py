@@ -1,9 +1,9 @@
-"""Statements, lease-end options and autopay cancellation for verified customers."""
+"""Statements and autopay cancellation for verified customers."""
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from actions.servicing import ActionCancelAutopay, ActionConfirmCancelAutopay, ActionLeaseEndOptions, ActionSendStatement
+from actions.servicing import ActionCancelAutopay, ActionConfirmCancelAutopay, ActionSendStatement
 from autofinance.bootstrap import Container
 from autofinance.store.models import AutopayEnrolment, OutboxMessage
 from tests.actions.conftest import make_tracker, run, texts, verify
@@ -16,19 +16,6 @@ async def test_a_statement_link_goes_to_the_email_on_file_not_into_the_chat(stor
     with store.uow() as uow:
         body = uow.session.scalar(select(OutboxMessage.body).where(OutboxMessage.kind == "document_link"))
     assert "/documents/statement-" in body and "sig=" in body
-
-
-async def test_james_hears_his_buyout_price_and_his_three_options(store: Container) -> None:
-    verify(store, "james-chat", "jchen", "94107")
-    _, messages = await run(ActionLeaseEndOptions(), make_tracker("james-chat", {"verified": True}))
-    said = texts(messages)
-    assert "$22,867.00" in said and "Return it" in said and "Extend it" in said
-
-
-async def test_a_loan_customer_asking_about_lease_end_is_pointed_to_a_payoff_quote(store: Container) -> None:
-    verify(store, "maria-chat")
-    _, messages = await run(ActionLeaseEndOptions(), make_tracker("maria-chat", {"verified": True}))
-    assert "payoff quote" in texts(messages) and "$" not in texts(messages)
 
 
 async def test_james_confirms_and_his_autopay_is_cancelled(store: Container) -> None:

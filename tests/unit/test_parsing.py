@@ -16,6 +16,7 @@ from autofinance.parsing import (
     parse_day_of_month,
     parse_identifier,
     parse_identity_factor,
+    parse_months,
     parse_otp_code,
 )
 
@@ -196,3 +197,17 @@ def test_refuses_days_that_not_every_month_has(text: str) -> None:
 def test_formats_a_date_the_way_it_is_read_back_to_the_customer() -> None:
     assert format_long_date(date(2026, 12, 15)) == "December 15, 2026"
     assert format_long_date(date(2027, 1, 5)) == "January 5, 2027"
+
+
+@pytest.mark.parametrize("text, months", [
+    ("3", 3), ("six", 6), ("3 months", 3), ("2-months", 2), ("three more months", 3),
+    ("a month", 1), ("one more month", 1), ("a couple of months", 2), ("half a year", 6),
+    ("can you extend my lease 4 months please", 4), ("12 months", 12), ("zero", 0),
+])
+def test_months_from_what_customers_say(text: str, months: int) -> None:
+    assert parse_months(text) == months
+
+
+@pytest.mark.parametrize("text", ["i want to extend my lease", "extend my 2024 lease", "", "soon"])
+def test_no_month_count_is_guessed(text: str) -> None:
+    assert parse_months(text) is None

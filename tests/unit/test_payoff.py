@@ -5,12 +5,13 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from fixtures_store import DANA, JAMES, MARIA, ROBERT, UowFactory, customer_id, set_account, stored
+from fixtures_store import DANA, JAMES, MARIA, ROBERT, UowFactory, count, customer_id, set_account, stored
 from sqlalchemy import select
 
+from autofinance.config import Settings
 from autofinance.services.errors import InvalidPayoffDate
-from autofinance.services.payoff import PayoffQuote, payoff_amount, payoff_quote
-from autofinance.store.models import Account
+from autofinance.services.payoff import PayoffQuote, email_payoff_quote, payoff_amount, payoff_quote
+from autofinance.store.models import Account, AuditLog, OutboxMessage
 
 TODAY = date(2026, 11, 24)
 CENT = Decimal("0.01")
@@ -109,3 +110,43 @@ def test_quotes_in_the_past_or_beyond_thirty_days_are_refused(uow_factory: UowFa
                      TODAY)
     assert "30 days" in refused.value.message
     assert stored(uow_factory) == before
+
+
+def _emailed(uow_factory: UowFactory) -> list[tuple[str, str, str]]:
+    """(to, channel, body) of every payoff-quote email in the outbox."""
+    with uow_factory() as uow:
+        rows = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "payoff_quote"))
+        return [(m.to, m.channel, m.body) for m in rows]
+
+
+def test_a_quote_is_emailed_to_the_address_on_file_with_its_figures(
+        uow_factory: UowFactory, settings: Settings) -> None:
+    good_through = TODAY + timedelta(days=10)
+    emailed = email_payoff_quote(customer_id(uow_factory, MARIA), good_through, uow_factory(), settings, TODAY)
+
+    assert emailed.sent and emailed.destination_masked == "m****@example.com"
+    assert emailed.quote.amount == Decimal("18448.26")
+    [(to, channel, body)] = _emailed(uow_factory)
+    assert to == "maria.lopez@example.com" and channel == "email"
+    assert "$18,448.26" in body and "December 4, 2026" in body
+    assert emailed.quote.quote_number in body and "$2.77 a day" in body
+    assert "7301004821" not in body and "****4821" in body
+    assert count(uow_factory, AuditLog, AuditLog.action == "payoff_quote_emailed") == 1
+
+
+def test_asking_again_for_the_same_quote_sends_no_second_email(
+        uow_factory: UowFactory, settings: Settings) -> None:
+    customer = customer_id(uow_factory, JAMES)
+    first = email_payoff_quote(customer, TODAY, uow_factory(), settings, TODAY)
+    again = email_payoff_quote(customer, TODAY, uow_factory(), settings, TODAY)
+
+    assert first.sent and not again.sent and again.quote == first.quote
+    [(_, _, body)] = _emailed(uow_factory)
+    assert "lease buyout" in body and "a day" not in body
+
+
+def test_a_quote_for_a_date_out_of_range_is_not_emailed(uow_factory: UowFactory, settings: Settings) -> None:
+    with pytest.raises(InvalidPayoffDate):
+        email_payoff_quote(customer_id(uow_factory, MARIA), TODAY + timedelta(days=31), uow_factory(),
+                           settings, TODAY)
+    assert _emailed(uow_factory) == [] and count(uow_factory, AuditLog) == 0

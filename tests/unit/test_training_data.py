@@ -33,7 +33,7 @@ MIN_COUNTS: dict[str, int] = {
             "greet", "goodbye", "affirm", "deny", "thank", "bot_challenge", "payoff_quote",
             "payment_history", "setup_autopay", "cancel_autopay", "forgot_username", "login_help",
             "update_contact_info", "request_statement", "lease_end_options", "loan_terms",
-            "human_handoff", "cancel_payment", "frustrated", "cancel", "request_followup",
+            "human_handoff", "cancel_payment", "frustrated", "cancel", "request_followup", "extend_lease",
         )
     },
     **{

@@ -1,0 +1,188 @@
+"""Lease end in conversation: the choices with their figures, and a request to extend.
+
+Buying or returning the car is arranged by a lease-end specialist, so those choices lead to a
+person. An extension is requested here: how many months, a summary, a yes, then the service
+records the request and emails a receipt. Nothing on the lease changes until a specialist
+confirms, and the customer is told so before and after.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer, lender_today
+from autofinance.money import format_usd
+from autofinance.parsing import format_long_date, parse_months
+from autofinance.seed import add_months
+from autofinance.services import identity, lease_end
+from autofinance.services.errors import InvalidExtensionLength, NotALease, ServiceError
+
+EXTENSION_SLOTS = ("extension_months", "extension_confirmed", "lease_extension_allowed")
+LEASE_END_BUTTONS = [
+    {"title": "Yes, connect me", "payload": "/affirm"},
+    {"title": "Extend my lease", "payload": "/extend_lease"},
+    {"title": "Not now", "payload": "/deny"},
+]
+
+
+async def _options(customer_id: int) -> lease_end.LeaseEndOptions:
+    return await call(lease_end.lease_end_options, customer_id, container().uow(), lender_today())
+
+
+def _span(months: int) -> str:
+    return "1 month" if months == 1 else f"{months} months"
+
+
+class ActionLeaseEndOptions(AccountAction):
+    """Buy, return or extend, each with what it costs for this lease."""
+
+    def name(self) -> str:
+        return "action_lease_end_options"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        try:
+            options = await _options(customer.customer_id)
+        except NotALease as error:
+            dispatcher.utter_message(text=f"{error.message} If you'd like to pay your loan off, ask me for a "
+                                          "payoff quote.")
+            return []
+        back = options.return_info
+        dispatcher.utter_message(
+            text=f"Your {options.vehicle} lease ends {format_long_date(options.maturity_date)} "
+            f"({options.days_left} days from now). Your options:\n"
+            f"- Buy it: {format_usd(options.buyout_price)} (remaining payments, residual value and the "
+            "purchase-option fee). A specialist arranges the purchase and the title with you; you can pay "
+            "from a saved bank account or with a loan from us.\n"
+            f"- Return it: book an inspection within {back.inspection_window_days} days of the end; excess "
+            f"miles cost {format_usd(back.excess_mileage_rate)} each, and the disposition fee is "
+            f"{format_usd(back.disposition_fee)}. {back.disposition_fee_waiver}\n"
+            f"- Extend it month to month, up to {options.extension_months_available} months, at "
+            f"{format_usd(options.monthly_payment)} a month: I can send that request for you now.\n"
+            "Would you like a lease-end specialist to help you buy or return it?",
+            buttons=LEASE_END_BUTTONS,
+        )
+        return []
+
+
+class ActionStartLeaseExtension(AccountAction):
+    """Starts the request: only for a lease, and with the months if the customer already said them."""
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_start_lease_extension"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        try:
+            await _options(customer.customer_id)
+        except NotALease as error:
+            dispatcher.utter_message(text=f"{error.message} Is there anything else I can help with?")
+            return [SlotSet("lease_extension_allowed", False)]
+        events: list[EventType] = [SlotSet("lease_extension_allowed", True)]
+        asked = _request_text(tracker)
+        if asked and parse_months(asked) is not None:
+            events.append(SlotSet("extension_months", asked))
+        return events
+
+
+def _request_text(tracker: Tracker) -> str:
+    """What the customer wrote when asking to extend (before verification, if that came first)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and (event.get("parse_data") or {}).get(
+                "intent", {}).get("name") == "extend_lease":
+            return str(event.get("text") or "")
+    return ""
+
+
+class ValidateLeaseExtensionForm(AccountFormValidation):
+    required_level = "full"
+
+    def name(self) -> str:
+        return "validate_lease_extension_form"
+
+    async def validate_extension_months(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        months = parse_months(str(value))
+        if months is None or not 1 <= months <= lease_end.MAX_EXTENSION_MONTHS:
+            dispatcher.utter_message(text=InvalidExtensionLength.message)
+            return {"extension_months": None}
+        return {"extension_months": str(months)}
+
+
+class ActionAskExtensionMonths(AccountAction):
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_ask_extension_months"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        options = await _options(customer.customer_id)
+        dispatcher.utter_message(
+            text=f"Your lease ends {format_long_date(options.maturity_date)}. By how many months would you "
+            f"like to extend it? From 1 to {options.extension_months_available}, month to month at "
+            f"{format_usd(options.monthly_payment)} a month.",
+            buttons=[{"title": _span(n), "payload": _span(n)} for n in (1, 2, 3, 6)],
+        )
+        return []
+
+
+class ActionAskExtensionConfirmed(AccountAction):
+    """The summary the customer says yes to, saying plainly that a specialist still decides."""
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_ask_extension_confirmed"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        options = await _options(customer.customer_id)
+        months = int(tracker.get_slot("extension_months"))
+        until = add_months(options.maturity_date, months)
+        dispatcher.utter_message(
+            text=f"Please confirm: a request to extend your lease by {_span(months)}, month to month at "
+            f"{format_usd(options.monthly_payment)} a month, to {format_long_date(until)}. A lease-end "
+            "specialist reviews it and contacts you; until then nothing on your lease changes. "
+            "Shall I send the request?",
+            buttons=[{"title": "Yes, send it", "payload": "/affirm"},
+                     {"title": "No, don't", "payload": "/deny"}],
+        )
+        return []
+
+
+class ActionSubmitLeaseExtension(AccountAction):
+    """Sends exactly the confirmed request, or says plainly that nothing was sent."""
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_submit_lease_extension"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        cleared: list[EventType] = [SlotSet(slot, None) for slot in EXTENSION_SLOTS]
+        if tracker.get_slot("extension_confirmed") is not True:
+            dispatcher.utter_message(response="utter_lease_extension_stopped")
+            return cleared
+        try:
+            requested = await call(lease_end.request_lease_extension, current_customer().customer_id,
+                                   int(tracker.get_slot("extension_months")), container().uow(),
+                                   container().settings, lender_today())
+        except ServiceError as error:
+            dispatcher.utter_message(text=f"{error.message} Nothing was sent.")
+            return cleared
+        if requested.created:
+            text = f"{requested.message} I've emailed you a receipt."
+        else:
+            text = (f"You already sent this request today (reference {requested.reference}), so I haven't "
+                    "sent it twice. A lease-end specialist will contact you.")
+        dispatcher.utter_message(text=f"{text} Is there anything else I can help with?")
+        return cleared
