@@ -15,7 +15,7 @@ YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/d
 
 
 class ActionSendStatement(AccountAction):
-    """Emails a signed link to the latest statement; the link never appears in the chat."""
+    """Emails a signed link to the statement named (the latest if none); never shown in the chat."""
 
     def name(self) -> str:
         return "action_send_statement"
@@ -24,16 +24,23 @@ class ActionSendStatement(AccountAction):
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         listed = await call(documents.list_statements, customer.customer_id, container().uow(), lender_today())
         statements = [d for d in listed if d.kind == "statement"]
-        if not statements:
-            dispatcher.utter_message(text="There are no monthly statements on your account yet. "
-                                          "I can connect you with a person for a copy of your contract.")
+        oldest = f"Statements from {statements[-1].label} onward" if statements else "No monthly statements yet"
+        chosen = documents.choose_document(listed, tracker.latest_message.get("text") or "")
+        if chosen is None and not statements:
+            dispatcher.utter_message(text="There are no monthly statements on your account yet. I can email "
+                                          "you your contract: just say \"the contract\".")
             return []
-        sent = await call(documents.send_document_link, customer.customer_id, statements[0].document_id,
+        if chosen is None:
+            dispatcher.utter_message(text=f"I can't find that one. {oldest} are available, and your contract. "
+                                          "Which would you like?")
+            return []
+        sent = await call(documents.send_document_link, customer.customer_id, chosen.document_id,
                           container().uow(), container().settings)
+        what = sent.label if chosen.kind == "contract" else f"{sent.label} statement"
         dispatcher.utter_message(
-            text=f"I've emailed a link to your {sent.label} statement to {sent.destination_masked}; it works "
-            f"for {sent.expires_in_hours} hours. Statements from {statements[-1].label} onward and your "
-            "contract are available too: just tell me which one."
+            text=f"I've emailed a link to your {what} to {sent.destination_masked}; it works for "
+            f"{sent.expires_in_hours} hours. {oldest} and your contract are available too: just tell me "
+            "which one (for example \"March\" or \"the contract\")."
         )
         return []
 

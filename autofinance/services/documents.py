@@ -85,6 +85,31 @@ def list_statements(customer_id: int, uow: UnitOfWork, today: date) -> list[Stat
         return _documents(primary_account(uow.session, customer_id), today)
 
 
+_MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
+_MONTHS |= {name.lower(): number for number, name in enumerate(calendar.month_abbr) if name}
+_MONTHS["sept"] = 9
+
+
+def choose_document(listed: list[StatementInfo], asked: str) -> Optional[StatementInfo]:
+    """The document a customer names: "the contract", "march", "my oct 2026 statement", "latest".
+
+    Nothing named means the latest statement; a month named without a year means its latest one.
+    None when what they named is not among theirs (too old, or before the account opened).
+    """
+    words = re.findall(r"[a-z]+|\d{4}", asked.lower())
+    if "contract" in words or "agreement" in words:
+        return next((d for d in listed if d.kind == "contract"), None)
+    statements = [d for d in listed if d.kind == "statement"]
+    month = next((_MONTHS[w] for w in words if w in _MONTHS and w != "may"), None)
+    if month is None and re.search(r"^may\b|\b(for|the|from) may\b|\bmay (statement|\d{4})", asked.lower()):
+        month = 5  # "may" is a month only where it cannot be the verb
+    year = next((int(w) for w in words if w.isdigit()), None)
+    if month is None and year is None:
+        return statements[0] if statements else None
+    return next((d for d in statements if (month is None or d.period_end.month == month)
+                 and (year is None or d.period_end.year == year)), None)
+
+
 def _signature(customer_id: int, document_id: str, exp: int, settings: Settings) -> str:
     return keyed_hash(f"{_SIGNING_PREFIX}{customer_id}|{document_id}|{exp}",
                       settings.secret_pepper)

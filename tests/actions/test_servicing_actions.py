@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from actions.runtime import lender_today
 from actions.servicing import ActionCancelAutopay, ActionConfirmCancelAutopay, ActionSendStatement
+from autofinance.seed import add_months
 from autofinance.bootstrap import Container
 from autofinance.store.models import AutopayEnrolment, OutboxMessage
 from tests.actions.conftest import make_tracker, run, texts, verify
@@ -35,3 +37,28 @@ async def test_cancelling_autopay_that_is_not_on_changes_nothing(store: Containe
     verify(store, "maria-chat")
     _, messages = await run(ActionConfirmCancelAutopay(), make_tracker("maria-chat", {"verified": True}))
     assert "isn't on" in texts(messages)
+
+
+def _links(store: Container) -> list[str]:
+    with store.uow() as uow:
+        return list(uow.session.scalars(select(OutboxMessage.body).where(OutboxMessage.kind == "document_link")
+                                        .order_by(OutboxMessage.id)))
+
+
+async def test_the_statement_or_contract_named_is_the_one_sent(store: Container) -> None:
+    verify(store, "maria-chat")
+    last_month = add_months(lender_today().replace(day=1), -1)
+    earlier = add_months(last_month, -2)
+    for asked, document in [(f"my {earlier:%B} statement", f"statement-{earlier:%Y-%m}"),
+                            ("the contract please", "contract"), ("send my statement", f"statement-{last_month:%Y-%m}")]:
+        _, messages = await run(ActionSendStatement(), make_tracker("maria-chat", {"verified": True},
+                                                                    intent="request_statement", text=asked))
+        assert "m****@example.com" in texts(messages), asked
+        assert f"/documents/{document}?" in _links(store)[-1], asked
+
+
+async def test_a_statement_that_is_not_there_is_not_sent(store: Container) -> None:
+    verify(store, "maria-chat")
+    _, messages = await run(ActionSendStatement(), make_tracker("maria-chat", {"verified": True},
+                                                                intent="inform", text="march 2019"))
+    assert "can't find that one" in texts(messages) and _links(store) == []

@@ -1,6 +1,7 @@
 """Documents: the statement list, signed links (tampering, expiry), sending a link, the text."""
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy import select, update
 
 from autofinance.config import Secret, Settings
 from autofinance.services import documents
-from autofinance.services.documents import DocumentLinkSent, StatementInfo
+from autofinance.services.documents import DocumentLinkSent, StatementInfo, choose_document
 from autofinance.services.errors import UnknownDocument
 from autofinance.store.models import AuditLog, OutboxMessage, Payment
 
@@ -219,4 +220,26 @@ def test_rendering_a_document_the_customer_does_not_have_is_refused(
     with pytest.raises(UnknownDocument):
         documents.render_statement(customer_id(uow_factory, MARIA), "statement-2026-11",
                                    uow_factory(), today=TODAY)
+
+
+# Maria's documents as of November 2026: ten statements this year, last December's, the contract.
+LISTED = [StatementInfo(date(2026, m, calendar.monthrange(2026, m)[1]), f"{calendar.month_name[m]} 2026",
+                        f"statement-2026-{m:02}") for m in range(10, 0, -1)] + [
+    StatementInfo(date(2025, 12, 31), "December 2025", "statement-2025-12"),
+    StatementInfo(date(2024, 1, 2), "Loan contract", "contract", "contract")]
+
+
+@pytest.mark.parametrize("asked, label", [
+    ("send me my statement", "October 2026"), ("March", "March 2026"), ("my oct statement", "October 2026"),
+    ("the contract please", "Loan contract"), ("loan agreement", "Loan contract"),
+    ("december", "December 2025"), ("the may one", "May 2026"), ("i may need my statement", "October 2026"),
+    ("sept", "September 2026"), ("2025", "December 2025"),
+])
+def test_the_document_a_customer_names(asked: str, label: str) -> None:
+    assert (choose_document(LISTED, asked) or StatementInfo(TODAY, "none", "none")).label == label
+
+
+@pytest.mark.parametrize("asked", ["december 2024", "march 2019"])
+def test_a_document_outside_the_list_is_not_chosen(asked: str) -> None:
+    assert choose_document(LISTED, asked) is None
 
