@@ -23,6 +23,8 @@ REASON_BY_INTENT = {
     "hardship_help": "hardship",
     "nlu_fallback": "misunderstanding",
 }
+# A yes to the person an answer offered: the offer says what the ticket is about.
+REASON_BY_OFFER = {"action_lease_end_options": "lease_end"}
 FOLLOWUP_BUTTONS = [
     {"title": "Email me", "payload": '/request_followup{"followup_method": "email"}'},
     {"title": "Call me back", "payload": '/request_followup{"followup_method": "call"}'},
@@ -117,7 +119,21 @@ class ActionHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         intent = tracker.latest_message.get("intent", {}).get("name")
-        return await handoff_events(dispatcher, tracker, REASON_BY_INTENT.get(intent, "customer_request"))
+        reason = REASON_BY_INTENT.get(intent, "customer_request")
+        if intent == "affirm":
+            reason = REASON_BY_OFFER.get(_last_bot_action(tracker) or "", reason)
+        return await handoff_events(dispatcher, tracker, reason)
+
+
+def _last_bot_action(tracker: Tracker) -> Optional[str]:
+    """The action before the customer's latest message (what they are answering)."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_user = True
+        elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
+            return str(event.get("name"))
+    return None
 
 
 class ActionRecordFollowup(Action):

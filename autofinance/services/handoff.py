@@ -23,6 +23,7 @@ PRIORITY_BY_REASON = {
     "hardship": 2,
     "frustration": 3,
     "customer_request": 3,
+    "lease_end": 3,
     "misunderstanding": 4,
 }
 MINUTES_PER_TICKET_AHEAD = 3

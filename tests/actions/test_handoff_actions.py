@@ -112,3 +112,15 @@ async def test_a_new_session_is_counted_and_a_waiting_unpaused_ticket_does_not_s
         started = uow.session.scalars(select(ConversationStart)).all()
         assert [s.conversation_id for s in started] == ["queued-1"]
         assert started[0].started_at > datetime.now(timezone.utc) - timedelta(minutes=1)
+
+
+async def test_yes_to_a_lease_end_specialist_files_a_lease_end_ticket(store: Container) -> None:
+    events = [{"event": "user", "text": "lease options", "parse_data": {"intent": {"name": "lease_end_options"}}},
+              {"event": "action", "name": "action_lease_end_options"},
+              {"event": "action", "name": "action_listen"},
+              {"event": "user", "text": "yes", "parse_data": {"intent": {"name": "affirm"}}}]
+    await run(ActionHandoff(), make_tracker("lease-1", intent="affirm", text="yes", events=events))
+    await run(ActionHandoff(), make_tracker("other-1", intent="affirm", text="yes"))
+    with store.uow() as uow:
+        reasons = dict(uow.session.execute(select(HandoffTicket.conversation_id, HandoffTicket.reason)).all())
+    assert reasons == {"lease-1": "lease_end", "other-1": "customer_request"}
