@@ -23,6 +23,7 @@ RASA_YAML_ENV := ACTION_ENDPOINT_URL="$${ACTION_ENDPOINT_URL:-http://127.0.0.1:5
 	PORTAL_JWT_PUBLIC_KEY_FILE="$${PORTAL_JWT_PUBLIC_KEY_FILE:-}"
 
 .PHONY: bench help run test eval envs db train shell test-unit test-integration test-rasa test-e2e validate lock clean
+.PHONY: test-scale
 .PHONY: web-assets
 
 help:
@@ -95,7 +96,15 @@ test-e2e: envs $(MODEL)
 	@echo "==> end-to-end tests (running services, the console in headless Chromium)"
 	@$(APP_PY) -m pytest tests/e2e
 
-test: test-unit test-integration validate test-rasa test-e2e
+# Two Rasa replicas and two action servers behind HAProxy on the production profile (PostgreSQL,
+# Redis, RabbitMQ), and the compose / k8s files checked against them. Without HAProxy (or a
+# store) those tests report themselves skipped with the reason.
+test-scale: envs $(MODEL)
+	@scripts/ensure-haproxy.sh || echo "    the scale-out tests that need HAProxy will be skipped" >&2
+	@echo "==> scale-out tests (2 Rasa replicas, 2 action servers, HAProxy; deployment files)"
+	@$(APP_PY) -m pytest tests/scale
+
+test: test-unit test-integration validate test-rasa test-e2e test-scale
 	@echo "==> all tests passed"
 
 # Our assistant and the stock `rasa init` one under the same load: reports/bench/report.md.

@@ -64,6 +64,25 @@ class Service:
     process: Optional[subprocess.Popen[bytes]] = None
 
 
+def rasa_service(env: Mapping[str, str], credentials: Path, name: str = "rasa") -> Service:
+    """`rasa run` on the env's RASA_PORT with its profile's endpoints (scale-out runs several)."""
+    production = env.get("ASSISTANT_PROFILE", "demo") == "production"
+    endpoints = "deploy/endpoints.production.yml" if production else "endpoints.yml"
+    command = [
+        str(RASA_BIN), "run", "--enable-api", "--auth-token", env["RASA_API_TOKEN"],
+        "--port", env["RASA_PORT"], "--credentials", str(credentials),
+        "--endpoints", endpoints, "--model", env.get("RASA_MODEL", str(MODEL_PATH)),
+        "--cors", f"http://localhost:{env['WEB_PORT']}",
+    ]
+    return Service(name, command, f"http://127.0.0.1:{env['RASA_PORT']}/webhooks/rest/")
+
+
+def action_service(env: Mapping[str, str], name: str = "actions") -> Service:
+    """The action server on the env's ACTION_SERVER_PORT (stateless: scale-out runs several)."""
+    return Service(name, [str(APP_PYTHON), "-m", "actions.server"],
+                   f"http://127.0.0.1:{env['ACTION_SERVER_PORT']}/health")
+
+
 @dataclass
 class Stack:
     """The three processes of one deployment, on the ports of `env`."""
@@ -75,22 +94,12 @@ class Stack:
     @classmethod
     def from_env(cls, env: Mapping[str, str], log_to: Optional[Path] = None) -> "Stack":
         env = service_environment(env)
-        production = env.get("ASSISTANT_PROFILE", "demo") == "production"
-        endpoints = "deploy/endpoints.production.yml" if production else "endpoints.yml"
         # credentials.yml + the messaging channels whose variables are set (autofinance.channels),
         # in the stack's own directory when it has one (the tests' temporary one), else var/
         credentials = channels.write_credentials(
             env, (log_to or PROJECT_ROOT / "var") / f"credentials.{env['RASA_PORT']}.yml")
-        rasa = [
-            str(RASA_BIN), "run", "--enable-api", "--auth-token", env["RASA_API_TOKEN"],
-            "--port", env["RASA_PORT"], "--credentials", str(credentials),
-            "--endpoints", endpoints, "--model", env.get("RASA_MODEL", str(MODEL_PATH)),
-            "--cors", f"http://localhost:{env['WEB_PORT']}",
-        ]
         return cls(env=env, log_to=log_to, services=[
-            Service("rasa", rasa, f"http://127.0.0.1:{env['RASA_PORT']}/webhooks/rest/"),
-            Service("actions", [str(APP_PYTHON), "-m", "actions.server"],
-                    f"http://127.0.0.1:{env['ACTION_SERVER_PORT']}/health"),
+            rasa_service(env, credentials), action_service(env),
             Service("web", [str(APP_PYTHON), "-m", "autofinance.web"],
                     f"http://127.0.0.1:{env['WEB_PORT']}/health"),
         ])

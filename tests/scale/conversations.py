@@ -1,0 +1,88 @@
+"""What the customers say, what each answer must contain, and how a message is sent.
+
+Each step's expected text is one that only the answer to that message, at that point of the
+conversation, contains: an answer processed twice, out of order or not at all shows up as a
+wrong or missing expected text.
+"""
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Callable, Optional, Union
+
+from autofinance.seed import bulk_identity
+from rasa_ext.redaction import REDACTED, redact_text
+
+CONFIRMATION = re.compile(r"confirmation number is (MP[A-Z2-7]{8})")
+MARIA = {"account_number": "7301004821", "zip_code": "30309", "email": "maria.lopez@example.com"}
+
+
+@dataclass(frozen=True)
+class Step:
+    text: Union[str, Callable[[], str]]  # a callable is asked when its turn comes (the code)
+    expect: str
+
+    def say(self) -> str:
+        return self.text() if callable(self.text) else self.text
+
+
+def verify_and_pay(account_number: str, zip_code: str, code: Callable[[], str]) -> list[Step]:
+    """Identify, verify by the one-time code by email, then pay $25 today from checking."""
+    return [
+        Step("how much do I owe on my car", "account number"),
+        Step(account_number, "ZIP"),
+        Step(zip_code, "@example.com"),
+        Step("email", "6-digit code"),
+        Step(code, "you're verified"),
+        Step("i want to make a payment", "How much would you like to pay"),
+        Step("$25", "When should the payment be made"),
+        Step("today", "Which saved account"),
+        Step("my checking", "Please confirm: pay $25.00 from checking"),
+        Step("yes", "Your confirmation number is"),
+    ]
+
+
+def bulk_customer(index: int) -> dict[str, str]:
+    """Synthetic customer `index` of the seed: account number, ZIP and email."""
+    identity = bulk_identity(index)
+    return {"account_number": identity["account_number"], "zip_code": identity["zip_code"],
+            "email": f"bulk{index:06d}@example.com"}
+
+
+def confirmation_number(replies: list[str]) -> Optional[str]:
+    match = CONFIRMATION.search(" ".join(replies))
+    return match.group(1) if match else None
+
+
+def stored_as(stored: str, sent: str) -> bool:
+    """Whether a user event's stored text is `sent` as the redacting tracker store keeps it."""
+    return stored in (sent, redact_text(sent), REDACTED)
+
+
+class Unanswered(Exception):
+    """The message got no answer: an HTTP error, a dropped connection or an empty reply."""
+
+
+def say(base_url: str, sender: str, text: str, timeout: float = 170) -> list[str]:
+    """Sends one message on the REST channel; returns the assistant's texts.
+
+    The timeout is longer than a conversation's lock can be left behind by a replica that died
+    (TICKET_LOCK_LIFETIME, 60 s): the message waits for it on the surviving replica.
+    """
+    body = json.dumps({"sender": sender, "message": text}).encode()
+    request = urllib.request.Request(f"{base_url}/webhooks/rest/webhook", data=body,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            replies = [m.get("text", "") for m in json.load(response)]
+    except urllib.error.HTTPError as error:
+        error.close()
+        raise Unanswered(f"HTTP {error.code}") from error
+    except (urllib.error.URLError, OSError) as error:
+        raise Unanswered(str(error)) from error
+    if not replies:  # Rasa answers [] when it could not handle the message (e.g. no lock)
+        raise Unanswered("empty reply")
+    return replies
