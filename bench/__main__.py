@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import shutil
 import sys
@@ -80,6 +81,14 @@ def bench_stock(levels: list[int]) -> report.Run:
                             "intents cover (greet, mood, bot challenge, goodbye).")
 
 
+def load_note(load: list[float]) -> str:
+    """The 1-minute load average before, between and after the runs: the report is only as
+    good as the machine was idle (each run itself keeps about one core busy)."""
+    start, between, end = (f"{value:.1f}" for value in load)
+    return (f"Load average (1 min) before / between / after the runs: {start} / {between} / "
+            f"{end} on {os.cpu_count()} cores; more than about 1 means other work competed.")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--customers", type=int, default=10_000)
@@ -87,11 +96,15 @@ def main() -> int:
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     WORK.mkdir(parents=True, exist_ok=True)
+    load = [os.getloadavg()[0]]
     ours = bench_ours(levels, args.customers)
+    load.append(os.getloadavg()[0])
     stock = bench_stock(levels)
-    settings = (f"Machine: {platform.machine()}, {__import__('os').cpu_count()} cores, "
+    load.append(os.getloadavg()[0])
+    settings = (f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
                 f"Python {platform.python_version()}. Levels: {levels}; 14 messages a conversation; "
-                "every message waits for its answer, as a person does.")
+                "every message waits for its answer, as a person does. "
+                f"{load_note(load)}")
     written = report.write(OUT, ours, stock, settings)
     print(written.read_text())
     print(f"Report: {written.relative_to(PROJECT_ROOT)}")

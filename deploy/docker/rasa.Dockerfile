@@ -17,3 +17,5 @@ ENV PYTHONPATH=/app \
     RASA_TELEMETRY_ENABLED=false
 USER 1001
 EXPOSE 5005
+# `rasa run` without the work Rasa 3.6.21 repeats on every message, as make run starts it.
+ENTRYPOINT ["python", "-m", "rasa_ext.serving"]

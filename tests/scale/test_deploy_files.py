@@ -8,6 +8,7 @@ configuration file the process-level tests run.
 """
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -182,6 +183,11 @@ def test_rasa_starts_with_the_arguments_of_the_process_level_launcher() -> None:
     for name in ("--credentials", "--model"):  # the same files, at the same place in the image
         assert option(in_compose, name) == str(Path(option(launcher, name)).relative_to(PROJECT_ROOT))
     assert option(in_compose, "--port") == compose()["x-environment"]["RASA_PORT"]
+    entrypoint = ENTRYPOINT.search((PROJECT_ROOT / "deploy/docker/rasa.Dockerfile").read_text())
+    assert entrypoint and json.loads(entrypoint[1])[1:] == launcher[:2] == ["-m", "rasa_ext.serving"]
+
+
+ENTRYPOINT = re.compile(r"^ENTRYPOINT (\[.*\])$", re.MULTILINE)
 
 
 def test_compose_runs_the_haproxy_version_the_tests_run() -> None:

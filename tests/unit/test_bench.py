@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
 
+from bench.__main__ import load_note
 from bench.load import LevelResult
 from bench.report import Run, latency_svg, markdown, targets
 
@@ -45,3 +46,8 @@ def test_the_chart_is_well_formed_svg_with_a_bar_per_series_and_level() -> None:
     bars = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.find(
         "{http://www.w3.org/2000/svg}title") is not None]
     assert len(bars) == 2 * 3 * 2  # two assistants × p50/p95/p99 × two levels
+
+
+def test_the_report_says_how_busy_the_machine_was() -> None:
+    note = load_note([0.2, 1.25, 3.0])
+    assert "0.2 / 1.2 / 3.0" in note and "other work competed" in note

@@ -1,0 +1,222 @@
+"""`rasa run` without work Rasa 3.6.21 repeats: `python -m rasa_ext.serving run <rasa run args>`.
+
+Measured on our assistant (a 14-message servicing conversation, 2 cores). At start:
+- Rasa builds each TensorFlow model (DIET, ResponseSelector, TED) by training it one step, then
+  overwrites every weight from the checkpoint. The traced training step stays in memory: 900 of
+  the server's 1,500 MB. Here a model is built by its first prediction instead and every weight
+  comes from the same checkpoint as it is created (TensorFlow restores on creation); a model
+  with any weight the checkpoint does not give is loaded Rasa's way. Same weights, same
+  predictions (2,411 training texts parsed and 252 dialogue predictions compared: identical).
+Per message:
+- every custom-action answer is checked with `jsonschema.validate`, which first validates the
+  events schema against the draft 2020-12 meta-schema: about 30 ms of CPU per action call, more
+  than NLU and dialogue prediction together. Here the validator is built (and the schema checked)
+  once; each answer is still validated against the same schema, with the same errors.
+- `Event.resolve_by_type` walks every subclass of `Event` for each event it deserialises: most
+  of the cost of rebuilding a tracker from the store (6.7 ms of 7.2 for 130 events) and of reading
+  each action's answer. Here a type name is looked up once.
+- one prediction asks the tracker for its past states four times (memoization, rule policy
+  twice, TED), replaying the whole conversation each time, with two different sets of
+  arguments. Within one prediction the tracker does not change, so each distinct question is
+  answered once and every caller gets its own copy (callers edit the states they get).
+
+The conversation, the predictions and the replies are the same; only repeated work is gone.
+Each patch is tied to the Rasa version it was written against: on any other, none is applied.
+"""
+from __future__ import annotations
+
+import contextvars
+import functools
+import logging
+import sys
+from typing import Any, Dict, List, Optional, Text, Tuple, Type
+
+import rasa
+from jsonschema import ValidationError, validators
+from jsonschema.exceptions import best_match
+from rasa.core.actions.action import RemoteAction
+from rasa.core.processor import MessageProcessor
+from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import Event
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.tensorflow.models import RasaModel
+
+logger = logging.getLogger(__name__)
+
+PATCHED_RASA_VERSION = "3.6.21"
+State = Dict[Text, Any]
+_STOCK: Dict[Text, Any] = {}
+
+
+def install() -> bool:
+    """Applies the patches once; False (and nothing changed) on another Rasa version."""
+    if rasa.__version__ != PATCHED_RASA_VERSION:
+        logger.warning("rasa_ext.serving: written for Rasa %s, found %s: serving unpatched",
+                       PATCHED_RASA_VERSION, rasa.__version__)
+        return False
+    if _STOCK:
+        return True
+    _STOCK.update(validate=RemoteAction._validate_action_result,
+                  resolve=Event.__dict__["resolve_by_type"],
+                  past_states=DialogueStateTracker.past_states,
+                  predict=MessageProcessor._predict_next_with_tracker,
+                  load=RasaModel.__dict__["load"])
+    RasaModel.load = classmethod(_load_for_inference)  # type: ignore[assignment]
+    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[assignment]
+    Event.resolve_by_type = staticmethod(_resolve_by_type)  # type: ignore[assignment]
+    DialogueStateTracker.past_states = _past_states  # type: ignore[assignment]
+    MessageProcessor._predict_next_with_tracker = _predict_next_with_tracker  # type: ignore[assignment]
+    return True
+
+
+def uninstall() -> None:
+    """Puts Rasa's own methods back (for tests comparing both)."""
+    if not _STOCK:
+        return
+    RemoteAction._validate_action_result = _STOCK["validate"]  # type: ignore[assignment]
+    Event.resolve_by_type = _STOCK["resolve"]  # type: ignore[assignment]
+    DialogueStateTracker.past_states = _STOCK["past_states"]  # type: ignore[assignment]
+    MessageProcessor._predict_next_with_tracker = _STOCK["predict"]  # type: ignore[assignment]
+    RasaModel.load = _STOCK["load"]  # type: ignore[assignment]
+    _STOCK.clear()
+    _event_types.clear()
+
+
+# --- TensorFlow models: built by a prediction, not by a training step -----------------------
+
+
+def _load_for_inference(cls: Type[RasaModel], model_file_name: Text, model_data_example: Any,
+                        predict_data_example: Any = None, finetune_mode: bool = False,
+                        *args: Any, **kwargs: Any) -> RasaModel:
+    """`RasaModel.load` for serving: every weight from the checkpoint, no optimizer, no training."""
+    def rasas_way() -> RasaModel:
+        return _STOCK["load"].__func__(cls, model_file_name, model_data_example,
+                                       predict_data_example, finetune_mode, *args, **kwargs)
+
+    if finetune_mode or predict_data_example is None:
+        return rasas_way()
+    model = cls(*args, **kwargs)
+    status = model.load_weights(model_file_name)  # weights created later are restored then
+    model.run_inference(predict_data_example)  # creates every weight a prediction uses
+    try:
+        status.assert_existing_objects_matched()
+    except (AssertionError, AttributeError) as error:  # AttributeError: not a TF checkpoint
+        logger.warning("%s: loaded Rasa's way, its weights do not all come from the "
+                       "checkpoint: %s", cls.__name__, error)
+        return rasas_way()
+    status.expect_partial()  # the optimizer's slots stay in the file: nothing will train
+    return model
+
+
+# --- custom-action answers: one validator ---------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def response_validator() -> Any:
+    """The validator of `RemoteAction.action_response_format_spec()`, its schema checked once."""
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
+
+
+def _validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool:
+    """Rasa's check of an action server's answer, with the prepared validator."""
+    error: Optional[ValidationError] = best_match(response_validator().iter_errors(result))
+    if error is not None:
+        error.message += (
+            f". Failed to validate Action server response from API, "
+            f"make sure your response from the Action endpoint is valid. "
+            f"For more information about the format visit "
+            f"{DOCS_BASE_URL}/custom-actions"
+        )
+        raise error
+    return True
+
+
+# --- event deserialisation: type names looked up once ---------------------------------------
+
+_event_types: Dict[Text, Type[Event]] = {}
+
+
+def _resolve_by_type(type_name: Text,
+                     default: Optional[Type[Event]] = None) -> Optional[Type[Event]]:
+    """`Event.resolve_by_type`, remembering each event class found (not defaults, not misses)."""
+    known = _event_types.get(type_name)
+    if known is not None:
+        return known
+    found = _STOCK["resolve"].__func__(type_name, default)
+    if found is not None and found is not default:
+        _event_types[type_name] = found
+    return found
+
+
+# --- one prediction: each distinct past-states question answered once ----------------------
+
+StatesKey = Tuple[int, bool, bool, Any]
+_prediction_states: contextvars.ContextVar[Optional[Dict[StatesKey, Tuple[Any, ...]]]] = (
+    contextvars.ContextVar("meridian_prediction_states", default=None))
+
+
+def _predict_next_with_tracker(self: MessageProcessor, tracker: DialogueStateTracker) -> Any:
+    """Rasa's prediction, with a states cache that lives exactly as long as this one call."""
+    token = _prediction_states.set({})
+    try:
+        return _STOCK["predict"](self, tracker)
+    finally:
+        _prediction_states.reset(token)
+
+
+def _past_states(self: DialogueStateTracker, domain: Domain, omit_unset_slots: bool = False,
+                 ignore_rule_only_turns: bool = False,
+                 rule_only_data: Optional[Dict[Text, Any]] = None) -> List[State]:
+    """`DialogueStateTracker.past_states`, answered from the running prediction's cache."""
+    cache = _prediction_states.get()
+    if cache is None:  # outside a prediction (training, tests, the HTTP API): Rasa's own
+        return _STOCK["past_states"](self, domain, omit_unset_slots, ignore_rule_only_turns,
+                                     rule_only_data)
+    key = (id(self), omit_unset_slots, ignore_rule_only_turns, _frozen(rule_only_data))
+    entry = cache.get(key)
+    # the entry keeps the tracker and domain alive (ids stay theirs) and notes the events seen
+    if entry is None or entry[0] is not self or entry[1] is not domain or entry[2] != _mark(self):
+        states = _STOCK["past_states"](self, domain, omit_unset_slots, ignore_rule_only_turns,
+                                       rule_only_data)
+        entry = (self, domain, _mark(self), states)
+        cache[key] = entry
+    return fresh_copy(entry[3])
+
+
+def _mark(tracker: DialogueStateTracker) -> Tuple[int, int]:
+    """What would show that the tracker changed: its event count and its latest event."""
+    events = tracker.events
+    return len(events), id(events[-1]) if events else 0
+
+
+def _frozen(rule_only_data: Optional[Dict[Text, Any]]) -> Any:
+    if rule_only_data is None:
+        return None
+    return tuple(sorted((name, tuple(values)) for name, values in rule_only_data.items()))
+
+
+def fresh_copy(value: Any) -> Any:
+    """A copy sharing no dict or list: states are dicts of dicts of strings and of tuples of
+    strings or numbers (immutable, so shared)."""
+    if isinstance(value, dict):
+        return {key: fresh_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [fresh_copy(item) for item in value]
+    return value
+
+
+def main() -> None:
+    """Rasa's command line (`run ...`), with the patches installed first."""
+    install()
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv[0] = "rasa"
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Checks of `rasa_ext.serving` and the tracker store that need Rasa: run by Rasa's Python.
+
+`tests/unit/test_rasa_serving.py` runs this file with `.venv/rasa/bin/python` (the app
+environment has no Rasa) and asserts on the JSON it prints: one entry per check.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Dict, List
+
+from jsonschema import ValidationError, validators
+from rasa.core.actions.action import RemoteAction
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (ActionExecuted, ActiveLoop, Event, SessionStarted, SlotSet,
+                                     UserUttered)
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.utils.common import all_subclasses
+
+from rasa_ext import serving
+from rasa_ext.tracker_store import RedactingSQLTrackerStore
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECKS: Dict[str, Callable[[], Any]] = {}
+
+
+def check(function: Callable[[], Any]) -> Callable[[], Any]:
+    CHECKS[function.__name__] = function
+    return function
+
+
+def _error(result: Dict[str, Any]) -> str:
+    try:
+        RemoteAction("validate_payment_form", None)._validate_action_result(result)
+    except ValidationError as error:
+        return error.message
+    return ""
+
+
+INVALID_ANSWERS = [{"events": [{"event": "slot", "name": 5}]}, {"events": "none"},
+                   {"responses": [3]}, {"events": [{"event": "nonsense"}]}]
+
+
+@check
+def validator_is_built_once_and_errs_like_rasa() -> Dict[str, Any]:
+    serving.uninstall()
+    stock_errors = [_error(answer) for answer in INVALID_ANSWERS]
+    serving.install()
+    serving.response_validator.cache_clear()
+    schema_checks = []
+    validator_class = validators.validator_for(RemoteAction.action_response_format_spec())
+    original = validator_class.check_schema
+    validator_class.check_schema = classmethod(  # type: ignore[method-assign]
+        lambda cls, schema, *a, **k: (schema_checks.append(1), original(schema, *a, **k))[1])
+    try:
+        valid = {"events": [{"event": "slot", "name": "payment_amount", "value": "25"}],
+                 "responses": [{"text": "ok"}]}
+        accepted = all(
+            RemoteAction("validate_payment_form", None)._validate_action_result(valid)
+            for _ in range(20))
+    finally:
+        validator_class.check_schema = original  # type: ignore[method-assign]
+    return {"schema_checks": len(schema_checks), "accepted": accepted,
+            "same_errors": [_error(answer) for answer in INVALID_ANSWERS] == stock_errors,
+            "errors": stock_errors}
+
+
+@check
+def event_types_resolve_as_rasa_does() -> Dict[str, Any]:
+    names = sorted({cls.type_name for cls in all_subclasses(Event)})
+    serving.uninstall()
+    stock = {name: Event.resolve_by_type(name) for name in names}
+    serving.install()
+    patched = {name: Event.resolve_by_type(name) for name in names}
+    again = {name: Event.resolve_by_type(name) for name in names}
+    try:
+        Event.resolve_by_type("no_such_event")
+        unknown = "no error"
+    except ValueError as error:
+        unknown = str(error)
+    return {"same": patched == stock == again, "count": len(names),
+            "unknown": unknown, "default": Event.resolve_by_type("nope", SlotSet) is SlotSet,
+            "topic": Event.resolve_by_type("topic") is None}
+
+
+def _conversation(domain: Domain) -> DialogueStateTracker:
+    events: List[Event] = [
+        SessionStarted(), ActionExecuted("action_listen"),
+        UserUttered("hi", {"name": "greet", "confidence": 1.0}), ActionExecuted("utter_greet"),
+        ActionExecuted("action_listen"),
+        UserUttered("balance", {"name": "check_balance", "confidence": 1.0}),
+        ActionExecuted("action_remember_task"), SlotSet("pending_task", "check_balance"),
+        ActionExecuted("identity_form"), ActiveLoop("identity_form"),
+        SlotSet("requested_slot", "identifier"), ActionExecuted("action_listen"),
+        UserUttered("7400000100", {"name": "inform", "confidence": 1.0}),
+    ]
+    return DialogueStateTracker.from_events("checks", events, domain.slots)
+
+
+@check
+def states_are_computed_once_per_question_within_a_prediction() -> Dict[str, Any]:
+    serving.install()
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    tracker = _conversation(domain)
+    rule_only = {"rule_only_slots": ["pending_task"], "rule_only_loops": ["identity_form"]}
+    questions = [dict(), dict(ignore_rule_only_turns=True, rule_only_data=rule_only)]
+    expected = [serving._STOCK["past_states"](tracker, domain, **q) for q in questions]
+    computed: List[int] = []
+    stock = serving._STOCK["past_states"]
+    serving._STOCK["past_states"] = lambda *a, **k: (computed.append(1), stock(*a, **k))[1]
+    try:
+        token = serving._prediction_states.set({})
+        first = [tracker.past_states(domain, **q) for q in questions]
+        first[0][-1].clear()  # a caller editing its copy (as the featurizers do) changes nothing
+        second = [tracker.past_states(domain, **q) for q in questions]
+        inside = len(computed)
+        tracker.update(ActionExecuted("validate_identity_form"))  # a changed tracker: recomputed
+        third = tracker.past_states(domain)
+        after_change = len(computed)
+        serving._prediction_states.reset(token)
+        tracker.past_states(domain)  # no prediction running: Rasa's own, every time
+        tracker.past_states(domain)
+        outside = len(computed) - after_change
+    finally:
+        serving._STOCK["past_states"] = stock
+    return {"same": second == expected and first[1] == expected[1],
+            "computed_inside": inside, "recomputed_after_change": after_change - inside,
+            "changed_states_longer": len(third) == len(expected[0]) + 1,
+            "computed_outside": outside}
+
+
+@check
+def the_store_reads_what_rasa_reads_in_wal_mode() -> Dict[str, Any]:
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "tracker.db"
+        store = RedactingSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
+        tracker = _conversation(domain)
+        asyncio.run(store.save(tracker))
+        then = tracker.events[-1].timestamp
+        for offset, event in enumerate([ActionExecuted("action_session_start"), SessionStarted(),
+                                        ActionExecuted("action_listen")], start=1):
+            event.timestamp = then + offset
+            tracker.update(event)
+        asyncio.run(store.save(tracker))
+        rasas = SQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
+
+        def read(source: SQLTrackerStore) -> Dict[str, Any]:
+            latest = asyncio.run(source.retrieve("checks"))
+            full = asyncio.run(source.retrieve_full_tracker("checks"))
+            with source.session_scope() as session:
+                count = source._event_query(session, "checks",
+                                            fetch_events_from_all_sessions=False).count()
+            return {"latest": [e.as_dict() for e in latest.events],
+                    "full": [e.as_dict() for e in full.events], "count": count}
+
+        ours, stock = read(store), read(rasas)
+        with store.engine.connect() as connection:
+            journal = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+            synchronous = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+        return {"same": ours == stock, "full": len(ours["full"]), "latest": len(ours["latest"]),
+                "count": ours["count"], "journal": journal, "synchronous": synchronous}
+
+
+def main() -> None:
+    results = {name: run() for name, run in CHECKS.items()}
+    sys.stdout.write("\n" + json.dumps(results) + "\n")
+
+
+if __name__ == "__main__":
+    main()

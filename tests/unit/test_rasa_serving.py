@@ -1,0 +1,65 @@
+"""Rasa's serving shortcuts (`rasa_ext.serving`) and the tracker store's reads: same answers,
+less repeated work. The checks need Rasa, so they run in Rasa's environment
+(`tests/unit/rasa_serving_checks.py`); the launcher check runs here."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autofinance.stack import PROJECT_ROOT, RASA_PYTHON, rasa_service, service_environment
+
+CHECKS = Path(__file__).with_name("rasa_serving_checks.py")
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, Any]:
+    if not RASA_PYTHON.exists():
+        pytest.skip(f"no Rasa environment at {RASA_PYTHON}: run `make envs`")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "RASA_TELEMETRY_ENABLED": "false"}
+    done = subprocess.run([str(RASA_PYTHON), str(CHECKS)], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_action_answer_schema_is_checked_once_and_errors_read_as_rasas(
+        results: dict[str, Any]) -> None:
+    checked = results["validator_is_built_once_and_errs_like_rasa"]
+    assert checked["schema_checks"] == 1  # for 20 answers (Rasa: once per answer)
+    assert checked["accepted"] and checked["same_errors"]
+    assert all("Failed to validate Action server response" in e for e in checked["errors"])
+
+
+def test_event_types_resolve_to_rasas_classes(results: dict[str, Any]) -> None:
+    resolved = results["event_types_resolve_as_rasa_does"]
+    assert resolved["same"] and resolved["count"] > 20
+    assert resolved["unknown"] == "Unknown event name 'no_such_event'."
+    assert resolved["default"] and resolved["topic"]
+
+
+def test_a_prediction_asks_each_states_question_once(results: dict[str, Any]) -> None:
+    states = results["states_are_computed_once_per_question_within_a_prediction"]
+    assert states["same"]  # the cached answers are Rasa's, and callers' edits do not leak
+    assert states["computed_inside"] == 2  # two distinct questions, each asked twice
+    assert states["recomputed_after_change"] == 1 and states["changed_states_longer"]
+    assert states["computed_outside"] == 2  # no prediction running: no cache
+
+
+def test_the_tracker_store_reads_what_rasas_reads_from_a_wal_sqlite_file(
+        results: dict[str, Any]) -> None:
+    store = results["the_store_reads_what_rasa_reads_in_wal_mode"]
+    assert store["same"]  # latest session, every session and the count, as Rasa's SQL store
+    assert (store["full"], store["latest"], store["count"]) == (16, 2, 2)
+    assert (store["journal"], store["synchronous"]) == ("wal", 1)  # 1: NORMAL
+
+
+def test_the_launcher_serves_rasa_through_the_shortcuts(tmp_path: Path) -> None:
+    env = service_environment({"RASA_API_TOKEN": "t"})
+    command = rasa_service(env, tmp_path / "credentials.yml").command
+    assert command[:4] == [str(RASA_PYTHON), "-m", "rasa_ext.serving", "run"]
+    assert "--enable-api" in command and "--endpoints" in command
