@@ -1,0 +1,93 @@
+"""Checks of `rasa_ext.intent_classifier` that need Rasa: run by Rasa's Python.
+
+`tests/unit/test_intent_classifier.py` runs this file with `.venv/rasa/bin/python` (the app
+environment has no Rasa) and asserts on the JSON it prints on its last line.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from rasa_ext.intent_classifier import ARRAYS_FILE, TfidfIntentClassifier
+
+EXAMPLES = {
+    "check_balance": ["what's my balance", "how much do i owe", "balance please",
+                      "what is left on my loan", "how much is still owed on the car"],
+    "make_payment": ["i want to pay", "make a payment", "pay my bill now",
+                     "send a payment today", "i'd like to pay $200"],
+    "greet": ["hi", "hello there", "good morning", "hey", "hiya"],
+}
+
+
+def _data(examples: Dict[str, List[str]]) -> TrainingData:
+    return TrainingData([Message.build(text=text, intent=intent)
+                         for intent, texts in examples.items() for text in texts])
+
+
+def _component(storage: LocalModelStorage, config: Dict[str, Any]) -> TfidfIntentClassifier:
+    context = ExecutionContext(GraphSchema({}), "test")
+    return TfidfIntentClassifier.create({**TfidfIntentClassifier.get_default_config(), **config},
+                                        storage, Resource("intents"), context)
+
+
+def _parse(component: TfidfIntentClassifier, texts: List[str]) -> List[Dict[str, Any]]:
+    messages = component.process([Message.build(text=text) for text in texts])
+    return [{"intent": m.get("intent"), "ranking": m.get("intent_ranking")} for m in messages]
+
+
+def main() -> None:
+    texts = ["how much do i still owe on my car", "pay 300 dollars", "helo", ""]
+    with tempfile.TemporaryDirectory() as tmp:
+        storage = LocalModelStorage(Path(tmp))
+        trained = _component(storage, {"ranking_length": 2})
+        trained.train(_data(EXAMPLES))
+        parsed = _parse(trained, texts)
+        loaded = TfidfIntentClassifier.load({**TfidfIntentClassifier.get_default_config(),
+                                             "ranking_length": 2}, storage,
+                                            Resource("intents"),
+                                            ExecutionContext(GraphSchema({}), "test"))
+        reloaded = _parse(loaded, texts)
+        with storage.read_from(Resource("intents")) as directory:
+            stored = sorted(p.name for p in directory.iterdir())
+            with zipfile.ZipFile(directory / ARRAYS_FILE) as archive:
+                arrays = [np.lib.format.read_array(archive.open(name), allow_pickle=False).dtype.str
+                          for name in archive.namelist()]
+
+        lone = _component(LocalModelStorage(Path(tmp) / "lone"), {})
+        lone.train(_data({"greet": EXAMPLES["greet"]}))
+        untouched = lone.process([Message.build(text="hi")])[0].get("intent")
+
+        missing = TfidfIntentClassifier.load(TfidfIntentClassifier.get_default_config(),
+                                             LocalModelStorage(Path(tmp) / "empty"),
+                                             Resource("nothing"),
+                                             ExecutionContext(GraphSchema({}), "test"))
+        missing_answer = missing.process([Message.build(text="hi")])[0].get("intent")
+
+    print(json.dumps({
+        "intents": [p["intent"]["name"] for p in parsed],
+        "confidences": [p["intent"]["confidence"] for p in parsed],
+        "ranking_lengths": [len(p["ranking"]) for p in parsed],
+        "rankings_sorted": all(
+            [r["confidence"] for r in p["ranking"]]
+            == sorted((r["confidence"] for r in p["ranking"]), reverse=True) for p in parsed),
+        "top_is_first_of_ranking": all(p["intent"] == p["ranking"][0] for p in parsed),
+        "reloaded_same": reloaded == parsed,
+        "stored_files": stored,
+        "array_dtypes": arrays,
+        "single_intent_untouched": untouched,
+        "missing_model_untouched": missing_answer,
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""The TF-IDF intent classifier (`rasa_ext.intent_classifier`): it predicts, ranks, survives a
+save and load unchanged, stores no pickle, and leaves messages alone when it has no model.
+The checks need Rasa, so they run in Rasa's environment (`intent_classifier_checks.py`)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autofinance.stack import PROJECT_ROOT, RASA_PYTHON
+
+CHECKS = Path(__file__).with_name("intent_classifier_checks.py")
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, Any]:
+    if not RASA_PYTHON.exists():
+        pytest.skip(f"no Rasa environment at {RASA_PYTHON}: run `make envs`")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "RASA_TELEMETRY_ENABLED": "false"}
+    done = subprocess.run([str(RASA_PYTHON), str(CHECKS)], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_it_predicts_the_intent_of_unseen_wording_and_typos(results: dict[str, Any]) -> None:
+    assert results["intents"][:3] == ["check_balance", "make_payment", "greet"]
+    assert all(0 < c <= 1 for c in results["confidences"])
+
+
+def test_the_ranking_is_sorted_capped_and_led_by_the_intent(results: dict[str, Any]) -> None:
+    assert results["ranking_lengths"] == [2, 2, 2, 2]  # ranking_length: 2 of 3 intents
+    assert results["rankings_sorted"] and results["top_is_first_of_ranking"]
+
+
+def test_a_saved_model_loads_to_the_same_answers_without_pickle(results: dict[str, Any]) -> None:
+    assert results["reloaded_same"]
+    assert results["stored_files"] == ["arrays.npz", "meta.json"]
+    assert "|O" not in results["array_dtypes"]  # no object arrays: nothing to unpickle
+
+
+def test_without_a_model_messages_are_left_alone(results: dict[str, Any]) -> None:
+    assert results["single_intent_untouched"] is None  # one intent: nothing to tell apart
+    assert results["missing_model_untouched"] is None
