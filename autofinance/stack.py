@@ -67,9 +67,11 @@ class Service:
 
 def rasa_service(env: Mapping[str, str], credentials: Path, name: str = "rasa") -> Service:
     """`rasa run` on the env's RASA_PORT with its profile's endpoints (scale-out runs several),
-    through `rasa_ext.serving`, which spares Rasa work it would repeat on every message."""
+    through `rasa_ext.serving`, which spares Rasa work it would repeat on every message.
+    RASA_ENDPOINTS names another endpoints file (the benchmark's Sanic-workers run)."""
     production = env.get("ASSISTANT_PROFILE", "demo") == "production"
-    endpoints = "deploy/endpoints.production.yml" if production else "endpoints.yml"
+    endpoints = env.get("RASA_ENDPOINTS") or (
+        "deploy/endpoints.production.yml" if production else "endpoints.yml")
     command = [
         str(RASA_PYTHON), "-m", "rasa_ext.serving", "run",
         "--enable-api", "--auth-token", env["RASA_API_TOKEN"],

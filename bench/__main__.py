@@ -42,23 +42,37 @@ async def _levels(url: str, levels: list[int], new_script: Callable[[int], Conve
     return results
 
 
-def bench_ours(levels: list[int], customers: int) -> report.Run:
-    work = WORK / "ours"
+def bench_ours(levels: list[int], customers: int, rasa_workers: int = 1) -> report.Run:
+    """Our stack on a freshly seeded store; with `rasa_workers` > 1, Rasa runs that many Sanic
+    workers on the Redis lock store (Rasa's own way to use more cores on one machine)."""
+    label = "meridian" if rasa_workers == 1 else f"meridian-{rasa_workers}w"
+    work = WORK / label
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     database_url = f"sqlite:///{work / 'accounts.db'}"
     print(f"==> seeding {customers} synthetic customers", flush=True)
     servers.seed(database_url, customers)
-    print("==> Meridian assistant (Rasa, action server, web app)", flush=True)
-    stack = servers.start_ours(work, database_url)
+    extra = {}
+    if rasa_workers > 1:
+        extra = {"SANIC_WORKERS": str(rasa_workers),
+                 "RASA_ENDPOINTS": str(servers.workers_endpoints(work))}
+    print(f"==> Meridian assistant (Rasa with {rasa_workers} Sanic worker(s), action server, "
+          "web app)", flush=True)
+    stack = servers.start_ours(work, database_url, extra)
     engine = make_engine(database_url)
     try:
         results = asyncio.run(_levels(stack.env["RASA_URL"], levels,
-                                      lambda i: ServicingCustomer(i, engine), "meridian"))
-        memory = {s.name: servers.peak_memory_mb(s.process.pid) for s in stack.services if s.process}
+                                      lambda i: ServicingCustomer(i, engine), label))
+        memory = {s.name: servers.tree_peak_memory_mb(s.process.pid)
+                  for s in stack.services if s.process}
     finally:
         stack.stop()
         engine.dispose()
+    if rasa_workers > 1:
+        return report.Run(f"Meridian, {rasa_workers} Sanic workers", results, memory,
+                          notes=f"Meridian, {rasa_workers} Sanic workers: the same, with Rasa in "
+                                f"{rasa_workers} Sanic workers on the Redis lock store "
+                                "(SANIC_WORKERS); its memory is the sum over the workers.")
     return report.Run("Meridian", results, memory,
                       notes=f"Meridian: the embedded default (SQLite stores, one process each), "
                             f"{customers} synthetic customers; each conversation identifies, "
@@ -93,11 +107,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--levels", default="1,10,50")
+    parser.add_argument("--rasa-workers", type=int, default=2,
+                        help="also run ours with this many Sanic workers at the busiest level "
+                             "(needs Redis; 1 skips it)")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     WORK.mkdir(parents=True, exist_ok=True)
     load = [os.getloadavg()[0]]
     ours = bench_ours(levels, args.customers)
+    workers = (bench_ours(levels[-1:], args.customers, args.rasa_workers)
+               if args.rasa_workers > 1 else None)
     load.append(os.getloadavg()[0])
     stock = bench_stock(levels)
     load.append(os.getloadavg()[0])
@@ -105,7 +124,7 @@ def main() -> int:
                 f"Python {platform.python_version()}. Levels: {levels}; 14 messages a conversation; "
                 "every message waits for its answer, as a person does. "
                 f"{load_note(load)}")
-    written = report.write(OUT, ours, stock, settings)
+    written = report.write(OUT, ours, stock, settings, workers)
     print(written.read_text())
     print(f"Report: {written.relative_to(PROJECT_ROOT)}")
     return 0

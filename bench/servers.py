@@ -12,6 +12,8 @@ import urllib.request
 from pathlib import Path
 from typing import Mapping, Optional
 
+import yaml
+
 from autofinance.stack import APP_PYTHON, PROJECT_ROOT, RASA_BIN, Stack
 
 
@@ -27,6 +29,45 @@ def peak_memory_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def children(pid: int) -> list[int]:
+    """Every living descendant of a process (Sanic's workers are children of `rasa run`)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], list(parents.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(parents.get(child, []))
+    return found
+
+
+def tree_peak_memory_mb(pid: int) -> float:
+    """Peak resident memory of a process and its descendants, summed (each worker holds a model)."""
+    total = 0.0
+    for member in [pid, *children(pid)]:
+        try:
+            total += peak_memory_mb(member)
+        except OSError:
+            continue
+    return total
+
+
+def workers_endpoints(work: Path) -> Path:
+    """Our endpoints with the Redis lock store, which Rasa requires before it runs several Sanic
+    workers (with the in-memory lock it silently runs one)."""
+    endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text())
+    endpoints["lock_store"] = {"type": "redis", "url": "${REDIS_HOST}", "port": "${REDIS_PORT}",
+                               "db": "${REDIS_DB}", "key_prefix": f"bench{secrets.token_hex(4)}"}
+    path = work / "endpoints.workers.yml"
+    path.write_text(yaml.safe_dump(endpoints, sort_keys=False))
+    return path
 
 
 def seed(database_url: str, customers: int) -> None:

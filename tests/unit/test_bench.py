@@ -1,8 +1,17 @@
 """The benchmark's arithmetic and report: exact percentiles, both columns, the ratios, the chart."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 
+import yaml
+
+from autofinance.stack import PROJECT_ROOT, rasa_service, service_environment
+from bench import servers
 from bench.__main__ import load_note
 from bench.load import LevelResult
 from bench.report import Run, latency_svg, markdown, targets
@@ -51,3 +60,41 @@ def test_the_chart_is_well_formed_svg_with_a_bar_per_series_and_level() -> None:
 def test_the_report_says_how_busy_the_machine_was() -> None:
     note = load_note([0.2, 1.25, 3.0])
     assert "0.2 / 1.2 / 3.0" in note and "other work competed" in note
+
+
+def test_several_workers_get_their_own_table_and_count_for_throughput() -> None:
+    ours = Run("Meridian", [level(1, [30, 40], 1.0), level(50, [900] * 300, 10.0)], {"rasa": 600})
+    workers = Run("Meridian, 2 Sanic workers", [level(50, [600] * 300, 5.0)], {"rasa": 1100})
+    stock = Run("stock", [level(1, [30, 36], 1.0), level(50, [1500] * 300, 10.0)], {"rasa": 1100})
+    text = markdown(ours, stock, "2 cores", workers)
+    assert "## Meridian, 2 Sanic workers" in text
+    assert "| 50 | 600 ms | 600 ms | 60.0 | 2.00× | 0, 0 |" in text
+    assert "all workers together: 1100 MB" in text
+    verdicts = targets(ours, stock, workers)
+    assert "(2 Sanic workers): 60.0 msg/s = 2.00× stock" in verdicts[1] and "NOT" not in verdicts[1]
+    assert "NOT" not in verdicts[2]  # memory is judged on one process (600 MB)
+    slower = Run("Meridian, 2 Sanic workers", [level(50, [900] * 300, 20.0)], {"rasa": 1100})
+    assert "(one Rasa process): 30.0 msg/s" in targets(ours, stock, slower)[1]
+
+
+def test_peak_memory_of_a_process_tree_adds_its_children() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        time.sleep(0.3)
+        assert child.pid in servers.children(os.getpid())
+        alone = servers.peak_memory_mb(os.getpid())
+        assert servers.tree_peak_memory_mb(os.getpid()) >= alone + servers.peak_memory_mb(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_the_workers_endpoints_switch_only_the_lock_store_to_redis(tmp_path: Path) -> None:
+    written = yaml.safe_load(servers.workers_endpoints(tmp_path).read_text())
+    ours = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text())
+    assert written["lock_store"]["type"] == "redis" and written["lock_store"]["url"] == "${REDIS_HOST}"
+    assert {k: v for k, v in written.items() if k != "lock_store"} == \
+        {k: v for k, v in ours.items() if k != "lock_store"}
+    env = service_environment({"RASA_API_TOKEN": "t", "RASA_ENDPOINTS": str(tmp_path / "e.yml")})
+    command = rasa_service(env, tmp_path / "credentials.yml").command
+    assert command[command.index("--endpoints") + 1] == str(tmp_path / "e.yml")
