@@ -64,6 +64,7 @@ logger = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config.yml"
 DOMAIN = REPO / "domain.yml"
+CLASSIFIER_CODE = REPO / "rasa_ext" / "intent_classifier.py"
 NLU_DIR = REPO / "data" / "nlu"
 MAIN_MODEL = REPO / "models" / "meridian.tar.gz"
 HELDOUT_DIR = REPO / "models" / "heldout"
@@ -194,10 +195,11 @@ def split_training_data() -> tuple[TrainingData, list[Message]]:
 
 def fingerprint(train_yaml: str) -> str:
     """What the held-out model depends on: its training file (so data/nlu and the split),
-    the config, the domain (the response selector learns the FAQ answers) and rasa's version.
+    the config, the domain (it holds the FAQ answers), our classifier's code and rasa's version.
     """
     digest = hashlib.sha256()
-    for part in (train_yaml.encode("utf-8"), CONFIG.read_bytes(), DOMAIN.read_bytes()):
+    for part in (train_yaml.encode("utf-8"), CONFIG.read_bytes(), DOMAIN.read_bytes(),
+                 CLASSIFIER_CODE.read_bytes()):
         digest.update(hashlib.sha256(part).digest())
     digest.update(rasa.__version__.encode("ascii"))
     return digest.hexdigest()
@@ -239,7 +241,7 @@ def heldout_model(train: TrainingData) -> tuple[Path, str, bool]:
 def predict(model: Path, texts: Sequence[str], full_retrieval_intent: bool) -> list[str]:
     """Predicted intent of every text, loading the model once.
 
-    With `full_retrieval_intent` the FAQ answer chosen by the response selector is named
+    With `full_retrieval_intent` the FAQ answer chosen by the classifier is named
     (`faq/phishing`); without it the label is `faq`, as the dialogue policies see it.
     """
     logger.info("loading %s", model)

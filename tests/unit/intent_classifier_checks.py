@@ -26,12 +26,19 @@ EXAMPLES = {
     "make_payment": ["i want to pay", "make a payment", "pay my bill now",
                      "send a payment today", "i'd like to pay $200"],
     "greet": ["hi", "hello there", "good morning", "hey", "hiya"],
+    "faq/phishing": ["is this email from you real", "i got a scam text saying it's meridian",
+                     "how do i know a message is really from you", "suspicious email from you"],
+    "faq/support_hours": ["when are you open", "what are your hours", "are agents there on sunday",
+                          "what time do you close"],
 }
+RESPONSES = {"utter_faq/phishing": [{"text": "We never ask for your password."}],
+             "utter_faq/support_hours": [{"text": "Mon-Fri 8-8."}]}
 
 
 def _data(examples: Dict[str, List[str]]) -> TrainingData:
     return TrainingData([Message.build(text=text, intent=intent)
-                         for intent, texts in examples.items() for text in texts])
+                         for intent, texts in examples.items() for text in texts],
+                        responses=RESPONSES)
 
 
 def _component(storage: LocalModelStorage, config: Dict[str, Any]) -> TfidfIntentClassifier:
@@ -42,11 +49,13 @@ def _component(storage: LocalModelStorage, config: Dict[str, Any]) -> TfidfInten
 
 def _parse(component: TfidfIntentClassifier, texts: List[str]) -> List[Dict[str, Any]]:
     messages = component.process([Message.build(text=text) for text in texts])
-    return [{"intent": m.get("intent"), "ranking": m.get("intent_ranking")} for m in messages]
+    return [{"intent": m.get("intent"), "ranking": m.get("intent_ranking"),
+             "selector": m.get("response_selector")} for m in messages]
 
 
 def main() -> None:
-    texts = ["how much do i still owe on my car", "pay 300 dollars", "helo", ""]
+    texts = ["how much do i still owe on my car", "pay 300 dollars", "helo", "",
+             "got a weird email that says its from you", "are you open on saturday"]
     with tempfile.TemporaryDirectory() as tmp:
         storage = LocalModelStorage(Path(tmp))
         trained = _component(storage, {"ranking_length": 2})
@@ -77,6 +86,8 @@ def main() -> None:
         "intents": [p["intent"]["name"] for p in parsed],
         "confidences": [p["intent"]["confidence"] for p in parsed],
         "ranking_lengths": [len(p["ranking"]) for p in parsed],
+        "answers": [p["selector"]["faq"]["response"]["intent_response_key"] for p in parsed[4:]],
+        "selection": parsed[4]["selector"],
         "rankings_sorted": all(
             [r["confidence"] for r in p["ranking"]]
             == sorted((r["confidence"] for r in p["ranking"]), reverse=True) for p in parsed),

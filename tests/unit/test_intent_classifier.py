@@ -29,11 +29,25 @@ def results() -> dict[str, Any]:
 
 def test_it_predicts_the_intent_of_unseen_wording_and_typos(results: dict[str, Any]) -> None:
     assert results["intents"][:3] == ["check_balance", "make_payment", "greet"]
+    assert results["intents"][4:] == ["faq", "faq"]
     assert all(0 < c <= 1 for c in results["confidences"])
 
 
+def test_it_picks_the_faq_answer_as_rasas_response_selector_would(
+        results: dict[str, Any]) -> None:
+    assert results["answers"] == ["faq/phishing", "faq/support_hours"]
+    selection = results["selection"]
+    assert selection["all_retrieval_intents"] == ["faq"]
+    response = selection["faq"]["response"]
+    assert response["utter_action"] == "utter_faq/phishing"  # what utter_faq sends
+    assert response["responses"] == [{"text": "We never ask for your password."}]
+    assert 0.5 < response["confidence"] <= 1
+    assert [r["intent_response_key"] for r in selection["faq"]["ranking"]] == \
+        ["faq/phishing", "faq/support_hours"]
+
+
 def test_the_ranking_is_sorted_capped_and_led_by_the_intent(results: dict[str, Any]) -> None:
-    assert results["ranking_lengths"] == [2, 2, 2, 2]  # ranking_length: 2 of 3 intents
+    assert results["ranking_lengths"] == [2] * 6  # ranking_length: 2 of 4 intents
     assert results["rankings_sorted"] and results["top_is_first_of_ranking"]
 
 
