@@ -166,6 +166,44 @@ def the_store_reads_what_rasa_reads_in_wal_mode() -> Dict[str, Any]:
                 "count": ours["count"], "journal": journal, "synchronous": synchronous}
 
 
+@check
+def endpoint_calls_reuse_one_connection() -> Dict[str, Any]:
+    """Five calls to one endpoint: how many connections each way, and what the server saw."""
+    from aiohttp import web
+    from rasa.utils.endpoints import EndpointConfig
+
+    async def calls() -> Dict[str, Any]:
+        peers, seen = set(), []
+
+        async def handler(request: web.Request) -> web.Response:
+            peers.add(request.transport.get_extra_info("peername")[1])
+            seen.append({"token": request.query.get("token"),
+                         "header": request.headers.get("X-Check"), "body": await request.json()})
+            return web.json_response({"ok": len(seen)})
+
+        app = web.Application()
+        app.router.add_post("/webhook", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", token="secret",
+                                  headers={"X-Check": "yes"})
+        answers = [await endpoint.request(json={"n": n}) for n in range(5)]
+        await runner.cleanup()
+        return {"connections": len(peers), "answers": answers, "seen": seen}
+
+    serving.uninstall()
+    stock = asyncio.run(calls())
+    serving.install()
+    ours = asyncio.run(calls())
+    return {"stock_connections": stock["connections"], "connections": ours["connections"],
+            "same": {k: v for k, v in stock.items() if k != "connections"}
+            == {k: v for k, v in ours.items() if k != "connections"},
+            "seen": ours["seen"][:1]}
+
+
 def main() -> None:
     results = {name: run() for name, run in CHECKS.items()}
     sys.stdout.write("\n" + json.dumps(results) + "\n")

@@ -63,3 +63,12 @@ def test_the_launcher_serves_rasa_through_the_shortcuts(tmp_path: Path) -> None:
     command = rasa_service(env, tmp_path / "credentials.yml").command
     assert command[:4] == [str(RASA_PYTHON), "-m", "rasa_ext.serving", "run"]
     assert "--enable-api" in command and "--endpoints" in command
+
+
+def test_calls_to_an_endpoint_reuse_one_connection_with_rasas_headers_and_token(
+        results: dict[str, Any]) -> None:
+    calls = results["endpoint_calls_reuse_one_connection"]
+    assert calls["stock_connections"] == 5  # Rasa: a new session and connection per call
+    assert calls["connections"] == 1
+    assert calls["same"]  # same answers, same requests as the server saw them
+    assert calls["seen"] == [{"token": "secret", "header": "yes", "body": {"n": 0}}]
