@@ -12,7 +12,6 @@ import os
 import platform
 import shutil
 import sys
-from pathlib import Path
 from typing import Callable
 
 from autofinance.stack import PROJECT_ROOT
