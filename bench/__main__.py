@@ -11,7 +11,9 @@ import asyncio
 import os
 import platform
 import shutil
+import sqlite3
 import sys
+from pathlib import Path
 from typing import Callable
 
 from autofinance.stack import PROJECT_ROOT
@@ -41,16 +43,26 @@ async def _levels(url: str, levels: list[int], new_script: Callable[[int], Conve
     return results
 
 
-def bench_ours(levels: list[int], customers: int, rasa_workers: int = 1) -> report.Run:
-    """Our stack on a freshly seeded store; with `rasa_workers` > 1, Rasa runs that many Sanic
-    workers on the Redis lock store (Rasa's own way to use more cores on one machine)."""
+def seeded_store(customers: int) -> Path:
+    """A store with `customers` synthetic customers, seeded once; each run works on a copy."""
+    path = WORK / "seeded-accounts.db"
+    path.unlink(missing_ok=True)
+    print(f"==> seeding {customers} synthetic customers", flush=True)
+    servers.seed(f"sqlite:///{path}", customers)
+    return path
+
+
+def bench_ours(levels: list[int], seeded: Path, customers: int,
+               rasa_workers: int = 1) -> report.Run:
+    """Our stack on a fresh copy of the seeded store; with `rasa_workers` > 1, Rasa runs that
+    many Sanic workers on the Redis lock store (Rasa's own way to use more cores on one machine)."""
     label = "meridian" if rasa_workers == 1 else f"meridian-{rasa_workers}w"
     work = WORK / label
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    with sqlite3.connect(seeded) as source, sqlite3.connect(work / "accounts.db") as copy:
+        source.backup(copy)  # a consistent copy, whatever the seed left in its write-ahead log
     database_url = f"sqlite:///{work / 'accounts.db'}"
-    print(f"==> seeding {customers} synthetic customers", flush=True)
-    servers.seed(database_url, customers)
     extra = {}
     if rasa_workers > 1:
         extra = {"SANIC_WORKERS": str(rasa_workers),
@@ -113,8 +125,9 @@ def main() -> int:
     levels = [int(level) for level in args.levels.split(",")]
     WORK.mkdir(parents=True, exist_ok=True)
     load = [os.getloadavg()[0]]
-    ours = bench_ours(levels, args.customers)
-    workers = (bench_ours(levels[-1:], args.customers, args.rasa_workers)
+    seeded = seeded_store(args.customers)
+    ours = bench_ours(levels, seeded, args.customers)
+    workers = (bench_ours(levels[-1:], seeded, args.customers, args.rasa_workers)
                if args.rasa_workers > 1 else None)
     load.append(os.getloadavg()[0])
     stock = bench_stock(levels)

@@ -218,7 +218,7 @@ def heldout_model(train: TrainingData) -> tuple[Path, str, bool]:
             logger.info("held-out model is up to date (%s), not retraining", model)
             return model, current, False
     FINGERPRINT_FILE.unlink(missing_ok=True)  # a failed run must not leave a stale match
-    logger.info("training the held-out NLU model (a few minutes on 2 cores)")
+    logger.info("training the held-out NLU model (under a minute on 2 cores)")
     with tempfile.TemporaryDirectory(prefix="nlu-heldout-") as tmp:
         data_file = Path(tmp) / "train.yml"
         data_file.write_text(train_yaml, encoding="utf-8")

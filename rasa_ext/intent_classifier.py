@@ -126,9 +126,13 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             keys = [examples[i].get_full_intent() for i in rows]
             if len(set(keys)) >= 2:
                 self.answers[retrieval_intent] = self._fit(features[rows], keys)
+            else:  # one answer: nothing to choose, it is always that one
+                self.answers[retrieval_intent] = LinearModel(
+                    np.zeros((1, features.shape[1])), np.zeros(1), keys[:1])
+        utter_actions = {intent_response_key_to_template_key(label)
+                         for model in self.answers.values() for label in model.labels}
         self.responses = {key: list(value) for key, value in training_data.responses.items()
-                          if any(key == intent_response_key_to_template_key(label)
-                                 for model in self.answers.values() for label in model.labels)}
+                          if key in utter_actions}
         self.persist()
         return self._resource
 

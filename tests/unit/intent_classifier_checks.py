@@ -30,8 +30,11 @@ EXAMPLES = {
                      "how do i know a message is really from you", "suspicious email from you"],
     "faq/support_hours": ["when are you open", "what are your hours", "are agents there on sunday",
                           "what time do you close"],
+    "chitchat/weather": ["what's the weather like", "is it going to rain today",
+                         "how hot is it outside", "weather forecast please"],
 }
 RESPONSES = {"utter_faq/phishing": [{"text": "We never ask for your password."}],
+             "utter_chitchat/weather": [{"text": "I can't see outside, sorry."}],
              "utter_faq/support_hours": [{"text": "Mon-Fri 8-8."}]}
 
 
@@ -55,7 +58,8 @@ def _parse(component: TfidfIntentClassifier, texts: List[str]) -> List[Dict[str,
 
 def main() -> None:
     texts = ["how much do i still owe on my car", "pay 300 dollars", "helo", "",
-             "got a weird email that says its from you", "are you open on saturday"]
+             "got a weird email that says its from you", "are you open on saturday",
+             "will it rain tomorrow"]
     with tempfile.TemporaryDirectory() as tmp:
         storage = LocalModelStorage(Path(tmp))
         trained = _component(storage, {"ranking_length": 2})
@@ -86,7 +90,8 @@ def main() -> None:
         "intents": [p["intent"]["name"] for p in parsed],
         "confidences": [p["intent"]["confidence"] for p in parsed],
         "ranking_lengths": [len(p["ranking"]) for p in parsed],
-        "answers": [p["selector"]["faq"]["response"]["intent_response_key"] for p in parsed[4:]],
+        "answers": [p["selector"]["faq"]["response"]["intent_response_key"] for p in parsed[4:6]],
+        "single_answer": parsed[6]["selector"]["chitchat"]["response"],
         "selection": parsed[4]["selector"],
         "rankings_sorted": all(
             [r["confidence"] for r in p["ranking"]]

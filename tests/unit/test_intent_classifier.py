@@ -3,33 +3,24 @@ save and load unchanged, stores no pickle, and leaves messages alone when it has
 The checks need Rasa, so they run in Rasa's environment (`intent_classifier_checks.py`)."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from autofinance.stack import PROJECT_ROOT, RASA_PYTHON
+from tests.unit.rasa_checks import run_in_rasa
 
 CHECKS = Path(__file__).with_name("intent_classifier_checks.py")
 
 
 @pytest.fixture(scope="module")
 def results() -> dict[str, Any]:
-    if not RASA_PYTHON.exists():
-        pytest.skip(f"no Rasa environment at {RASA_PYTHON}: run `make envs`")
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "RASA_TELEMETRY_ENABLED": "false"}
-    done = subprocess.run([str(RASA_PYTHON), str(CHECKS)], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_in_rasa(CHECKS)
 
 
 def test_it_predicts_the_intent_of_unseen_wording_and_typos(results: dict[str, Any]) -> None:
     assert results["intents"][:3] == ["check_balance", "make_payment", "greet"]
-    assert results["intents"][4:] == ["faq", "faq"]
+    assert results["intents"][4:] == ["faq", "faq", "chitchat"]
     assert all(0 < c <= 1 for c in results["confidences"])
 
 
@@ -37,7 +28,7 @@ def test_it_picks_the_faq_answer_as_rasas_response_selector_would(
         results: dict[str, Any]) -> None:
     assert results["answers"] == ["faq/phishing", "faq/support_hours"]
     selection = results["selection"]
-    assert selection["all_retrieval_intents"] == ["faq"]
+    assert selection["all_retrieval_intents"] == ["chitchat", "faq"]
     response = selection["faq"]["response"]
     assert response["utter_action"] == "utter_faq/phishing"  # what utter_faq sends
     assert response["responses"] == [{"text": "We never ask for your password."}]
@@ -46,8 +37,15 @@ def test_it_picks_the_faq_answer_as_rasas_response_selector_would(
         ["faq/phishing", "faq/support_hours"]
 
 
+def test_a_retrieval_intent_with_a_single_answer_always_gives_it(results: dict[str, Any]) -> None:
+    single = results["single_answer"]
+    assert single["intent_response_key"] == "chitchat/weather" and single["confidence"] == 1.0
+    assert single["utter_action"] == "utter_chitchat/weather"
+    assert single["responses"] == [{"text": "I can't see outside, sorry."}]
+
+
 def test_the_ranking_is_sorted_capped_and_led_by_the_intent(results: dict[str, Any]) -> None:
-    assert results["ranking_lengths"] == [2] * 6  # ranking_length: 2 of 4 intents
+    assert results["ranking_lengths"] == [2] * 7  # ranking_length: 2 of 5 intents
     assert results["rankings_sorted"] and results["top_is_first_of_ranking"]
 
 

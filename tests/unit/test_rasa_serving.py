@@ -3,28 +3,20 @@ less repeated work. The checks need Rasa, so they run in Rasa's environment
 (`tests/unit/rasa_serving_checks.py`); the launcher check runs here."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from autofinance.stack import PROJECT_ROOT, RASA_PYTHON, rasa_service, service_environment
+from autofinance.stack import RASA_PYTHON, rasa_service, service_environment
+from tests.unit.rasa_checks import run_in_rasa
 
 CHECKS = Path(__file__).with_name("rasa_serving_checks.py")
 
 
 @pytest.fixture(scope="module")
 def results() -> dict[str, Any]:
-    if not RASA_PYTHON.exists():
-        pytest.skip(f"no Rasa environment at {RASA_PYTHON}: run `make envs`")
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "RASA_TELEMETRY_ENABLED": "false"}
-    done = subprocess.run([str(RASA_PYTHON), str(CHECKS)], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_in_rasa(CHECKS)
 
 
 def test_the_action_answer_schema_is_checked_once_and_errors_read_as_rasas(
