@@ -10,7 +10,6 @@ reset token.
 """
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any, Optional
 
@@ -69,6 +68,16 @@ def _redact_user(event: dict[str, Any], answering_verification: bool) -> None:
             entity.pop("additional_info", None)
 
 
+def json_copy(value: Any) -> Any:
+    """A deep copy of serialised events (dicts, lists and scalars): what `copy.deepcopy` gives,
+    several times faster, and this runs on every event of every turn."""
+    if isinstance(value, dict):
+        return {key: json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_copy(item) for item in value]
+    return value
+
+
 FormState = tuple[Optional[str], Optional[str]]  # (active loop, requested slot)
 
 
@@ -80,7 +89,7 @@ def redact_events(events: list[dict[str, Any]], state: FormState = (None, None))
     active_loop, requested_slot = state
     redacted: list[dict[str, Any]] = []
     for original in events:
-        event = copy.deepcopy(original)
+        event = json_copy(original)
         kind = event.get("event")
         if kind == "active_loop":
             active_loop = event.get("name")

@@ -6,6 +6,7 @@ environment has no Rasa) and asserts on the JSON it prints: one entry per check.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import sys
 import tempfile
@@ -18,10 +19,12 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (ActionExecuted, ActiveLoop, Event, SessionStarted, SlotSet,
                                      UserUttered)
+from rasa.shared.core.slots import Slot
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
 
 from rasa_ext import serving
+from rasa_ext.redaction import redact_events
 from rasa_ext.tracker_store import RedactingSQLTrackerStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +90,29 @@ def event_types_resolve_as_rasa_does() -> Dict[str, Any]:
             "topic": Event.resolve_by_type("topic") is None}
 
 
+@check
+def slots_copy_as_copy_copy_does() -> Dict[str, Any]:
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    tracker = _conversation(domain)  # slots with values set
+    originals = list(tracker.slots.values())
+    serving.uninstall()
+    stock = [copy.copy(slot) for slot in originals]
+    serving.install()
+    patched = [copy.copy(slot) for slot in originals]
+
+    def same(a: Any, b: Any) -> bool:
+        return (type(a) is type(b) and a.__dict__.keys() == b.__dict__.keys()
+                and all(a.__dict__[key] is b.__dict__[key] for key in a.__dict__))
+
+    copied = tracker.init_copy()
+    copied.slots["pending_task"].value = "payoff_quote"
+    return {"same": all(same(p, s) for p, s in zip(patched, stock)), "count": len(originals),
+            "new_objects": all(p is not o for p, o in zip(patched, originals)),
+            "classes": len({type(slot).__name__ for slot in originals}),
+            "original_kept": tracker.slots["pending_task"].value == "check_balance",
+            "patched": "__copy__" in Slot.__dict__}
+
+
 def _conversation(domain: Domain) -> DialogueStateTracker:
     events: List[Event] = [
         SessionStarted(), ActionExecuted("action_listen"),
@@ -139,15 +165,30 @@ def the_store_reads_what_rasa_reads_in_wal_mode() -> Dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "tracker.db"
         store = RedactingSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
+        rasas_own = SQLTrackerStore(domain=domain, dialect="sqlite",
+                                    db=str(Path(folder) / "rasa.db"))
         tracker = _conversation(domain)
-        asyncio.run(store.save(tracker))
+        for target in (store, rasas_own):
+            asyncio.run(target.save(tracker))
         then = tracker.events[-1].timestamp
         for offset, event in enumerate([ActionExecuted("action_session_start"), SessionStarted(),
                                         ActionExecuted("action_listen")], start=1):
             event.timestamp = then + offset
             tracker.update(event)
-        asyncio.run(store.save(tracker))
+        for target in (store, rasas_own):
+            asyncio.run(target.save(tracker))
         rasas = SQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
+
+        def rows(source: SQLTrackerStore) -> List[Dict[str, Any]]:
+            with source.engine.connect() as connection:
+                found = connection.exec_driver_sql(
+                    "SELECT sender_id, type_name, timestamp, intent_name, action_name, data "
+                    "FROM events ORDER BY id").mappings().all()
+            return [{**found_row, "data": json.loads(found_row["data"])} for found_row in found]
+
+        asyncio.run(store.save(asyncio.run(store.retrieve("checks"))))  # as read: nothing new
+        written, rasas_rows = rows(store), rows(rasas_own)
+        expected_data = redact_events([found_row["data"] for found_row in rasas_rows])
 
         def read(source: SQLTrackerStore) -> Dict[str, Any]:
             latest = asyncio.run(source.retrieve("checks"))
@@ -163,6 +204,10 @@ def the_store_reads_what_rasa_reads_in_wal_mode() -> Dict[str, Any]:
             journal = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
             synchronous = connection.exec_driver_sql("PRAGMA synchronous").scalar()
         return {"same": ours == stock, "full": len(ours["full"]), "latest": len(ours["latest"]),
+                "same_columns": [{k: v for k, v in r.items() if k != "data"} for r in written]
+                == [{k: v for k, v in r.items() if k != "data"} for r in rasas_rows],
+                "rows": len(written), "redacted_as_rasas_rows": [r["data"] for r in written]
+                == expected_data and "[redacted]" in json.dumps(expected_data),
                 "count": ours["count"], "journal": journal, "synchronous": synchronous}
 
 

@@ -34,6 +34,13 @@ def test_event_types_resolve_to_rasas_classes(results: dict[str, Any]) -> None:
     assert resolved["default"] and resolved["topic"]
 
 
+def test_slots_copy_as_rasa_copies_them(results: dict[str, Any]) -> None:
+    slots = results["slots_copy_as_copy_copy_does"]
+    assert slots["patched"] and slots["count"] > 30 and slots["classes"] >= 3
+    assert slots["same"] and slots["new_objects"]  # same class, same attribute objects
+    assert slots["original_kept"]  # a copied tracker's slot change stays in the copy
+
+
 def test_a_prediction_asks_each_states_question_once(results: dict[str, Any]) -> None:
     states = results["states_are_computed_once_per_question_within_a_prediction"]
     assert states["same"]  # the cached answers are Rasa's, and callers' edits do not leak
@@ -47,6 +54,8 @@ def test_the_tracker_store_reads_what_rasas_reads_from_a_wal_sqlite_file(
     store = results["the_store_reads_what_rasa_reads_in_wal_mode"]
     assert store["same"]  # latest session, every session and the count, as Rasa's SQL store
     assert (store["full"], store["latest"], store["count"]) == (16, 2, 2)
+    assert store["rows"] == 16 and store["same_columns"]  # as Rasa's store writes them
+    assert store["redacted_as_rasas_rows"]  # Rasa's serialised events, redacted
     assert (store["journal"], store["synchronous"]) == ("wal", 1)  # 1: NORMAL
 
 
