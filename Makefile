@@ -7,7 +7,8 @@ APP_PY := .venv/app/bin/python
 RASA_PY := .venv/rasa/bin/python
 RASA := .venv/rasa/bin/rasa
 MODEL := models/meridian.tar.gz
-TRAINING_INPUTS := $(shell find data -type f -name '*.yml' 2>/dev/null) domain.yml config.yml rasa_ext/intent_classifier.py
+TRAINING_INPUTS := $(shell find data -type f -name '*.yml' 2>/dev/null) domain.yml config.yml rasa_ext/intent_classifier.py \
+                   rasa_ext/crf_entity_extractor.py
 
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
