@@ -28,15 +28,19 @@ CONVERSATIONS_EACH = {1: 10, 10: 3}  # more levels: 2 conversations per customer
 
 
 async def _levels(url: str, levels: list[int], new_script: Callable[[int], ConversationScript],
-                  label: str) -> list[LevelResult]:
+                  label: str, cpu: Callable[[], dict[str, float]]) -> list[LevelResult]:
+    """Each level in turn; `cpu` reads each service's CPU seconds so far (before and after)."""
     await run_level(url, 1, 1, new_script, 9_000, f"{label}-warmup")  # load lazy parts first
     results, index = [], 0
     for concurrency in levels:
         each = CONVERSATIONS_EACH.get(concurrency, 2)
+        before = cpu()
         result = await run_level(url, concurrency, each, new_script, index, f"{label}-{concurrency}")
+        result.cpu_seconds = {name: used - before.get(name, 0.0) for name, used in cpu().items()}
         index += concurrency * each
         print(f"    {label}: {concurrency:>3} at once: p50 {result.median:6.0f} ms, "
               f"p99 {result.percentile(99):6.0f} ms, {result.per_second:6.1f} msg/s, "
+              f"Rasa CPU {result.cpu_ms_per_message('rasa'):5.1f} ms/msg, "
               f"{result.errors} errors, {result.silent} unanswered, "
               f"{result.failed_conversations} failed conversations", flush=True)
         results.append(result)
@@ -72,8 +76,12 @@ def bench_ours(levels: list[int], seeded: Path, customers: int,
     stack = servers.start_ours(work, database_url, extra)
     engine = make_engine(database_url)
     try:
+        def cpu() -> dict[str, float]:
+            return {s.name: servers.tree_cpu_seconds(s.process.pid)
+                    for s in stack.services if s.process}
+
         results = asyncio.run(_levels(stack.env["RASA_URL"], levels,
-                                      lambda i: ServicingCustomer(i, engine), label))
+                                      lambda i: ServicingCustomer(i, engine), label, cpu))
         memory = {s.name: servers.tree_peak_memory_mb(s.process.pid)
                   for s in stack.services if s.process}
     finally:
@@ -97,7 +105,8 @@ def bench_stock(levels: list[int]) -> report.Run:
     print("==> stock `rasa init` assistant (plain `rasa run`)", flush=True)
     process, url = servers.start_stock(project, WORK / "stock.log")
     try:
-        results = asyncio.run(_levels(url, levels, lambda i: StockCustomer(), "stock"))
+        results = asyncio.run(_levels(url, levels, lambda i: StockCustomer(), "stock",
+                                      lambda: {"rasa": servers.tree_cpu_seconds(process.pid)}))
         memory = {"rasa": servers.peak_memory_mb(process.pid)}
     finally:
         servers.stop(process)

@@ -36,6 +36,13 @@ class LevelResult:
     failed_conversations: int = 0
     conversations: int = 0
     seconds: float = 0.0
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # service -> CPU used meanwhile
+
+    def cpu_ms_per_message(self, service: str) -> float:
+        """CPU time a service spent per message: steadier than throughput on a shared machine."""
+        if service not in self.cpu_seconds or not self.messages:
+            return float("nan")
+        return self.cpu_seconds[service] * 1000 / self.messages
 
     @property
     def messages(self) -> int:

@@ -36,7 +36,9 @@ def markdown(ours: Run, stock: Run, settings: str, workers: Optional[Run] = None
         rows = [("p50 latency", mine.median, theirs.median, _ms),
                 ("p95 latency", mine.percentile(95), theirs.percentile(95), _ms),
                 ("p99 latency", mine.percentile(99), theirs.percentile(99), _ms),
-                ("messages / s", mine.per_second, theirs.per_second, lambda v: f"{v:.1f}")]
+                ("messages / s", mine.per_second, theirs.per_second, lambda v: f"{v:.1f}"),
+                ("Rasa CPU per message", mine.cpu_ms_per_message("rasa"),
+                 theirs.cpu_ms_per_message("rasa"), lambda v: f"{v:.1f} ms")]
         for label, a, b, show in rows:
             lines.append(f"| {mine.concurrency} | {label} | {show(a)} | {show(b)} | {_ratio(a, b)} |")
         lines.append(f"| {mine.concurrency} | messages (errors, unanswered) | {mine.messages} "
@@ -62,13 +64,14 @@ def markdown(ours: Run, stock: Run, settings: str, workers: Optional[Run] = None
 def _workers_table(workers: Run, stock: Run) -> list[str]:
     """Ours with several Sanic workers, each level against stock's at the same concurrency."""
     stock_by_level = {level.concurrency: level for level in stock.levels}
-    lines = ["| concurrent customers | p50 | p99 | messages / s | ÷ stock | errors, unanswered |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| concurrent customers | p50 | p99 | messages / s | ÷ stock | Rasa CPU per message "
+             "| errors, unanswered |", "|---|---|---|---|---|---|---|"]
     for level in workers.levels:
         theirs = stock_by_level.get(level.concurrency)
         lines.append(f"| {level.concurrency} | {_ms(level.median)} | {_ms(level.percentile(99))} | "
                      f"{level.per_second:.1f} | "
                      f"{_ratio(level.per_second, theirs.per_second) if theirs else '–'} | "
+                     f"{level.cpu_ms_per_message('rasa'):.1f} ms | "
                      f"{level.errors}, {level.silent} |")
     rasa_mb = workers.peak_memory_mb.get("rasa", 0)
     lines += ["", f"Rasa peak memory, all workers together: {rasa_mb:.0f} MB."]

@@ -59,6 +59,23 @@ def tree_peak_memory_mb(pid: int) -> float:
     return total
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a living process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its living descendants (Sanic's workers), summed."""
+    total = 0.0
+    for member in [pid, *children(pid)]:
+        try:
+            total += cpu_seconds(member)
+        except OSError:  # ended while we looked
+            continue
+    return total
+
+
 def workers_endpoints(work: Path) -> Path:
     """Our endpoints with the Redis lock store, which Rasa requires before it runs several Sanic
     workers (with the in-memory lock it silently runs one)."""

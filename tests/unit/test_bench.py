@@ -17,9 +17,10 @@ from bench.load import LevelResult
 from bench.report import Run, latency_svg, markdown, targets
 
 
-def level(concurrency: int, latencies: list[float], seconds: float, errors: int = 0) -> LevelResult:
+def level(concurrency: int, latencies: list[float], seconds: float, errors: int = 0,
+          rasa_cpu: float = 0.0) -> LevelResult:
     return LevelResult(concurrency, latencies_ms=latencies, errors=errors, conversations=1,
-                       seconds=seconds)
+                       seconds=seconds, cpu_seconds={"rasa": rasa_cpu})
 
 
 def test_percentiles_are_nearest_rank_over_every_message() -> None:
@@ -29,10 +30,12 @@ def test_percentiles_are_nearest_rank_over_every_message() -> None:
 
 
 def test_the_report_puts_both_assistants_side_by_side_with_ratios_and_targets() -> None:
-    ours = Run("Meridian", [level(1, [30, 40, 50], 1.0), level(50, [90] * 300, 4.0)],
+    ours = Run("Meridian", [level(1, [30, 40, 50], 1.0), level(50, [90] * 300, 4.0, rasa_cpu=6.0)],
                {"rasa": 900, "actions": 80})
-    stock = Run("stock", [level(1, [30, 36, 40], 1.0), level(50, [200] * 300, 10.0)], {"rasa": 1100})
+    stock = Run("stock", [level(1, [30, 36, 40], 1.0), level(50, [200] * 300, 10.0, rasa_cpu=9.0)],
+                {"rasa": 1100})
     text = markdown(ours, stock, "2 cores")
+    assert "| 50 | Rasa CPU per message | 20.0 ms | 30.0 ms | 0.67× |" in text
     assert "| 1 | p50 latency | 40 ms | 36 ms | 1.11× |" in text
     assert "| 50 | messages / s | 75.0 | 30.0 | 2.50× |" in text
     assert "| rasa | 900 MB | 1100 MB |" in text and "| actions | 80 MB | – |" in text
@@ -64,17 +67,37 @@ def test_the_report_says_how_busy_the_machine_was() -> None:
 
 def test_several_workers_get_their_own_table_and_count_for_throughput() -> None:
     ours = Run("Meridian", [level(1, [30, 40], 1.0), level(50, [900] * 300, 10.0)], {"rasa": 600})
-    workers = Run("Meridian, 2 Sanic workers", [level(50, [600] * 300, 5.0)], {"rasa": 1100})
+    workers = Run("Meridian, 2 Sanic workers", [level(50, [600] * 300, 5.0, rasa_cpu=7.5)],
+                  {"rasa": 1100})
     stock = Run("stock", [level(1, [30, 36], 1.0), level(50, [1500] * 300, 10.0)], {"rasa": 1100})
     text = markdown(ours, stock, "2 cores", workers)
     assert "## Meridian, 2 Sanic workers" in text
-    assert "| 50 | 600 ms | 600 ms | 60.0 | 2.00× | 0, 0 |" in text
+    assert "| 50 | 600 ms | 600 ms | 60.0 | 2.00× | 25.0 ms | 0, 0 |" in text
     assert "all workers together: 1100 MB" in text
     verdicts = targets(ours, stock, workers)
     assert "(2 Sanic workers): 60.0 msg/s = 2.00× stock" in verdicts[1] and "NOT" not in verdicts[1]
     assert "NOT" not in verdicts[2]  # memory is judged on one process (600 MB)
     slower = Run("Meridian, 2 Sanic workers", [level(50, [900] * 300, 20.0)], {"rasa": 1100})
     assert "(one Rasa process): 30.0 msg/s" in targets(ours, stock, slower)[1]
+
+
+def test_cpu_time_of_a_process_tree_adds_its_children() -> None:
+    busy = "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass\n" \
+           "time.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", busy])
+    try:
+        time.sleep(1.5)
+        alone = servers.cpu_seconds(os.getpid())
+        assert servers.cpu_seconds(child.pid) >= 0.39
+        assert servers.tree_cpu_seconds(os.getpid()) >= alone + 0.39
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_level_without_cpu_figures_reports_none() -> None:
+    assert str(LevelResult(1, latencies_ms=[10.0]).cpu_ms_per_message("rasa")) == "nan"
+    assert level(1, [10.0] * 4, 1.0, rasa_cpu=0.2).cpu_ms_per_message("rasa") == 50.0
 
 
 def test_peak_memory_of_a_process_tree_adds_its_children() -> None:
