@@ -38,7 +38,7 @@ def model_file(tag_name: Text) -> Text:
 def crf_from_bytes(data: bytes) -> sklearn_crfsuite.CRF:
     """A CRF ready to tag, from the bytes of a trained crfsuite model file."""
     tagger = pycrfsuite.Tagger()
-    tagger.open_inmemory(data)  # reads the model where it lies, without a copy, so
+    tagger.open_inmemory(data)  # reads the model where it lies, without copying it:
     crf = sklearn_crfsuite.CRF()
     crf.model_bytes = data  # the bytes must live as long as the CRF and its tagger
     crf._tagger = tagger  # what fit() leaves behind; `tagger_` and predictions use it

@@ -55,6 +55,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
 from rasa.utils.tensorflow.models import RasaModel
 
+from rasa_ext.redaction import json_copy
+
 logger = logging.getLogger(__name__)
 
 PATCHED_RASA_VERSION = "3.6.21"
@@ -251,7 +253,7 @@ def _past_states(self: DialogueStateTracker, domain: Domain, omit_unset_slots: b
                                        rule_only_data)
         entry = (self, domain, _mark(self), states)
         cache[key] = entry
-    return fresh_copy(entry[3])
+    return json_copy(entry[3])  # states: dicts of dicts of strings and tuples
 
 
 def _mark(tracker: DialogueStateTracker) -> Tuple[int, int]:
@@ -264,16 +266,6 @@ def _frozen(rule_only_data: Optional[Dict[Text, Any]]) -> Any:
     if rule_only_data is None:
         return None
     return tuple(sorted((name, tuple(values)) for name, values in rule_only_data.items()))
-
-
-def fresh_copy(value: Any) -> Any:
-    """A copy sharing no dict or list: states are dicts of dicts of strings and of tuples of
-    strings or numbers (immutable, so shared)."""
-    if isinstance(value, dict):
-        return {key: fresh_copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [fresh_copy(item) for item in value]
-    return value
 
 
 def main() -> None:
