@@ -8,7 +8,7 @@ RASA_PY := .venv/rasa/bin/python
 RASA := .venv/rasa/bin/rasa
 MODEL := models/meridian.tar.gz
 TRAINING_INPUTS := $(shell find data -type f -name '*.yml' 2>/dev/null) domain.yml config.yml rasa_ext/intent_classifier.py \
-                   rasa_ext/crf_entity_extractor.py
+                   rasa_ext/sentence_encoder.py rasa_ext/crf_entity_extractor.py
 
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
@@ -39,6 +39,7 @@ help:
 envs: web-assets
 	@scripts/ensure-venv.sh app requirements/app.lock
 	@scripts/ensure-venv.sh rasa requirements/rasa.lock
+	@scripts/ensure-sentence-model.sh
 
 # The chat widget's browser assets (the socket.io client), from package-lock.json into
 # node_modules/; the web app serves them from there. Skipped while the lock is what they were

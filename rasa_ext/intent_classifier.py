@@ -1,6 +1,7 @@
-"""An intent classifier for Rasa 3.6: TF-IDF word and character n-grams into a logistic
-regression. It also picks the answer of a retrieval intent (which FAQ), from the same features,
-in place of Rasa's ResponseSelector.
+"""An intent classifier for Rasa 3.6: TF-IDF word and character n-grams, beside a pretrained
+sentence embedding (rasa_ext/sentence_encoder.py), into a logistic regression. It also picks
+the answer of a retrieval intent (which FAQ), from the same features, in place of Rasa's
+ResponseSelector.
 
 Why not DIET: on our data and on independently written messages it was no more accurate
 (held-out macro-F1 0.82 against 0.90, external accuracy 0.88 against 0.90), took most of the
@@ -9,13 +10,17 @@ counts with a fixed regularisation, which leaves long messages dominating and th
 probabilities badly spread for the fallback threshold; TF-IDF with sublinear counts and a
 tuned C fixes both. The ResponseSelector is a second TensorFlow model that cost a third of
 the parse time; a logistic regression over the features already computed costs a matrix product.
-The model is stored as plain arrays and JSON (no pickle), so loading a model file runs no code
-from it.
+The n-grams catch the words of our own data, typos included; the embedding carries what they
+cannot, that differently worded messages mean the same (held-out macro-F1 0.89 -> 0.94,
+external accuracy 0.90 -> 0.93, for about 1.5 ms per message).
+The model is stored as plain arrays, JSON and the encoder's ONNX graph (no pickle), so loading
+a model file runs no code from it.
 """
 from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
@@ -37,10 +42,14 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from rasa_ext.sentence_encoder import SentenceEncoder
+
 logger = logging.getLogger(__name__)
 
 ARRAYS_FILE = "arrays.npz"
 META_FILE = "meta.json"
+ENCODER_FILE = "encoder.onnx"
+VOCABULARY_FILE = "vocab.txt"
 
 
 class LinearModel:
@@ -83,6 +92,9 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             "char_min_df": 2,  # a character n-gram seen once is noise, not a feature
             "max_iter": 1000,
             "ranking_length": 10,
+            # all-MiniLM-L6-v2's model.safetensors and vocab.txt (make fetches them); None: n-grams only
+            "sentence_model": None,
+            "sentence_weight": 2.0,  # the embedding's scale beside the unit-length n-gram vectors
         }
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
@@ -91,6 +103,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         self._model_storage = model_storage
         self._resource = resource
         self.vectorizers: List[TfidfVectorizer] = []
+        self.encoder: Optional[SentenceEncoder] = None
         self.intents: Optional[LinearModel] = None
         self.answers: Dict[str, LinearModel] = {}  # retrieval intent -> which answer
         self.responses: Dict[str, List[Dict[str, Any]]] = {}  # utter_faq/x -> its responses
@@ -118,8 +131,10 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             logger.warning("TfidfIntentClassifier needs at least two intents; not trained.")
             return self._resource
         self.vectorizers = self._new_vectorizers()
+        if self.config["sentence_model"]:
+            self.encoder = SentenceEncoder.build(Path(self.config["sentence_model"]))
         texts = [m.get(TEXT) for m in examples]
-        features = hstack([v.fit_transform(texts) for v in self.vectorizers]).tocsr()
+        features = self._features(texts, fit=True)
         self.intents = self._fit(features, [m.get(INTENT) for m in examples])
         for retrieval_intent in sorted(training_data.retrieval_intents):
             rows = [i for i, m in enumerate(examples) if m.get(INTENT) == retrieval_intent]
@@ -142,8 +157,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         if self.intents is None:
             return messages  # untrained (fewer than two intents): leave the messages alone
         length = self.config["ranking_length"]
-        features = hstack([v.transform([m.get(TEXT) or "" for m in messages])
-                           for v in self.vectorizers]).tocsr()
+        features = self._features([m.get(TEXT) or "" for m in messages])
         intent_rows = self.intents.probabilities(features)
         answer_rows = {name: model.probabilities(features) for name, model in self.answers.items()}
         for index, message in enumerate(messages):
@@ -156,6 +170,13 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
                             self._selection({n: rows[index] for n, rows in answer_rows.items()}),
                             add_to_output=True)
         return messages
+
+    def _features(self, texts: List[str], fit: bool = False) -> csr_matrix:
+        """The n-gram vectors (fitted on `texts` when `fit`), then the sentence embedding."""
+        parts = [v.fit_transform(texts) if fit else v.transform(texts) for v in self.vectorizers]
+        if self.encoder is not None:
+            parts.append(csr_matrix(self.encoder.encode(texts) * self.config["sentence_weight"]))
+        return hstack(parts).tocsr()
 
     def _selection(self, rows: Dict[str, np.ndarray]) -> Dict[str, Any]:
         """What Rasa's ResponseSelector puts on a message, which `utter_faq` reads."""
@@ -192,6 +213,10 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             meta = {"labels": {name: model.labels for name, model in models.items()},
                     "vocabularies": vocabularies, "responses": self.responses}
             (directory / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
+            if self.encoder is not None:
+                (directory / ENCODER_FILE).write_bytes(self.encoder.model)
+                (directory / VOCABULARY_FILE).write_text("\n".join(self.encoder.vocabulary),
+                                                         encoding="utf-8")
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -202,6 +227,10 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
                 meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
                 with np.load(directory / ARRAYS_FILE, allow_pickle=False) as stored:
                     arrays = {name: stored[name] for name in stored.files}
+                if (directory / ENCODER_FILE).is_file():
+                    component.encoder = SentenceEncoder(
+                        (directory / ENCODER_FILE).read_bytes(),
+                        (directory / VOCABULARY_FILE).read_text(encoding="utf-8").split("\n"))
         except (ValueError, FileNotFoundError):
             logger.debug("No trained TfidfIntentClassifier in resource '%s'.", resource.name)
             return component
