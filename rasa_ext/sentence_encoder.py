@@ -212,10 +212,14 @@ class SentenceEncoder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1  # messages are short; the server runs several at once
         options.inter_op_num_threads = 1
-        self.model, self.vocabulary = model, list(vocabulary)
+        self.model = model
         self.tokenizer = WordPieceTokenizer(vocabulary)
         self._session = onnxruntime.InferenceSession(model, options,
                                                      providers=["CPUExecutionProvider"])
+
+    @property
+    def vocabulary(self) -> List[str]:
+        return self.tokenizer.vocabulary
 
     @classmethod
     def build(cls, directory: Path, quantize: bool = True) -> "SentenceEncoder":
@@ -227,10 +231,6 @@ class SentenceEncoder:
         model = transformer_graph(read_safetensors(weights))
         return cls(quantized(model) if quantize else model,
                    vocab.read_text(encoding="utf-8").rstrip("\n").split("\n"))
-
-    @property
-    def dimension(self) -> int:
-        return WIDTH
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One unit-length row per text, each text encoded alone (see transformer_graph)."""
