@@ -47,6 +47,14 @@ def test_an_unverified_customer_is_asked_to_verify_and_sees_no_balance(running: 
     assert "account number" in replies.lower()
 
 
+def test_a_message_that_fits_no_step_still_gets_an_answer(running: RunningStack) -> None:
+    """Rasa's own dialogue fallback sends nothing without an `utter_default` response."""
+    running.say("stray-rest-1", "hi")
+    replies = " ".join(running.say("stray-rest-1", "/inform")).lower()
+    assert "another way" in replies or "rephrase" in replies
+    assert "account number" in " ".join(running.say("stray-rest-1", "what's my balance?")).lower()
+
+
 def test_maria_verifies_with_the_code_from_the_outbox_and_hears_her_balance(running: RunningStack) -> None:
     sender = "maria-rest-1"
     assert "account number" in " ".join(running.say(sender, "how much do I owe on my car")).lower()
