@@ -52,11 +52,22 @@ ENCODER_FILE = "encoder.onnx"
 VOCABULARY_FILE = "vocab.txt"
 
 
+Features = List[Any]  # blocks side by side: sparse n-gram matrices, then the dense embedding
+
+
+def feature_matrix(blocks: Features) -> csr_matrix:
+    """The blocks as one matrix, for fitting (scikit-learn needs it whole)."""
+    return hstack([csr_matrix(block) for block in blocks]).tocsr()
+
+
 class LinearModel:
     """A fitted multinomial logistic regression reduced to what prediction needs."""
 
     def __init__(self, weights: np.ndarray, bias: np.ndarray, labels: List[str]) -> None:
         self.weights, self.bias, self.labels = weights, bias, labels
+        # one column per label, laid out for `block @ columns`: multiplying by `weights.T`
+        # made scipy copy the whole transposed matrix for every message (0.6 ms each time)
+        self._columns = np.ascontiguousarray(weights.T)
 
     @classmethod
     def fit(cls, features: csr_matrix, labels: List[str], c: float, max_iter: int) -> "LinearModel":
@@ -67,9 +78,18 @@ class LinearModel:
             weights, bias = np.vstack([-weights, weights]) / 2, np.hstack([-bias, bias]) / 2
         return cls(weights, bias, [str(label) for label in model.classes_])
 
-    def probabilities(self, features: csr_matrix) -> np.ndarray:
-        """Softmax over the labels, one row per text (the multinomial model's own output)."""
-        scores = np.asarray(features @ self.weights.T) + self.bias
+    def probabilities(self, blocks: Features) -> np.ndarray:
+        """Softmax over the labels, one row per text (the multinomial model's own output).
+
+        Each block meets its own rows of the weights, so the blocks are never joined into
+        one matrix (which cost more than the product itself).
+        """
+        scores = np.tile(self.bias, (blocks[0].shape[0], 1))
+        start = 0
+        for block in blocks:
+            end = start + block.shape[1]
+            scores += block @ self._columns[start:end]
+            start = end
         scores -= scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
         return exp / exp.sum(axis=1, keepdims=True)
@@ -134,7 +154,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         if self.config["sentence_model"]:
             self.encoder = SentenceEncoder.build(Path(self.config["sentence_model"]))
         texts = [m.get(TEXT) for m in examples]
-        features = self._features(texts, fit=True)
+        features = feature_matrix(self._features(texts, fit=True))
         self.intents = self._fit(features, [m.get(INTENT) for m in examples])
         for retrieval_intent in sorted(training_data.retrieval_intents):
             rows = [i for i, m in enumerate(examples) if m.get(INTENT) == retrieval_intent]
@@ -171,12 +191,13 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
                             add_to_output=True)
         return messages
 
-    def _features(self, texts: List[str], fit: bool = False) -> csr_matrix:
+    def _features(self, texts: List[str], fit: bool = False) -> Features:
         """The n-gram vectors (fitted on `texts` when `fit`), then the sentence embedding."""
-        parts = [v.fit_transform(texts) if fit else v.transform(texts) for v in self.vectorizers]
+        blocks: Features = [v.fit_transform(texts) if fit else v.transform(texts)
+                            for v in self.vectorizers]
         if self.encoder is not None:
-            parts.append(csr_matrix(self.encoder.encode(texts) * self.config["sentence_weight"]))
-        return hstack(parts).tocsr()
+            blocks.append(self.encoder.encode(texts) * self.config["sentence_weight"])
+        return blocks
 
     def _selection(self, rows: Dict[str, np.ndarray]) -> Dict[str, Any]:
         """What Rasa's ResponseSelector puts on a message, which `utter_faq` reads."""
