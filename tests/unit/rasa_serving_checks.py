@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
+import sqlalchemy
 from jsonschema import ValidationError, validators
 from rasa.core.actions.action import RemoteAction
 from rasa.core.tracker_store import SQLTrackerStore
@@ -165,6 +166,8 @@ def the_store_reads_what_rasa_reads_in_wal_mode() -> Dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "tracker.db"
         store = RedactingSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path))
+        opened: List[int] = []  # SQLite connections opened after the store started
+        sqlalchemy.event.listen(store.engine, "connect", lambda *_: opened.append(1))
         rasas_own = SQLTrackerStore(domain=domain, dialect="sqlite",
                                     db=str(Path(folder) / "rasa.db"))
         tracker = _conversation(domain)
@@ -208,7 +211,8 @@ def the_store_reads_what_rasa_reads_in_wal_mode() -> Dict[str, Any]:
                 == [{k: v for k, v in r.items() if k != "data"} for r in rasas_rows],
                 "rows": len(written), "redacted_as_rasas_rows": [r["data"] for r in written]
                 == expected_data and "[redacted]" in json.dumps(expected_data),
-                "count": ours["count"], "journal": journal, "synchronous": synchronous}
+                "count": ours["count"], "journal": journal, "synchronous": synchronous,
+                "connections_opened": len(opened)}
 
 
 @check
@@ -235,7 +239,9 @@ def endpoint_calls_reuse_one_connection() -> Dict[str, Any]:
         port = site._server.sockets[0].getsockname()[1]
         endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", token="secret",
                                   headers={"X-Check": "yes"})
-        answers = [await endpoint.request(json={"n": n}) for n in range(5)]
+        # non-ASCII, a lone surrogate (JSON lets a customer send one) and a slash, as customers type them
+        answers = [await endpoint.request(json={"n": n, "text": "café 😀 \ud800 1/2"})
+                   for n in range(5)]
         await runner.cleanup()
         return {"connections": len(peers), "answers": answers, "seen": seen}
 
@@ -247,6 +253,43 @@ def endpoint_calls_reuse_one_connection() -> Dict[str, Any]:
             "same": {k: v for k, v in stock.items() if k != "connections"}
             == {k: v for k, v in ours.items() if k != "connections"},
             "seen": ours["seen"][:1]}
+
+
+@check
+def each_server_process_settles_after_loading_its_model() -> Dict[str, Any]:
+    """What `rasa run` gets when it loads the agent: the agent, then one BLAS thread and a
+    frozen heap (checked in a child process, so this one keeps its settings)."""
+    import multiprocessing
+
+    def child(queue: Any) -> None:
+        import gc as child_gc
+
+        import numpy
+        import rasa.core.run
+        from threadpoolctl import threadpool_info
+
+        serving.install()
+        loaded = object()
+
+        async def load(*_: Any, **__: Any) -> Any:
+            return loaded
+
+        serving._STOCK["load_agent"] = load
+        before = child_gc.get_freeze_count()
+        agent = asyncio.run(rasa.core.run.load_agent_on_start("model", None, None, None, None))
+        numpy.ones((2, 2)) @ numpy.ones((2, 2))
+        queue.put({"agent": agent is loaded, "frozen_before": before,
+                   "frozen_after": child_gc.get_freeze_count(),
+                   "blas_threads": sorted({pool["num_threads"] for pool in threadpool_info()
+                                           if pool["user_api"] == "blas"})})
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=child, args=(queue,))
+    process.start()
+    found = queue.get(timeout=60)
+    process.join()
+    return found
 
 
 def main() -> None:

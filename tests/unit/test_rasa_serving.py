@@ -57,6 +57,7 @@ def test_the_tracker_store_reads_what_rasas_reads_from_a_wal_sqlite_file(
     assert store["rows"] == 16 and store["same_columns"]  # as Rasa's store writes them
     assert store["redacted_as_rasas_rows"]  # Rasa's serialised events, redacted
     assert (store["journal"], store["synchronous"]) == ("wal", 1)  # 1: NORMAL
+    assert store["connections_opened"] == 0  # kept from the start (Rasa: one per read or save)
 
 
 def test_the_launcher_serves_rasa_through_the_shortcuts(tmp_path: Path) -> None:
@@ -72,4 +73,12 @@ def test_calls_to_an_endpoint_reuse_one_connection_with_rasas_headers_and_token(
     assert calls["stock_connections"] == 5  # Rasa: a new session and connection per call
     assert calls["connections"] == 1
     assert calls["same"]  # same answers, same requests as the server saw them
-    assert calls["seen"] == [{"token": "secret", "header": "yes", "body": {"n": 0}}]
+    assert calls["seen"] == [{"token": "secret", "header": "yes",
+                              "body": {"n": 0, "text": "café 😀 \ud800 1/2"}}]
+
+
+def test_each_server_process_settles_once_its_model_is_loaded(results: dict[str, Any]) -> None:
+    settled = results["each_server_process_settles_after_loading_its_model"]
+    assert settled["agent"]  # Rasa's loader still gives the agent
+    assert settled["frozen_before"] == 0 and settled["frozen_after"] > 100_000
+    assert settled["blas_threads"] == [1]
