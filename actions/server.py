@@ -6,6 +6,7 @@ Run with `python -m actions.server`.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import secrets
@@ -32,6 +33,13 @@ def create_action_app(settings: Settings) -> Sanic:
         if not expected or not secrets.compare_digest(supplied.encode(), expected.encode()):
             return response.json({"error": "unauthorized"}, status=401)
         return None
+
+    @app.listener("after_server_start")
+    async def settle_heap(*_: object) -> None:
+        """What is loaded now lives as long as the server: frozen, full garbage collections
+        stop walking it again (a sixth of this server's CPU under load)."""
+        gc.collect()
+        gc.freeze()
 
     return app
 
