@@ -40,6 +40,9 @@ MAX_SENDS = 3  # codes per identification
 MAX_FAILURES = 5  # wrong factors per conversation, wrong codes per customer
 LOCK_DURATION = timedelta(minutes=15)
 INACTIVITY_TIMEOUT = timedelta(minutes=15)
+# Activity is written at most this often: a burst of account actions (a form validates every
+# answer) costs one write, not one each, and the window closes at most this much early.
+ACTIVITY_RESOLUTION = timedelta(seconds=30)
 
 _ACCOUNT_NUMBER = re.compile(r"[0-9]{10}")
 _FACTORS = {"zip": re.compile(r"[0-9]{5}"), "dob": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
@@ -222,8 +225,9 @@ def require_verified(conversation_id: str, level: Level, uow: UnitOfWork,
             uow.commit()
             logger.info("verification lapsed for customer %s", current.customer_id)
             raise NotVerified()
-        current.last_seen_at = now
-        uow.commit()
+        if now - current.last_seen_at >= ACTIVITY_RESOLUTION:
+            current.last_seen_at = now
+            uow.commit()
         if _LEVEL_RANK[current.level] < _LEVEL_RANK[level]:
             raise StepUpRequired()
         customer = session.get_one(Customer, current.customer_id)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -355,6 +355,22 @@ def test_activity_slides_the_inactivity_window(uow_factory, settings, clock):
         identity.require_verified(CONV, "read", uow_factory(), now=clock.now)
     clock.advance(minutes=14)
     assert identity.require_verified(CONV, "full", uow_factory(), now=clock.now).level == "full"
+
+
+def test_activity_is_written_at_most_every_30_seconds(uow_factory, settings, clock):
+    verified_maria(uow_factory, settings, clock)
+    verified_at = clock.now
+
+    def last_seen() -> datetime:
+        with uow_factory() as uow:
+            return uow.session.scalars(select(VerifiedSession)).one().last_seen_at
+
+    clock.advance(seconds=20)
+    identity.require_verified(CONV, "read", uow_factory(), now=clock.now)
+    assert last_seen() == verified_at  # a burst of actions writes nothing
+    clock.advance(seconds=10)
+    identity.require_verified(CONV, "read", uow_factory(), now=clock.now)
+    assert last_seen() == clock.now
 
 
 def test_a_portal_session_may_read_but_must_step_up_to_change(uow_factory, clock):
