@@ -64,7 +64,8 @@ logger = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config.yml"
 DOMAIN = REPO / "domain.yml"
-CLASSIFIER_CODE = REPO / "rasa_ext" / "intent_classifier.py"
+# our classifier's code: a change to either retrains the held-out model
+CLASSIFIER_CODE = (REPO / "rasa_ext" / "intent_classifier.py", REPO / "rasa_ext" / "sentence_encoder.py")
 NLU_DIR = REPO / "data" / "nlu"
 MAIN_MODEL = REPO / "models" / "meridian.tar.gz"
 HELDOUT_DIR = REPO / "models" / "heldout"
@@ -195,11 +196,12 @@ def split_training_data() -> tuple[TrainingData, list[Message]]:
 
 def fingerprint(train_yaml: str) -> str:
     """What the held-out model depends on: its training file (so data/nlu and the split),
-    the config, the domain (it holds the FAQ answers), our classifier's code and rasa's version.
+    the config, the domain (it holds the FAQ answers), our classifier's and encoder's code and
+    rasa's version.
     """
     digest = hashlib.sha256()
     for part in (train_yaml.encode("utf-8"), CONFIG.read_bytes(), DOMAIN.read_bytes(),
-                 CLASSIFIER_CODE.read_bytes()):
+                 *(code.read_bytes() for code in CLASSIFIER_CODE)):
         digest.update(hashlib.sha256(part).digest())
     digest.update(rasa.__version__.encode("ascii"))
     return digest.hexdigest()
