@@ -10,7 +10,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.runtime import AccountAction, call, container, lender_today
 from autofinance.money import format_usd
-from autofinance.parsing import format_long_date, parse_date
+from autofinance.parsing import format_long_date, parse_date, your_account
 from autofinance.services import accounts, identity, payoff
 from autofinance.services.accounts import LoanBalance
 from autofinance.services.errors import InvalidPayoffDate
@@ -34,13 +34,13 @@ class ActionCheckBalance(AccountAction):
         balance = await call(accounts.balance_summary, customer.customer_id, container().uow(), lender_today())
         if isinstance(balance, LoanBalance):
             text = (
-                f"Your {balance.vehicle} loan ({balance.account_masked}) has a principal balance of "
+                f"{your_account(balance.vehicle, 'loan')} ({balance.account_masked}) has a principal balance of "
                 f"{format_usd(balance.principal_balance)}. Your next payment of "
                 f"{format_usd(balance.next_payment_amount)} is due {format_long_date(balance.next_payment_due)}."
             )
         else:
             text = (
-                f"Your {balance.vehicle} lease ({balance.account_masked}) has {balance.remaining_payments} "
+                f"{your_account(balance.vehicle, 'lease')} ({balance.account_masked}) has {balance.remaining_payments} "
                 f"payments of {format_usd(balance.monthly_payment)} left "
                 f"({format_usd(balance.remaining_payments_total)} in all), the next due "
                 f"{format_long_date(balance.next_payment_due)}. The residual value is "

@@ -16,7 +16,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer, lender_today
 from autofinance.money import format_usd
-from autofinance.parsing import format_long_date, parse_months
+from autofinance.parsing import format_long_date, parse_months, your_account
 from autofinance.seed import add_months
 from autofinance.services import identity, lease_end
 from autofinance.services.errors import InvalidExtensionLength, NotALease, ServiceError
@@ -53,7 +53,7 @@ class ActionLeaseEndOptions(AccountAction):
             return []
         back = options.return_info
         dispatcher.utter_message(
-            text=f"Your {options.vehicle} lease ends {format_long_date(options.maturity_date)} "
+            text=f"{your_account(options.vehicle, 'lease')} ends {format_long_date(options.maturity_date)} "
             f"({options.days_left} days from now). Your options:\n"
             f"- Buy it: {format_usd(options.buyout_price)} (remaining payments, residual value and the "
             "purchase-option fee). A specialist arranges the purchase and the title with you; you can pay "

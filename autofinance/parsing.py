@@ -51,6 +51,11 @@ def format_long_date(d: date) -> str:
     return f"{calendar.month_name[d.month]} {d.day}, {d.year}"
 
 
+def your_account(vehicle: str, product: str) -> str:
+    """'Your 2021 Toyota RAV4 loan', or 'Your loan' for an account with no vehicle on file."""
+    return f"Your {vehicle} {product}" if vehicle else f"Your {product}"
+
+
 # ---- amounts -------------------------------------------------------------------------------
 _AMOUNT = re.compile(  # groups: 1 "$" or "usd", 2 whole dollars, 3 ".cents", 4 "dollars"
     r"(?<![\w/.,-])(\$|usd\s?)?\s?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?"

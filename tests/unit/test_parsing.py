@@ -9,6 +9,7 @@ import pytest
 
 from autofinance.parsing import (
     format_long_date,
+    your_account,
     parse_amount,
     parse_amount_choice,
     parse_date,
@@ -211,3 +212,8 @@ def test_months_from_what_customers_say(text: str, months: int) -> None:
 @pytest.mark.parametrize("text", ["i want to extend my lease", "extend my 2024 lease", "", "soon"])
 def test_no_month_count_is_guessed(text: str) -> None:
     assert parse_months(text) is None
+
+
+def test_an_account_is_named_by_its_vehicle_or_plainly_without_one() -> None:
+    assert your_account("2021 Toyota RAV4", "loan") == "Your 2021 Toyota RAV4 loan"
+    assert your_account("", "lease") == "Your lease"  # no double space when no vehicle is on file
