@@ -11,7 +11,6 @@ from rasa_sdk.events import (
     Restarted,
     SessionStarted,
     SlotSet,
-    UserUtteranceReverted,
 )
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -44,7 +43,8 @@ CANCELLED_RESPONSE = {
     "lease_extension_form": "utter_lease_extension_stopped",
 }
 MISUNDERSTANDINGS_BEFORE_HANDOFF = 3
-DIALOGUE_FALLBACK = "action_default_fallback"  # config.yml: core_fallback_action_name
+DIALOGUE_FALLBACK = "action_default_fallback"  # config.yml: core_fallback_action_name (Rasa's)
+COUNT_RESETS = {"session_started", "restart", "resume"}
 SIGNED_IN_CHOICES = [
     {"title": "Check my balance", "payload": "/check_balance"},
     {"title": "Make a payment", "payload": "/make_payment"},
@@ -73,21 +73,22 @@ class ActionCancelTask(Action):
         return events
 
 
-def consecutive_misunderstandings(tracker: Tracker, latest_not_understood: bool = False) -> int:
+def consecutive_misunderstandings(tracker: Tracker) -> int:
     """How many of the customer's latest messages in a row the assistant did not understand:
     the NLU could not tell what they meant (`nlu_fallback`), or the dialogue had no next step
-    for what it understood (the dialogue fallback ran after it). `latest_not_understood` counts
-    the latest message as not understood (the dialogue fallback asking has not been logged yet).
+    for what it understood (Rasa's dialogue fallback answered `utter_default` and took the
+    message back). A new session, a restart or a person handing back starts the count again.
     """
     understood: list[bool] = []
     for event in tracker.events:
-        if event.get("event") == "user":
+        kind = event.get("event")
+        if kind in COUNT_RESETS:
+            understood = []
+        elif kind == "user":
             intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
             understood.append(intent != "nlu_fallback")
-        elif event.get("event") == "action" and event.get("name") == DIALOGUE_FALLBACK and understood:
+        elif kind == "action" and event.get("name") == DIALOGUE_FALLBACK and understood:
             understood[-1] = False
-    if latest_not_understood and understood:
-        understood[-1] = False
     count = 0
     for flag in reversed(understood):
         if flag:
@@ -116,28 +117,6 @@ class ActionHandleMisunderstanding(Action):
             text="I'm sorry I keep missing what you need. Let me get a person to help."
         )
         return await handoff_events(dispatcher, tracker, "misunderstanding")
-
-
-class ActionDialogueFallback(Action):
-    """Replaces Rasa's dialogue fallback, which answers only with an `utter_default` response
-    and otherwise says nothing: a message the NLU understood but that fits no step of the
-    conversation here ("ok" with nothing asked, a stray amount) got no answer at all.
-
-    As Rasa's does, it takes the message back, so a form or task in progress carries on as if
-    it had not been sent. It asks to rephrase, then offers the choices, which include a person.
-    It never hands off by itself: a hand-off leaves the task in progress, which taking the
-    message back must not do. Its misunderstandings still count towards the NLU fallback's.
-    """
-
-    def name(self) -> str:
-        return DIALOGUE_FALLBACK
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        first = consecutive_misunderstandings(tracker, latest_not_understood=True) <= 1
-        dispatcher.utter_message(response="utter_ask_rephrase" if first else "utter_offer_choices")
-        return [UserUtteranceReverted()]
 
 
 class ActionSessionStart(Action):

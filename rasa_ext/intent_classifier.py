@@ -64,10 +64,15 @@ class LinearModel:
     """A fitted multinomial logistic regression reduced to what prediction needs."""
 
     def __init__(self, weights: np.ndarray, bias: np.ndarray, labels: List[str]) -> None:
-        self.weights, self.bias, self.labels = weights, bias, labels
         # one column per label, laid out for `block @ columns`: multiplying by `weights.T`
         # made scipy copy the whole transposed matrix for every message (0.6 ms each time)
         self._columns = np.ascontiguousarray(weights.T)
+        self.bias, self.labels = bias, labels
+
+    @property
+    def weights(self) -> np.ndarray:
+        """One row per label (as scikit-learn fits and the model file stores them): a view."""
+        return self._columns.T
 
     @classmethod
     def fit(cls, features: csr_matrix, labels: List[str], c: float, max_iter: int) -> "LinearModel":
@@ -90,6 +95,8 @@ class LinearModel:
             end = start + block.shape[1]
             scores += block @ self._columns[start:end]
             start = end
+        if start != self._columns.shape[0]:  # e.g. a model trained with the embedding, run without
+            raise ValueError(f"features have {start} columns, the model {self._columns.shape[0]}")
         scores -= scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
         return exp / exp.sum(axis=1, keepdims=True)

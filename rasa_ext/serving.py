@@ -134,7 +134,9 @@ def settle_process() -> None:
     Everything loaded so far is moved out of the garbage collector's reach. A loaded Rasa
     holds millions of long-lived objects (TensorFlow's modules, the domain, the model) that
     every full collection walked again (a tenth of the server's CPU under load). Frozen
-    objects are never collected; they live as long as the server anyway.
+    objects are never collected: a model replaced through Rasa's HTTP API (`PUT /model`)
+    would leave its cyclic garbage behind, so models change by restarting the server, as
+    `make run` and the deployment files do.
     """
     threadpool_limits(limits=1, user_api="blas")
     gc.collect()
@@ -209,7 +211,7 @@ def _kept_session(self: EndpointConfig) -> Any:
 def _json_text(value: Any) -> str:
     """A request body as JSON text: ujson (Rasa depends on it) writes a custom-action call,
     the whole conversation so far, three times faster than `json.dumps`, to the same JSON."""
-    return ujson.dumps(value, escape_forward_slashes=False)  # ASCII, as json.dumps writes it
+    return ujson.dumps(value, escape_forward_slashes=False)  # ensure_ascii by default, as json's
 
 
 # --- custom-action answers: one validator ---------------------------------------------------

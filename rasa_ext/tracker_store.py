@@ -73,8 +73,9 @@ def row(sender_id: Text, data: dict[str, Any]) -> dict[str, Any]:
 
 def pooled_sqlite(engine: Engine) -> Engine:
     """The same SQLite file with its connections kept in a pool (SQLAlchemy 2.0's default for a
-    file; 1.4 uses NullPool). Statements run on the event loop's thread one at a time, so a
-    connection is never shared by two at once. An in-memory database is left as it is."""
+    file; 1.4 uses NullPool). Each checkout has a connection to itself; `check_same_thread`
+    off lets a kept connection serve whichever thread checks it out next (as 2.0 sets it).
+    An in-memory database is left as it is."""
     if engine.url.database in (None, "", ":memory:"):
         return engine
     engine.dispose()

@@ -6,8 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from actions.conversation import (ActionCancelTask, ActionDialogueFallback, ActionHandleMisunderstanding,
-                                  ActionSessionStart)
+from actions.conversation import ActionCancelTask, ActionHandleMisunderstanding, ActionSessionStart
 from actions.handoff import ActionHandoff
 from actions.identity import ValidateIdentityForm
 from autofinance.bootstrap import Container
@@ -101,28 +100,10 @@ def _user(intent: str, text: str = "") -> dict[str, Any]:
 
 
 def _taken_back(intent: str, text: str) -> list[dict[str, Any]]:
-    """A message the dialogue fallback answered and took back, as the tracker keeps it."""
+    """A message Rasa's dialogue fallback answered and took back, as the tracker keeps it."""
     return [_user(intent, text), {"event": "action", "name": "action_default_fallback"},
             {"event": "bot", "text": "Sorry, I didn't quite get that."}, {"event": "rewind"},
             {"event": "action", "name": "action_listen"}]
-
-
-async def test_a_message_that_fits_no_step_is_answered_and_taken_back(store: Container) -> None:
-    tracker = make_tracker("stray-1", intent="inform", text="blorf zzkq",
-                           events=[_user("greet"), _user("inform", "blorf zzkq")])
-    events, messages = await run(ActionDialogueFallback(), tracker)
-    assert [m.get("response") for m in messages] == ["utter_ask_rephrase"]
-    assert events == [{"event": "rewind", "timestamp": None}]
-
-
-async def test_a_second_stray_message_gets_the_choices_and_no_handoff(store: Container) -> None:
-    events_in = [_user("greet"), *_taken_back("inform", "blorf"), _user("affirm", "ok then")]
-    tracker = make_tracker("stray-2", intent="affirm", events=events_in)
-    events, messages = await run(ActionDialogueFallback(), tracker)
-    assert [m.get("response") for m in messages] == ["utter_offer_choices"]
-    assert [e["event"] for e in events] == ["rewind"]
-    with store.uow() as uow:
-        assert uow.session.scalar(select(HandoffTicket)) is None
 
 
 async def test_stray_messages_count_towards_the_handoff_for_not_understood_ones(
@@ -135,6 +116,21 @@ async def test_stray_messages_count_towards_the_handoff_for_not_understood_ones(
     assert "get a person" in texts(messages)
     with store.uow() as uow:
         assert uow.session.scalar(select(HandoffTicket.reason)) == "misunderstanding"
+
+
+async def test_a_stray_message_then_a_misunderstood_one_gets_the_choices(store: Container) -> None:
+    events_in = [_user("greet"), *_taken_back("inform", "blorf"), _user("nlu_fallback", "zzz")]
+    tracker = make_tracker("stray-2", intent="nlu_fallback", events=events_in)
+    _, messages = await run(ActionHandleMisunderstanding(), tracker)
+    assert [m.get("response") for m in messages] == ["utter_offer_choices"]
+
+
+async def test_a_person_handing_back_starts_the_count_again(store: Container) -> None:
+    events_in = [_user("nlu_fallback", "zzz"), _user("nlu_fallback", "zzz"), {"event": "resume"},
+                 {"event": "action", "name": "action_handoff_return"}, _user("nlu_fallback", "zzz")]
+    tracker = make_tracker("stray-5", intent="nlu_fallback", events=events_in)
+    _, messages = await run(ActionHandleMisunderstanding(), tracker)
+    assert [m.get("response") for m in messages] == ["utter_ask_rephrase"]
 
 
 async def test_an_understood_message_resets_the_misunderstanding_count(store: Container) -> None:

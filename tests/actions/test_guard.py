@@ -21,7 +21,6 @@ PUBLIC_ACTIONS = {
     "action_cancel_task",
     "action_handoff",
     "action_handle_misunderstanding",
-    "action_default_fallback",
     "action_session_start",
     "action_submit_fraud_report",  # anyone may report; only a verified reporter's report freezes
     "action_record_followup",  # a masked contact only for a ticket opened while verified

@@ -51,7 +51,7 @@ def test_a_message_that_fits_no_step_still_gets_an_answer(running: RunningStack)
     """Rasa's own dialogue fallback sends nothing without an `utter_default` response."""
     running.say("stray-rest-1", "hi")
     replies = " ".join(running.say("stray-rest-1", "/inform")).lower()
-    assert "another way" in replies or "rephrase" in replies
+    assert "another way" in replies
     assert "account number" in " ".join(running.say("stray-rest-1", "what's my balance?")).lower()
 
 

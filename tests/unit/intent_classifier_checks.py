@@ -18,7 +18,10 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from rasa_ext.intent_classifier import ARRAYS_FILE, TfidfIntentClassifier
+from scipy.sparse import random as sparse_random
+
+from rasa_ext.intent_classifier import (ARRAYS_FILE, LinearModel, TfidfIntentClassifier,
+                                        feature_matrix)
 
 EXAMPLES = {
     "check_balance": ["what's my balance", "how much do i owe", "balance please",
@@ -54,6 +57,25 @@ def _parse(component: TfidfIntentClassifier, texts: List[str]) -> List[Dict[str,
     messages = component.process([Message.build(text=text) for text in texts])
     return [{"intent": m.get("intent"), "ranking": m.get("intent_ranking"),
              "selector": m.get("response_selector")} for m in messages]
+
+
+def blocks_meet_their_own_weights() -> Dict[str, Any]:
+    """Block by block (two sparse n-gram blocks, a float32 embedding), as the joined matrix."""
+    rng = np.random.default_rng(3)
+    blocks = [sparse_random(4, 30, density=0.2, format="csr", random_state=1),
+              sparse_random(4, 20, density=0.3, format="csr", random_state=2),
+              rng.normal(size=(4, 8)).astype(np.float32)]
+    model = LinearModel(rng.normal(size=(5, 58)), rng.normal(size=5), list("abcde"))
+    scores = np.asarray(feature_matrix(blocks) @ model.weights.T) + model.bias
+    joined = np.exp(scores - scores.max(axis=1, keepdims=True))
+    joined /= joined.sum(axis=1, keepdims=True)
+    try:
+        model.probabilities(blocks[:2])  # the embedding missing
+        refused = False
+    except ValueError:
+        refused = True
+    return {"same": bool(np.allclose(model.probabilities(blocks), joined, atol=1e-12)),
+            "missing_block_refused": refused}
 
 
 def main() -> None:
@@ -102,6 +124,7 @@ def main() -> None:
         "array_dtypes": arrays,
         "single_intent_untouched": untouched,
         "missing_model_untouched": missing_answer,
+        "blocks": blocks_meet_their_own_weights(),
     }))
 
 

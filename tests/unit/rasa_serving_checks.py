@@ -222,12 +222,13 @@ def endpoint_calls_reuse_one_connection() -> Dict[str, Any]:
     from rasa.utils.endpoints import EndpointConfig
 
     async def calls() -> Dict[str, Any]:
-        peers, seen = set(), []
+        peers, seen, raw = set(), [], []
 
         async def handler(request: web.Request) -> web.Response:
             peers.add(request.transport.get_extra_info("peername")[1])
             seen.append({"token": request.query.get("token"),
                          "header": request.headers.get("X-Check"), "body": await request.json()})
+            raw.append(await request.text())
             return web.json_response({"ok": len(seen)})
 
         app = web.Application()
@@ -239,57 +240,51 @@ def endpoint_calls_reuse_one_connection() -> Dict[str, Any]:
         port = site._server.sockets[0].getsockname()[1]
         endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", token="secret",
                                   headers={"X-Check": "yes"})
-        # non-ASCII, a lone surrogate (JSON lets a customer send one) and a slash, as customers type them
+        # non-ASCII, a lone surrogate (JSON lets a customer send one) and a slash
         answers = [await endpoint.request(json={"n": n, "text": "café 😀 \ud800 1/2"})
                    for n in range(5)]
         await runner.cleanup()
-        return {"connections": len(peers), "answers": answers, "seen": seen}
+        return {"connections": len(peers), "answers": answers, "seen": seen, "raw": raw[0]}
 
     serving.uninstall()
     stock = asyncio.run(calls())
     serving.install()
     ours = asyncio.run(calls())
     return {"stock_connections": stock["connections"], "connections": ours["connections"],
-            "same": {k: v for k, v in stock.items() if k != "connections"}
-            == {k: v for k, v in ours.items() if k != "connections"},
-            "seen": ours["seen"][:1]}
+            "same": {k: v for k, v in stock.items() if k not in ("connections", "raw")}
+            == {k: v for k, v in ours.items() if k not in ("connections", "raw")},
+            "seen": ours["seen"][:1], "stock_raw": stock["raw"], "raw": ours["raw"]}
+
+
+SETTLE_CHILD = """
+import asyncio, gc, json
+import numpy, rasa.core.run
+from threadpoolctl import threadpool_info
+from rasa_ext import serving
+serving.install()
+loaded = object()
+async def load(*_, **__):
+    return loaded
+serving._STOCK["load_agent"] = load
+before = gc.get_freeze_count()
+agent = asyncio.run(rasa.core.run.load_agent_on_start("model", None, None, None, None))
+numpy.ones((2, 2)) @ numpy.ones((2, 2))
+print(json.dumps({"agent": agent is loaded, "frozen_before": before,
+                  "frozen_after": gc.get_freeze_count(),
+                  "blas_threads": sorted({pool["num_threads"] for pool in threadpool_info()
+                                          if pool["user_api"] == "blas"})}))
+"""
 
 
 @check
 def each_server_process_settles_after_loading_its_model() -> Dict[str, Any]:
     """What `rasa run` gets when it loads the agent: the agent, then one BLAS thread and a
-    frozen heap (checked in a child process, so this one keeps its settings)."""
-    import multiprocessing
+    frozen heap (in a fresh interpreter, so this one keeps its settings)."""
+    import subprocess
 
-    def child(queue: Any) -> None:
-        import gc as child_gc
-
-        import numpy
-        import rasa.core.run
-        from threadpoolctl import threadpool_info
-
-        serving.install()
-        loaded = object()
-
-        async def load(*_: Any, **__: Any) -> Any:
-            return loaded
-
-        serving._STOCK["load_agent"] = load
-        before = child_gc.get_freeze_count()
-        agent = asyncio.run(rasa.core.run.load_agent_on_start("model", None, None, None, None))
-        numpy.ones((2, 2)) @ numpy.ones((2, 2))
-        queue.put({"agent": agent is loaded, "frozen_before": before,
-                   "frozen_after": child_gc.get_freeze_count(),
-                   "blas_threads": sorted({pool["num_threads"] for pool in threadpool_info()
-                                           if pool["user_api"] == "blas"})})
-
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    process = context.Process(target=child, args=(queue,))
-    process.start()
-    found = queue.get(timeout=60)
-    process.join()
-    return found
+    done = subprocess.run([sys.executable, "-c", SETTLE_CHILD], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

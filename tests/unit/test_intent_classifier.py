@@ -58,3 +58,9 @@ def test_a_saved_model_loads_to_the_same_answers_without_pickle(results: dict[st
 def test_without_a_model_messages_are_left_alone(results: dict[str, Any]) -> None:
     assert results["single_intent_untouched"] is None  # one intent: nothing to tell apart
     assert results["missing_model_untouched"] is None
+
+
+def test_each_feature_block_meets_its_own_weights_as_the_joined_matrix_would(
+        results: dict[str, Any]) -> None:
+    assert results["blocks"]["same"]  # sparse n-grams and a float32 embedding, no joined matrix
+    assert results["blocks"]["missing_block_refused"]  # never a silent n-grams-only prediction

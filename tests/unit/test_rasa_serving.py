@@ -75,6 +75,9 @@ def test_calls_to_an_endpoint_reuse_one_connection_with_rasas_headers_and_token(
     assert calls["same"]  # same answers, same requests as the server saw them
     assert calls["seen"] == [{"token": "secret", "header": "yes",
                               "body": {"n": 0, "text": "café 😀 \ud800 1/2"}}]
+    # written by ujson (compact), where Rasa's json.dumps leaves spaces; ASCII-escaped alike
+    assert calls["stock_raw"].startswith('{"n": 0, ') and calls["raw"].startswith('{"n":0,')
+    assert "\\u00e9" in calls["raw"] and "\\ud800" in calls["raw"] and "1/2" in calls["raw"]
 
 
 def test_each_server_process_settles_once_its_model_is_loaded(results: dict[str, Any]) -> None:
