@@ -84,6 +84,8 @@ def bench_ours(levels: list[int], seeded: Path, customers: int,
                                       lambda i: ServicingCustomer(i, engine), label, cpu))
         memory = {s.name: servers.tree_peak_memory_mb(s.process.pid)
                   for s in stack.services if s.process}
+        proportional = {s.name: servers.tree_proportional_memory_mb(s.process.pid)
+                        for s in stack.services if s.process}
     finally:
         stack.stop()
         engine.dispose()
@@ -91,7 +93,9 @@ def bench_ours(levels: list[int], seeded: Path, customers: int,
         return report.Run(f"Meridian, {rasa_workers} Sanic workers", results, memory,
                           notes=f"Meridian, {rasa_workers} Sanic workers: the same, with Rasa in "
                                 f"{rasa_workers} Sanic workers on the Redis lock store "
-                                "(SANIC_WORKERS); its memory is the sum over the workers.")
+                                "(SANIC_WORKERS); its memory is summed over the workers and the "
+                                "process that started them.",
+                          proportional_memory_mb=proportional)
     return report.Run("Meridian", results, memory,
                       notes=f"Meridian: the embedded default (SQLite stores, one process each), "
                             f"{customers} synthetic customers; each conversation identifies, "

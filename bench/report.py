@@ -1,7 +1,7 @@
 """The benchmark's markdown report and latency chart (plain SVG: no plotting library needed)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 from xml.sax.saxutils import escape
@@ -17,6 +17,8 @@ class Run:
     levels: list[LevelResult]
     peak_memory_mb: dict[str, float]  # service -> peak resident memory (VmHWM)
     notes: str = ""
+    # service -> proportional memory (Pss) at the end of the run: shared pages counted once
+    proportional_memory_mb: dict[str, float] = field(default_factory=dict)
 
 
 def _ms(value: float) -> str:
@@ -74,21 +76,31 @@ def _workers_table(workers: Run, stock: Run) -> list[str]:
                      f"{level.cpu_ms_per_message('rasa'):.1f} ms | "
                      f"{level.errors}, {level.silent} |")
     rasa_mb = workers.peak_memory_mb.get("rasa", 0)
-    lines += ["", f"Rasa peak memory, all workers together: {rasa_mb:.0f} MB."]
+    shared_once = workers.proportional_memory_mb.get("rasa", 0)
+    lines += ["", f"Rasa memory, all workers together: {shared_once:.0f} MB at the end of the run "
+                  f"with the pages they share with the process that started them counted once "
+                  f"(Pss); {rasa_mb:.0f} MB adding up each process's peak, shared pages counted "
+                  "in each."]
     return lines
 
 
 def targets(ours: Run, stock: Run, workers: Optional[Run] = None) -> list[str]:
     """The issue's targets. Throughput counts the better of one Rasa process and several
-    Sanic workers (both are Rasa's own means); latency and memory are one process's."""
+    Sanic workers (both are Rasa's own means); latency is one process's. Memory is one
+    process's peak and, when the workers give the throughput, theirs with shared pages
+    counted once."""
     one, busiest = ours.levels[0], ours.levels[-1]
     stock_busiest = stock.levels[-1]
     how = "one Rasa process"
+    rasa_mb = ours.peak_memory_mb.get("rasa", 0)
+    memory = f"Rasa server peak memory {rasa_mb:.0f} MB"
     if workers and workers.levels[-1].concurrency == busiest.concurrency \
             and workers.levels[-1].per_second > busiest.per_second:
         busiest, how = workers.levels[-1], workers.name.split(", ", 1)[-1]
+        workers_mb = workers.proportional_memory_mb.get("rasa", 0)
+        memory += f" in one process, {workers_mb:.0f} MB with {how} (shared pages once)"
+        rasa_mb = max(rasa_mb, workers_mb)
     ratio = busiest.per_second / stock_busiest.per_second if stock_busiest.per_second else 0
-    rasa_mb = ours.peak_memory_mb.get("rasa", 0)
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
@@ -98,8 +110,7 @@ def targets(ours: Run, stock: Run, workers: Optional[Run] = None) -> list[str]:
         f"{busiest.concurrency} at once ({how}): {busiest.per_second:.1f} msg/s = {ratio:.2f}× stock "
         f"(≥ {TARGET_THROUGHPUT_RATIO}×), {busiest.errors} errors (0): "
         f"{verdict(ratio >= TARGET_THROUGHPUT_RATIO and busiest.errors == 0)}",
-        f"Rasa server peak memory {rasa_mb:.0f} MB (≤ {TARGET_RASA_MB} MB): "
-        f"{verdict(0 < rasa_mb <= TARGET_RASA_MB)}",
+        f"{memory} (≤ {TARGET_RASA_MB} MB): {verdict(0 < rasa_mb <= TARGET_RASA_MB)}",
     ]
 
 

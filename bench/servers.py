@@ -59,6 +59,26 @@ def tree_peak_memory_mb(pid: int) -> float:
     return total
 
 
+def proportional_memory_mb(pid: int) -> float:
+    """The process's resident memory with each page shared with other processes divided among
+    them (Pss): what it adds to the machine. Sanic workers share what their parent loaded."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def tree_proportional_memory_mb(pid: int) -> float:
+    """Proportional memory of a process and its descendants, summed: shared pages count once."""
+    total = 0.0
+    for member in [pid, *children(pid)]:
+        try:
+            total += proportional_memory_mb(member)
+        except OSError:
+            continue
+    return total
+
+
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a living process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -68,15 +68,19 @@ def test_the_report_says_how_busy_the_machine_was() -> None:
 def test_several_workers_get_their_own_table_and_count_for_throughput() -> None:
     ours = Run("Meridian", [level(1, [30, 40], 1.0), level(50, [900] * 300, 10.0)], {"rasa": 600})
     workers = Run("Meridian, 2 Sanic workers", [level(50, [600] * 300, 5.0, rasa_cpu=7.5)],
-                  {"rasa": 1100})
+                  {"rasa": 1100}, proportional_memory_mb={"rasa": 900})
     stock = Run("stock", [level(1, [30, 36], 1.0), level(50, [1500] * 300, 10.0)], {"rasa": 1100})
     text = markdown(ours, stock, "2 cores", workers)
     assert "## Meridian, 2 Sanic workers" in text
     assert "| 50 | 600 ms | 600 ms | 60.0 | 2.00× | 25.0 ms | 0, 0 |" in text
-    assert "all workers together: 1100 MB" in text
+    assert "all workers together: 900 MB at the end" in text and "1100 MB adding up" in text
     verdicts = targets(ours, stock, workers)
     assert "(2 Sanic workers): 60.0 msg/s = 2.00× stock" in verdicts[1] and "NOT" not in verdicts[1]
-    assert "NOT" not in verdicts[2]  # memory is judged on one process (600 MB)
+    # the workers gave the throughput: their memory, shared pages once, is judged too
+    assert "600 MB in one process, 900 MB with 2 Sanic workers" in verdicts[2]
+    assert "NOT" not in verdicts[2]
+    heavy = Run(workers.name, workers.levels, {"rasa": 1500}, proportional_memory_mb={"rasa": 1200})
+    assert "NOT met" in targets(ours, stock, heavy)[2]
     slower = Run("Meridian, 2 Sanic workers", [level(50, [900] * 300, 20.0)], {"rasa": 1100})
     assert "(one Rasa process): 30.0 msg/s" in targets(ours, stock, slower)[1]
 
@@ -107,6 +111,19 @@ def test_peak_memory_of_a_process_tree_adds_its_children() -> None:
         assert child.pid in servers.children(os.getpid())
         alone = servers.peak_memory_mb(os.getpid())
         assert servers.tree_peak_memory_mb(os.getpid()) >= alone + servers.peak_memory_mb(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_proportional_memory_of_a_process_tree_adds_shares_not_whole_pages() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        time.sleep(0.3)
+        shared_once = servers.tree_proportional_memory_mb(os.getpid())
+        assert 0 < servers.proportional_memory_mb(os.getpid()) < servers.peak_memory_mb(os.getpid())
+        assert shared_once >= servers.proportional_memory_mb(child.pid) > 0
+        assert shared_once <= servers.tree_peak_memory_mb(os.getpid())
     finally:
         child.kill()
         child.wait()
