@@ -259,9 +259,15 @@ def endpoint_calls_reuse_one_connection() -> Dict[str, Any]:
 SETTLE_CHILD = """
 import asyncio, gc, json
 import numpy, rasa.core.run
+from rasa.shared.utils.common import arguments_of
 from threadpoolctl import threadpool_info
 from rasa_ext import serving
+stock_arguments = arguments_of(rasa.core.run.serve_application)
 serving.install()
+frozen_when_served = []
+serving._STOCK["serve"] = lambda *_, **__: frozen_when_served.append(gc.get_freeze_count())
+rasa.core.run.serve_application("model", channel="rest")
+gc.unfreeze()
 loaded = object()
 async def load(*_, **__):
     return loaded
@@ -269,7 +275,9 @@ serving._STOCK["load_agent"] = load
 before = gc.get_freeze_count()
 agent = asyncio.run(rasa.core.run.load_agent_on_start("model", None, None, None, None))
 numpy.ones((2, 2)) @ numpy.ones((2, 2))
-print(json.dumps({"agent": agent is loaded, "frozen_before": before,
+print(json.dumps({"served_frozen": frozen_when_served,
+                  "same_arguments": arguments_of(rasa.core.run.serve_application) == stock_arguments,
+                  "agent": agent is loaded, "frozen_before": before,
                   "frozen_after": gc.get_freeze_count(),
                   "blas_threads": sorted({pool["num_threads"] for pool in threadpool_info()
                                           if pool["user_api"] == "blas"})}))
@@ -278,8 +286,9 @@ print(json.dumps({"agent": agent is loaded, "frozen_before": before,
 
 @check
 def each_server_process_settles_after_loading_its_model() -> Dict[str, Any]:
-    """What `rasa run` gets when it loads the agent: the agent, then one BLAS thread and a
-    frozen heap (in a fresh interpreter, so this one keeps its settings)."""
+    """What `rasa run` gets: a heap frozen before Sanic forks its workers, and in each, once
+    it has loaded the agent, one BLAS thread and a frozen heap again (in a fresh interpreter,
+    so this one keeps its settings)."""
     import subprocess
 
     done = subprocess.run([sys.executable, "-c", SETTLE_CHILD], capture_output=True, text=True,
