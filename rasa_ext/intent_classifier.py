@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
@@ -53,6 +54,16 @@ VOCABULARY_FILE = "vocab.txt"
 
 
 Features = List[Any]  # blocks side by side: sparse n-gram matrices, then the dense embedding
+
+
+_LETTER = re.compile(r"[^\W\d_]")  # a letter of any script
+_DIGIT = re.compile(r"\d")
+
+
+def is_figures_only(text: str) -> bool:
+    """Digits without a single letter: '114695', '$25', '12/3', '555-0100'. (An emoji or a
+    '?' alone is left to the model: a thumbs-up is a yes.)"""
+    return bool(_DIGIT.search(text)) and not _LETTER.search(text)
 
 
 def feature_matrix(blocks: Features) -> csr_matrix:
@@ -122,6 +133,10 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             # all-MiniLM-L6-v2's model.safetensors and vocab.txt (make fetches them); None: n-grams only
             "sentence_model": None,
             "sentence_weight": 2.0,  # the embedding's scale beside the unit-length n-gram vectors
+            # digits without a letter ("114695", "$25", "12/3") answer a question: this intent,
+            # for certain. Digits carry no meaning the n-grams or the embedding can learn (a
+            # code was read as out of scope, so the form never got it). None: the model decides.
+            "figures_intent": None,
         }
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
@@ -187,9 +202,12 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         features = self._features([m.get(TEXT) or "" for m in messages])
         intent_rows = self.intents.probabilities(features)
         answer_rows = {name: model.probabilities(features) for name, model in self.answers.items()}
+        answer = self.config["figures_intent"]
         for index, message in enumerate(messages):
             ranking = [{"name": name, PREDICTED_CONFIDENCE_KEY: confidence}
                        for name, confidence in self.intents.ranking(intent_rows[index], length)]
+            if answer in self.intents.labels and is_figures_only(message.get(TEXT) or ""):
+                ranking = [{"name": answer, PREDICTED_CONFIDENCE_KEY: 1.0}]
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
             if self.answers:

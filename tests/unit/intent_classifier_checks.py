@@ -78,6 +78,21 @@ def blocks_meet_their_own_weights() -> Dict[str, Any]:
             "missing_block_refused": refused}
 
 
+def figures_are_answers(tmp: Path) -> Dict[str, Any]:
+    """With `figures_intent`, digits without a letter are that intent; the rest as before."""
+    examples = {**EXAMPLES, "inform": ["my code is 123456", "it's 30309", "$25 please",
+                                       "the 15th", "account 7301004821"]}
+    texts = ["114695", "$1,250.50", "12/3", "pay 300 dollars", "👍", "?"]
+    found = {}
+    for name, config in (("on", {"figures_intent": "inform"}), ("off", {})):
+        (tmp / f"figures-{name}").mkdir()
+        component = _component(LocalModelStorage(tmp / f"figures-{name}"), config)
+        component.train(_data(examples))
+        found[name] = [(p["intent"]["name"], p["intent"]["confidence"], len(p["ranking"]))
+                       for p in _parse(component, texts)]
+    return found
+
+
 def main() -> None:
     texts = ["how much do i still owe on my car", "pay 300 dollars", "helo", "",
              "got a weird email that says its from you", "are you open on saturday",
@@ -107,6 +122,7 @@ def main() -> None:
                                              Resource("nothing"),
                                              ExecutionContext(GraphSchema({}), "test"))
         missing_answer = missing.process([Message.build(text="hi")])[0].get("intent")
+        figures = figures_are_answers(Path(tmp))
 
     print(json.dumps({
         "intents": [p["intent"]["name"] for p in parsed],
@@ -125,6 +141,7 @@ def main() -> None:
         "single_intent_untouched": untouched,
         "missing_model_untouched": missing_answer,
         "blocks": blocks_meet_their_own_weights(),
+        "figures": figures,
     }))
 
 

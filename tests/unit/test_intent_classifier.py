@@ -64,3 +64,11 @@ def test_each_feature_block_meets_its_own_weights_as_the_joined_matrix_would(
         results: dict[str, Any]) -> None:
     assert results["blocks"]["same"]  # sparse n-grams and a float32 embedding, no joined matrix
     assert results["blocks"]["missing_block_refused"]  # never a silent n-grams-only prediction
+
+
+def test_digits_without_a_letter_are_the_answer_intent_when_configured(
+        results: dict[str, Any]) -> None:
+    on, off = results["figures"]["on"], results["figures"]["off"]
+    assert [found[:3] for found in on[:3]] == [["inform", 1.0, 1]] * 3  # a code, an amount, a date
+    assert on[3:] == off[3:]  # words, an emoji, a lone "?": the model decides, as without
+    assert all(confidence < 1.0 or ranking > 1 for _, confidence, ranking in off[:3])
