@@ -74,7 +74,9 @@ def rasa_service(env: Mapping[str, str], credentials: Path, name: str = "rasa") 
         "deploy/endpoints.production.yml" if production else "endpoints.yml")
     command = [
         str(RASA_PYTHON), "-m", "rasa_ext.serving", "run",
-        "--enable-api", "--auth-token", env["RASA_API_TOKEN"],
+        # one argument: a token may start with "-" (token_urlsafe does, 1 in 32), which
+        # argparse would take for an option and Rasa would refuse to start
+        "--enable-api", f"--auth-token={env['RASA_API_TOKEN']}",
         "--port", env["RASA_PORT"], "--credentials", str(credentials),
         "--endpoints", endpoints, "--model", env.get("RASA_MODEL", str(MODEL_PATH)),
         "--cors", f"http://localhost:{env['WEB_PORT']}",

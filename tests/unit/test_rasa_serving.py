@@ -3,6 +3,7 @@ less repeated work. The checks need Rasa, so they run in Rasa's environment
 (`tests/unit/rasa_serving_checks.py`); the launcher check runs here."""
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,18 @@ def test_the_launcher_serves_rasa_through_the_shortcuts(tmp_path: Path) -> None:
     command = rasa_service(env, tmp_path / "credentials.yml").command
     assert command[:4] == [str(RASA_PYTHON), "-m", "rasa_ext.serving", "run"]
     assert "--enable-api" in command and "--endpoints" in command
+
+
+def test_a_token_that_starts_with_a_dash_reaches_rasa_as_the_token(tmp_path: Path) -> None:
+    """token_urlsafe gives one in 32 tokens a leading '-': as a separate argument Rasa's
+    argument parser took it for an option and Rasa did not start."""
+    env = service_environment({"RASA_API_TOKEN": "-Xy_1"})
+    arguments = rasa_service(env, tmp_path / "credentials.yml").command[3:]  # from "run" on
+    parse = ("import sys; from rasa.__main__ import create_argument_parser; "
+             "print(create_argument_parser().parse_args(sys.argv[1:]).auth_token)")
+    parsed = subprocess.run([str(RASA_PYTHON), "-c", parse, *arguments], capture_output=True,
+                            text=True, timeout=120)
+    assert parsed.stdout.strip().splitlines()[-1:] == ["-Xy_1"], parsed.stderr[-2000:]
 
 
 def test_calls_to_an_endpoint_reuse_one_connection_with_rasas_headers_and_token(
