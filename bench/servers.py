@@ -10,7 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Callable, Mapping, Optional
 
 import yaml
 
@@ -48,15 +48,20 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def tree_peak_memory_mb(pid: int) -> float:
-    """Peak resident memory of a process and its descendants, summed (each worker holds a model)."""
+def tree_sum(pid: int, measure: Callable[[int], float]) -> float:
+    """`measure` of a process and its living descendants (Sanic's workers), summed."""
     total = 0.0
     for member in [pid, *children(pid)]:
         try:
-            total += peak_memory_mb(member)
-        except OSError:
+            total += measure(member)
+        except OSError:  # ended while we looked
             continue
     return total
+
+
+def tree_peak_memory_mb(pid: int) -> float:
+    """Peak resident memory of a process and its descendants, summed (each worker holds a model)."""
+    return tree_sum(pid, peak_memory_mb)
 
 
 def proportional_memory_mb(pid: int) -> float:
@@ -70,13 +75,7 @@ def proportional_memory_mb(pid: int) -> float:
 
 def tree_proportional_memory_mb(pid: int) -> float:
     """Proportional memory of a process and its descendants, summed: shared pages count once."""
-    total = 0.0
-    for member in [pid, *children(pid)]:
-        try:
-            total += proportional_memory_mb(member)
-        except OSError:
-            continue
-    return total
+    return tree_sum(pid, proportional_memory_mb)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -87,13 +86,7 @@ def cpu_seconds(pid: int) -> float:
 
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time of a process and its living descendants (Sanic's workers), summed."""
-    total = 0.0
-    for member in [pid, *children(pid)]:
-        try:
-            total += cpu_seconds(member)
-        except OSError:  # ended while we looked
-            continue
-    return total
+    return tree_sum(pid, cpu_seconds)
 
 
 def workers_endpoints(work: Path) -> Path:
