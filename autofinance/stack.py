@@ -74,7 +74,7 @@ def rasa_service(env: Mapping[str, str], credentials: Path, name: str = "rasa") 
         "deploy/endpoints.production.yml" if production else "endpoints.yml")
     command = [
         str(RASA_PYTHON), "-m", "rasa_ext.serving", "run",
-        # one argument: a token may start with "-" (token_urlsafe does, 1 in 32), which
+        # one argument: a token may start with "-" (token_urlsafe does, 1 in 64), which
         # argparse would take for an option and Rasa would refuse to start
         "--enable-api", f"--auth-token={env['RASA_API_TOKEN']}",
         "--port", env["RASA_PORT"], "--credentials", str(credentials),

@@ -100,14 +100,15 @@ class LinearModel:
         Each block meets its own rows of the weights, so the blocks are never joined into
         one matrix (which cost more than the product itself).
         """
+        width = sum(block.shape[1] for block in blocks)
+        if width != self._columns.shape[0]:  # e.g. a model trained with the embedding, run without
+            raise ValueError(f"features have {width} columns, the model {self._columns.shape[0]}")
         scores = np.tile(self.bias, (blocks[0].shape[0], 1))
         start = 0
         for block in blocks:
             end = start + block.shape[1]
             scores += block @ self._columns[start:end]
             start = end
-        if start != self._columns.shape[0]:  # e.g. a model trained with the embedding, run without
-            raise ValueError(f"features have {start} columns, the model {self._columns.shape[0]}")
         scores -= scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
         return exp / exp.sum(axis=1, keepdims=True)
@@ -191,7 +192,14 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         self.responses = {key: list(value) for key, value in training_data.responses.items()
                           if key in utter_actions}
         self.persist()
+        self._check_figures_intent()
         return self._resource
+
+    def _check_figures_intent(self) -> None:
+        answer = self.config["figures_intent"]
+        if answer and self.intents is not None and answer not in self.intents.labels:
+            logger.warning("figures_intent '%s' is not an intent of the model: digits are left "
+                           "to the model", answer)
 
     # ------------------------------------------------------------------ prediction
 
@@ -285,6 +293,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         component.intents = models.pop("intents")
         component.answers = {name.split(":", 1)[1]: model for name, model in models.items()}
         component.responses = meta["responses"]
+        component._check_figures_intent()
         component.vectorizers = component._new_vectorizers()
         for index, (vectorizer, vocabulary) in enumerate(zip(component.vectorizers,
                                                              meta["vocabularies"])):

@@ -29,6 +29,10 @@ Per message:
   arguments. Within one prediction the tracker does not change, so each distinct question is
   answered once and every caller gets its own copy (callers edit the states they get).
 
+Each process, once its model is loaded, uses one BLAS thread and freezes its heap out of the
+garbage collector's reach; the heap is frozen before Sanic forks its workers too (see
+`settle_process` and `_serve_from_a_frozen_heap`). Action calls are written by ujson.
+
 The conversation, the predictions and the replies are the same; only repeated work is gone.
 Each patch is tied to the Rasa version it was written against: on any other, none is applied.
 """
@@ -117,10 +121,9 @@ def uninstall() -> None:
     _event_types.clear()
 
 
-# --- Each server process, once its model is loaded -----------------------------------------
+# --- Each server process: frozen before the workers fork, settled once its model is loaded ---
 
 
-@functools.wraps(rasa.core.run.serve_application)  # Rasa passes it the arguments it names
 def _serve_from_a_frozen_heap(*args: Any, **kwargs: Any) -> Any:
     """Freezes what the process imported before Sanic starts its workers by forking it: the
     workers then share those pages with it, and their garbage collections never write to
@@ -129,6 +132,10 @@ def _serve_from_a_frozen_heap(*args: Any, **kwargs: Any) -> Any:
     gc.collect()
     gc.freeze()
     return _STOCK["serve"](*args, **kwargs)
+
+
+# Rasa passes serve_application only the arguments its signature names: show it Rasa's
+_serve_from_a_frozen_heap.__wrapped__ = rasa.core.run.serve_application  # type: ignore[attr-defined]
 
 
 async def _load_agent_then_settle(*args: Any, **kwargs: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from actions.conversation import ActionCancelTask, ActionHandleMisunderstanding, ActionSessionStart
@@ -125,9 +126,12 @@ async def test_a_stray_message_then_a_misunderstood_one_gets_the_choices(store: 
     assert [m.get("response") for m in messages] == ["utter_offer_choices"]
 
 
-async def test_a_person_handing_back_starts_the_count_again(store: Container) -> None:
-    events_in = [_user("nlu_fallback", "zzz"), _user("nlu_fallback", "zzz"), {"event": "resume"},
-                 {"event": "action", "name": "action_handoff_return"}, _user("nlu_fallback", "zzz")]
+@pytest.mark.parametrize("restart", ["resume", "session_started", "restart"])
+async def test_a_hand_back_a_new_session_or_a_restart_starts_the_count_again(
+    store: Container, restart: str
+) -> None:
+    events_in = [_user("nlu_fallback", "zzz"), _user("nlu_fallback", "zzz"), {"event": restart},
+                 {"event": "action", "name": "action_listen"}, _user("nlu_fallback", "zzz")]
     tracker = make_tracker("stray-5", intent="nlu_fallback", events=events_in)
     _, messages = await run(ActionHandleMisunderstanding(), tracker)
     assert [m.get("response") for m in messages] == ["utter_ask_rephrase"]

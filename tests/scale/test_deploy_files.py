@@ -183,7 +183,8 @@ def test_rasa_starts_with_the_arguments_of_the_process_level_launcher() -> None:
     in_compose = compose()["services"]["rasa-1"]["command"]
     assert normalised(in_compose) == normalised(k8s_container("Deployment", "rasa")["args"])
     assert option_names(in_compose) == option_names(launcher)
-    assert "--auth-token=$RASA_API_TOKEN" in normalised(in_compose)  # one argument (see below)
+    # one argument: a token starting with "-" would be taken for an option (test_rasa_serving.py)
+    assert "--auth-token=$RASA_API_TOKEN" in normalised(in_compose)
     assert option(in_compose, "--endpoints") == option(launcher, "--endpoints")
     for name in ("--credentials", "--model"):  # the same files, at the same place in the image
         assert option(in_compose, name) == str(Path(option(launcher, name)).relative_to(PROJECT_ROOT))

@@ -69,7 +69,7 @@ def test_the_launcher_serves_rasa_through_the_shortcuts(tmp_path: Path) -> None:
 
 
 def test_a_token_that_starts_with_a_dash_reaches_rasa_as_the_token(tmp_path: Path) -> None:
-    """token_urlsafe gives one in 32 tokens a leading '-': as a separate argument Rasa's
+    """token_urlsafe gives one in 64 tokens a leading '-': as a separate argument Rasa's
     argument parser took it for an option and Rasa did not start."""
     env = service_environment({"RASA_API_TOKEN": "-Xy_1"})
     arguments = rasa_service(env, tmp_path / "credentials.yml").command[3:]  # from "run" on
