@@ -5,12 +5,13 @@ import logging
 from typing import Optional
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.handoff import handoff_events
 from actions.runtime import AccountAction, TECHNICAL_PROBLEM, call, container, lender_today
+from autofinance.parsing import parse_choice_number
 from autofinance.services import fraud, hardship, identity
 from autofinance.services.errors import ServiceError
 
@@ -69,7 +70,7 @@ class ActionHardshipOptions(AccountAction):
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         options = await call(hardship.hardship_options, customer.customer_id, container().uow(), lender_today())
         lines, buttons = [], []
-        if options.extension.eligible:
+        if options.extension.eligible:  # the order offered_choices gives
             lines.append(f"A payment extension: {options.extension.consequence}")
             buttons.append({"title": "Ask for a payment extension",
                             "payload": '/inform{"hardship_option":"extension"}'})
@@ -87,6 +88,26 @@ class ActionHardshipOptions(AccountAction):
         return []
 
 
+# what a typed reply says, for each choice the options offer (in the order of their buttons)
+CHOICE_WORDS = {"extension": ("extension", "extend", "more time", "push", "defer", "skip"),
+                "specialist": ("specialist", "person", "someone", "human", "agent", "talk", "call")}
+
+
+def offered_choices(extension_eligible: bool) -> list[str]:
+    """The choices `action_hardship_options` offers, in the order of its buttons."""
+    return (["extension"] if extension_eligible else []) + ["specialist"]
+
+
+def typed_choice(text: str, choices: list[str]) -> Optional[str]:
+    """The choice a typed reply makes: the number of its button, or words of exactly one."""
+    number = parse_choice_number(text, len(choices))
+    if number is not None:
+        return choices[number - 1]
+    lowered = text.lower()
+    named = [choice for choice in choices if any(word in lowered for word in CHOICE_WORDS[choice])]
+    return named[0] if len(named) == 1 else None
+
+
 class ActionRequestHardship(AccountAction):
     """Opens the hardship case for the option the customer picked."""
 
@@ -97,7 +118,18 @@ class ActionRequestHardship(AccountAction):
 
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
-        option = next(tracker.get_latest_entity_values("hardship_option"), None) or "extension"
+        option = next(tracker.get_latest_entity_values("hardship_option"), None)
+        if option is None:  # typed, not pressed: "2", "the first one", "a specialist please"
+            offered = await call(hardship.hardship_options, customer.customer_id, container().uow(),
+                                 lender_today())
+            option = typed_choice(tracker.latest_message.get("text") or "",
+                                  offered_choices(offered.extension.eligible))
+        if option is None:
+            dispatcher.utter_message(text="Sorry, I didn't catch which one you'd like. Pick one "
+                                          "below, or reply with its number.")
+            return [FollowupAction("action_hardship_options")]
+        if option == "specialist":  # as its button does: a person now
+            return await handoff_events(dispatcher, tracker, "hardship")
         reason = next((e.get("text") for e in reversed(tracker.events)
                        if e.get("event") == "user" and (e.get("parse_data") or {}).get("intent", {})
                        .get("name") in HARDSHIP_REASON_INTENTS), "") or "asked in chat"

@@ -51,6 +51,19 @@ def format_long_date(d: date) -> str:
     return f"{calendar.month_name[d.month]} {d.day}, {d.year}"
 
 
+def parse_choice_number(text: str, count: int) -> Optional[int]:
+    """Which of `count` numbered options a reply picks (1-based): "2", "option 2", "#2", "the
+    second one", "the last one". SMS and WhatsApp show buttons as numbered lines, so customers
+    answer with the number. None when it names no option, or more than one."""
+    words = re.findall(r"[a-z]+|\d+", text.lower())
+    picks = {int(word) for word in words if word.isdigit()}
+    picks |= {_ORDINALS[word] for word in words if word in _ORDINALS}
+    picks |= {count} if "last" in words else set()
+    if len(picks) == 1 and 1 <= (pick := picks.pop()) <= count:
+        return pick
+    return None
+
+
 def your_account(vehicle: str, product: str) -> str:
     """'Your 2021 Toyota RAV4 loan', or 'Your loan' for an account with no vehicle on file."""
     return f"Your {vehicle} {product}" if vehicle else f"Your {product}"

@@ -52,3 +52,33 @@ async def test_asking_for_the_extension_opens_a_case_without_changing_the_accoun
         assert uow.session.scalar(select(HardshipCase.option)) == "extension"
         assert uow.session.scalar(select(Account.last_extension_on).where(
             Account.account_number == "7301005530")) is None
+
+
+async def _typed(text: str) -> tuple[list[dict], list[dict]]:
+    """Dana (extension eligible: buttons 1 extension, 2 specialist) types her choice."""
+    return await run(ActionRequestHardship(), make_tracker("dana-chat", {"verified": True},
+                                                           intent="inform", text=text))
+
+
+async def test_a_typed_number_picks_the_button_with_that_number(
+        store: Container, agent_online: None) -> None:
+    verify(store, "dana-chat", "7301005530", "60614")
+    events, messages = await _typed("2")  # SMS shows "2: Talk to a specialist"
+    assert "connecting you" in texts(messages) and events[-1]["event"] == "pause"
+    with store.uow() as uow:
+        assert uow.session.scalar(select(HardshipCase)) is None  # no extension asked for
+        assert uow.session.scalar(select(HandoffTicket.reason)) == "hardship"
+    _, messages = await _typed("the first one")
+    with store.uow() as uow:
+        assert uow.session.scalar(select(HardshipCase.option)) == "extension"
+
+
+async def test_an_unclear_typed_choice_asks_again_and_files_nothing(store: Container) -> None:
+    verify(store, "dana-chat", "7301005530", "60614")
+    for text in ("$200", "3", "maybe", "extension or a specialist?"):
+        events, messages = await _typed(text)
+        assert "which one" in texts(messages)
+        assert events == [{"event": "followup", "name": "action_hardship_options", "timestamp": None}]
+    with store.uow() as uow:
+        assert uow.session.scalar(select(HardshipCase)) is None
+        assert uow.session.scalar(select(HandoffTicket)) is None

@@ -9,6 +9,7 @@ import pytest
 
 from autofinance.parsing import (
     format_long_date,
+    parse_choice_number,
     your_account,
     parse_amount,
     parse_amount_choice,
@@ -217,3 +218,12 @@ def test_no_month_count_is_guessed(text: str) -> None:
 def test_an_account_is_named_by_its_vehicle_or_plainly_without_one() -> None:
     assert your_account("2021 Toyota RAV4", "loan") == "Your 2021 Toyota RAV4 loan"
     assert your_account("", "lease") == "Your lease"  # no double space when no vehicle is on file
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2", 2), ("option 2", 2), ("#1", 1), ("2nd", 2), ("the second one", 2), ("the last one", 3),
+    ("1 please", 1), ("4", None), ("0", None), ("$200", None), ("1 or 2", None),
+    ("the first, no the second", None), ("specialist", None),
+])
+def test_a_reply_picks_a_numbered_option(text: str, expected: int | None) -> None:
+    assert parse_choice_number(text, 3) == expected
