@@ -115,7 +115,11 @@ def start_ours(work: Path, database_url: str, extra: Optional[Mapping[str, str]]
            **(extra or {})}
     stack = Stack.from_env(env, log_to=work)
     stack.start()
-    stack.wait_until_healthy(timeout=300)
+    try:
+        stack.wait_until_healthy(timeout=300)
+    except BaseException:
+        stack.stop()  # one service died or hung: the others must not outlive the bench
+        raise
     return stack
 
 

@@ -8,6 +8,7 @@ import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+import pytest
 import yaml
 
 from autofinance.stack import PROJECT_ROOT, rasa_service, service_environment
@@ -146,3 +147,23 @@ def test_the_workers_endpoints_switch_only_the_lock_store_to_redis(tmp_path: Pat
     env = service_environment({"RASA_API_TOKEN": "t", "RASA_ENDPOINTS": str(tmp_path / "e.yml")})
     command = rasa_service(env, tmp_path / "credentials.yml").command
     assert command[command.index("--endpoints") + 1] == str(tmp_path / "e.yml")
+
+
+def test_a_stack_that_does_not_come_up_is_stopped_whole(monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    class Failing:
+        def start(self) -> None:
+            calls.append("start")
+
+        def wait_until_healthy(self, timeout: float) -> None:
+            raise RuntimeError("rasa exited with code 2")
+
+        def stop(self) -> None:
+            calls.append("stop")
+
+    monkeypatch.setattr(servers.Stack, "from_env", classmethod(lambda cls, env, log_to: Failing()))
+    with pytest.raises(RuntimeError, match="exited"):
+        servers.start_ours(tmp_path, "sqlite://")
+    assert calls == ["start", "stop"]
