@@ -69,11 +69,9 @@ class ActionHardshipOptions(AccountAction):
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         options = await call(hardship.hardship_options, customer.customer_id, container().uow(), lender_today())
-        lines, buttons = [], []
-        if options.extension.eligible:  # the order offered_choices gives
+        lines = []
+        if options.extension.eligible:
             lines.append(f"A payment extension: {options.extension.consequence}")
-            buttons.append({"title": "Ask for a payment extension",
-                            "payload": '/inform{"hardship_option":"extension"}'})
         else:
             lines.append(f"A payment extension isn't available: {options.extension.reason}")
         if options.due_date_change.eligible:
@@ -83,18 +81,24 @@ class ActionHardshipOptions(AccountAction):
         else:
             lines.append(f"A due-date change isn't available: {options.due_date_change.reason}")
         lines.append("Or talk it through with a hardship specialist.")
-        buttons.append({"title": "Talk to a specialist", "payload": "/human_handoff"})
+        buttons = [CHOICE_BUTTONS[choice] for choice in offered_choices(options.extension.eligible)]
         dispatcher.utter_message(text="Here's what I can offer:\n- " + "\n- ".join(lines), buttons=buttons)
         return []
 
 
-# what a typed reply says, for each choice the options offer (in the order of their buttons)
+CHOICE_BUTTONS = {
+    "extension": {"title": "Ask for a payment extension",
+                  "payload": '/inform{"hardship_option":"extension"}'},
+    "specialist": {"title": "Talk to a specialist", "payload": "/human_handoff"},
+}
+# what a typed reply says, for each choice
 CHOICE_WORDS = {"extension": ("extension", "extend", "more time", "push", "defer", "skip"),
                 "specialist": ("specialist", "person", "someone", "human", "agent", "talk", "call")}
 
 
 def offered_choices(extension_eligible: bool) -> list[str]:
-    """The choices `action_hardship_options` offers, in the order of its buttons."""
+    """The choices `action_hardship_options` offers, in the order of its buttons (SMS numbers
+    them: a typed "2" is the second)."""
     return (["extension"] if extension_eligible else []) + ["specialist"]
 
 

@@ -211,11 +211,13 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         intent_rows = self.intents.probabilities(features)
         answer_rows = {name: model.probabilities(features) for name, model in self.answers.items()}
         answer = self.config["figures_intent"]
+        answer = answer if answer in self.intents.labels else None
         for index, message in enumerate(messages):
-            ranking = [{"name": name, PREDICTED_CONFIDENCE_KEY: confidence}
-                       for name, confidence in self.intents.ranking(intent_rows[index], length)]
-            if answer in self.intents.labels and is_figures_only(message.get(TEXT) or ""):
+            if answer and is_figures_only(message.get(TEXT) or ""):
                 ranking = [{"name": answer, PREDICTED_CONFIDENCE_KEY: 1.0}]
+            else:
+                ranking = [{"name": name, PREDICTED_CONFIDENCE_KEY: confidence}
+                           for name, confidence in self.intents.ranking(intent_rows[index], length)]
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
             if self.answers:

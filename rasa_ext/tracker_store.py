@@ -84,7 +84,7 @@ def pooled_sqlite(engine: Engine) -> Engine:
 
 
 def tune_sqlite(engine: Engine) -> None:
-    """WAL once (the file keeps it), `synchronous=NORMAL` on each connection (one a call)."""
+    """WAL once (the file keeps it), `synchronous=NORMAL` on each new connection."""
     @sa.event.listens_for(engine, "connect")
     def _normal_sync(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
