@@ -70,7 +70,7 @@ $(MODEL): $(TRAINING_INPUTS) | envs
 train: envs $(MODEL)
 
 run: envs db $(MODEL)
-	@$(APP_PY) -m autofinance.stack
+	@$(APP_PY) -m autofinance.entrypoints.stack
 
 shell: envs $(MODEL)
 	@$(RASA_YAML_ENV) $(RASA) shell --model $(MODEL) --endpoints endpoints.yml --port 5006

@@ -9,8 +9,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.runtime import AccountAction, call, container, lender_today
-from autofinance.money import format_usd
-from autofinance.parsing import format_long_date, parse_date, your_account
+from autofinance.domain.money import format_usd
+from autofinance.domain.parsing import format_long_date, parse_date, your_account
 from autofinance.services import accounts, identity, payoff
 from autofinance.services.accounts import LoanBalance
 from autofinance.services.errors import InvalidPayoffDate

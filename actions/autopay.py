@@ -17,9 +17,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer, lender_today
-from autofinance.money import format_usd
-from autofinance.parsing import format_long_date, parse_day_of_month
-from autofinance.seed import next_due
+from autofinance.domain.money import format_usd
+from autofinance.domain.parsing import format_long_date, parse_day_of_month
+from autofinance.domain.calendar import next_due
 from autofinance.services import accounts, autopay, identity, payments
 from autofinance.services.errors import InvalidAutopayDay, ServiceError
 

@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.handoff import handoff_events
 from actions.runtime import AccountAction, TECHNICAL_PROBLEM, call, container, lender_today
-from autofinance.parsing import parse_choice_number
+from autofinance.domain.parsing import parse_choice_number
 from autofinance.services import fraud, hardship, identity
 from autofinance.services.errors import ServiceError
 

@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer
-from autofinance.parsing import parse_otp_code
+from autofinance.domain.parsing import parse_otp_code
 from autofinance.services import contact, identity
 from autofinance.services.errors import (
     ContactCodeExpired, ContactCodeInvalid, ContactUnchanged,

@@ -17,7 +17,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.handoff import handoff_events
 from actions.runtime import call, container
-from autofinance import portal_tokens
+from autofinance.adapters import portal_tokens
 from autofinance.services import handoff, identity
 
 logger = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.runtime import RESUMABLE_TASKS, TECHNICAL_PROBLEM, call, container
-from autofinance.parsing import parse_identifier, parse_identity_factor, parse_otp_code
-from autofinance.sealing import seal, unseal
+from autofinance.domain.parsing import parse_identifier, parse_identity_factor, parse_otp_code
+from autofinance.adapters.sealing import seal, unseal
 from autofinance.services import identity
 from autofinance.services.errors import (
     CodeAlreadyUsed,

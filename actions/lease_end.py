@@ -15,9 +15,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer, lender_today
-from autofinance.money import format_usd
-from autofinance.parsing import format_long_date, parse_months, your_account
-from autofinance.seed import add_months
+from autofinance.domain.money import format_usd
+from autofinance.domain.parsing import format_long_date, parse_months, your_account
+from autofinance.domain.calendar import add_months
 from autofinance.services import identity, lease_end
 from autofinance.services.errors import InvalidExtensionLength, NotALease, ServiceError
 

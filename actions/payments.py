@@ -17,8 +17,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer, lender_today
-from autofinance.money import format_usd
-from autofinance.parsing import format_long_date, parse_amount, parse_amount_choice, parse_date
+from autofinance.domain.money import format_usd
+from autofinance.domain.parsing import format_long_date, parse_amount, parse_amount_choice, parse_date
 from autofinance.services import identity, payments
 from autofinance.services.errors import ServiceError
 

@@ -19,7 +19,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from autofinance import portal_tokens
+from autofinance.adapters import portal_tokens
 from autofinance.bootstrap import Container, bootstrap
 from autofinance.services import identity
 from autofinance.services.errors import NotVerified, ServiceError, StepUpRequired

@@ -7,8 +7,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.runtime import AccountAction, call, container, lender_today
-from autofinance.money import format_usd
-from autofinance.parsing import format_long_date
+from autofinance.domain.money import format_usd
+from autofinance.domain.parsing import format_long_date
 from autofinance.services import autopay, documents, identity
 
 YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]

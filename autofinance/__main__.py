@@ -1,4 +1,4 @@
-"""`python -m autofinance <command>`: see autofinance/cli.py."""
-from autofinance.cli import main
+"""`python -m autofinance <command>`: see autofinance/entrypoints/cli.py."""
+from autofinance.entrypoints.cli import main
 
 raise SystemExit(main())

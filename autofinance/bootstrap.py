@@ -7,7 +7,7 @@ from typing import Optional
 from sqlalchemy import Engine
 
 from autofinance.config import Settings
-from autofinance.store.db import UnitOfWork, make_engine, session_factory
+from autofinance.adapters.store.db import UnitOfWork, make_engine, session_factory
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from autofinance.hours import parse_hours
+from autofinance.domain.hours import parse_hours
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

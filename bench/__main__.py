@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from autofinance.stack import PROJECT_ROOT
-from autofinance.store.db import make_engine
+from autofinance.entrypoints.stack import PROJECT_ROOT
+from autofinance.adapters.store.db import make_engine
 from bench import report, servers
 from bench.load import ConversationScript, LevelResult, run_level
 from bench.scenarios import ServicingCustomer, StockCustomer

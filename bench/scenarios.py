@@ -1,6 +1,6 @@
 """What the simulated customers say: ours verify, check the balance and pay; the stock bot's chat.
 
-Our customer is bulk customer `index` (see `autofinance.seed.bulk_identity`): it identifies,
+Our customer is bulk customer `index` (see `autofinance.demo.seed.bulk_identity`): it identifies,
 takes the one-time code from the store's outbox (as the customer would from their inbox),
 asks the balance, pays $25 from checking, then asks something out of scope, types nonsense
 (the fallback) and says goodbye: 14 messages. The stock customer sends 14 messages the
@@ -14,8 +14,8 @@ from typing import Callable, Optional
 
 from sqlalchemy import Engine, select
 
-from autofinance.seed import bulk_identity
-from autofinance.store.models import OutboxMessage
+from autofinance.demo.seed import bulk_identity
+from autofinance.adapters.store.models import OutboxMessage
 from bench.load import ConversationScript
 
 CODE = re.compile(r"\b(\d{6})\b")

@@ -14,7 +14,7 @@ from typing import Callable, Mapping, Optional
 
 import yaml
 
-from autofinance.stack import APP_PYTHON, PROJECT_ROOT, RASA_BIN, Stack
+from autofinance.entrypoints.stack import APP_PYTHON, PROJECT_ROOT, RASA_BIN, Stack
 
 
 def free_port() -> int:

@@ -22,7 +22,7 @@ from sanic import Blueprint
 
 logger = logging.getLogger(__name__)
 
-ISSUER, AUDIENCE = "meridian-portal", "meridian-assistant"  # as autofinance.portal_tokens
+ISSUER, AUDIENCE = "meridian-portal", "meridian-assistant"  # as autofinance.adapters.portal_tokens
 PORTAL_PREFIX = "portal-"
 ALLOWED_METADATA = frozenset({"locale", "page", "timezone"})  # nothing that could claim identity
 

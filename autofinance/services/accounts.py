@@ -15,11 +15,11 @@ from typing import Literal, Optional, Union
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from autofinance.security import mask_account_number
-from autofinance.seed import next_due
+from autofinance.adapters.security import mask_account_number
+from autofinance.domain.calendar import next_due
 from autofinance.services.errors import AccountNotFound
-from autofinance.store.db import UnitOfWork
-from autofinance.store.models import Account, Payment
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import Account, Payment
 
 logger = logging.getLogger(__name__)
 

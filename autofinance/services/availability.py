@@ -1,6 +1,6 @@
 """Whether a person can take a conversation now: support hours and agents signed in.
 
-Support hours (see `autofinance.hours`) are in the lender's time zone. Outside them, or when no agent is signed in to the
+Support hours (see `autofinance.domain.hours`) are in the lender's time zone. Outside them, or when no agent is signed in to the
 console, a hand-off still queues its ticket, but the customer is told nobody can answer now
 and is offered a follow-up instead of waiting in silence.
 """
@@ -12,10 +12,10 @@ from typing import Optional
 from zoneinfo import ZoneInfo
 
 from autofinance.config import Settings
-from autofinance.hours import is_open, next_opening, parse_hours
+from autofinance.domain.hours import is_open, next_opening, parse_hours
 from autofinance.services import staff
-from autofinance.store.db import UnitOfWork
-from autofinance.store.types import utcnow
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.domain.clock import utcnow
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ from autofinance.services.errors import (
     TicketNotYours,
 )
 from autofinance.services.handoff import OPEN_STATUSES, PRIORITY_BY_REASON
-from autofinance.store.db import UnitOfWork
-from autofinance.store.models import (
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import (
     AuditLog,
     ConversationStart,
     Customer,
@@ -39,7 +39,7 @@ from autofinance.store.models import (
     StaffUser,
     TicketNote,
 )
-from autofinance.store.types import utcnow
+from autofinance.domain.clock import utcnow
 
 NOTE_MAX = 2000
 REPLY_MAX = 1000

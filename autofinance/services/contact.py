@@ -19,15 +19,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
-from autofinance.notify import queue_message
-from autofinance.security import keyed_hash, mask_email, mask_phone, same_secret
+from autofinance.adapters.notify import queue_message
+from autofinance.adapters.security import keyed_hash, mask_email, mask_phone, same_secret
 from autofinance.services.errors import (
     ContactChangeLimitReached, ContactCodeExpired, ContactCodeInvalid, ContactUnchanged,
     InvalidContactValue, NoPendingContactChange, ServiceError,
 )
-from autofinance.store.db import UnitOfWork
-from autofinance.store.models import AuditLog, ContactChange, Customer
-from autofinance.store.types import utcnow
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import AuditLog, ContactChange, Customer
+from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
-from autofinance.notify import queue_message
-from autofinance.security import mask_account_number
+from autofinance.adapters.notify import queue_message
+from autofinance.adapters.security import mask_account_number
 from autofinance.services.errors import InvalidFraudReport
-from autofinance.store.db import UnitOfWork
-from autofinance.store.models import (
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import (
     Account,
     AuditLog,
     Customer,
@@ -33,7 +33,7 @@ from autofinance.store.models import (
     OnlineCredential,
     Payment,
 )
-from autofinance.store.types import utcnow
+from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from typing import Optional
 
 from sqlalchemy import func, select
 
-from autofinance.store.db import UnitOfWork
-from autofinance.security import mask_email, mask_phone
-from autofinance.store.models import AuditLog, ConversationStart, Customer, HandoffTicket
-from autofinance.store.types import utcnow
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.security import mask_email, mask_phone
+from autofinance.adapters.store.models import AuditLog, ConversationStart, Customer, HandoffTicket
+from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 

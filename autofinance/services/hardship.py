@@ -19,15 +19,15 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
-from autofinance.notify import queue_message
-from autofinance.parsing import format_long_date
-from autofinance.security import mask_account_number
-from autofinance.seed import add_months, next_due
+from autofinance.adapters.notify import queue_message
+from autofinance.domain.parsing import format_long_date
+from autofinance.adapters.security import mask_account_number
+from autofinance.domain.calendar import add_months, next_due
 from autofinance.services.accounts import primary_account
 from autofinance.services.errors import DueDateMoveTooFar, InvalidDueDay, NotEligible
-from autofinance.store.db import UnitOfWork
-from autofinance.store.models import Account, AuditLog, Customer, HardshipCase
-from autofinance.store.types import utcnow
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import Account, AuditLog, Customer, HardshipCase
+from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -17,17 +17,17 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
-from autofinance.notify import queue_message
-from autofinance.security import keyed_hash, mask_email, mask_phone, same_secret
+from autofinance.adapters.notify import queue_message
+from autofinance.adapters.security import keyed_hash, mask_email, mask_phone, same_secret
 from autofinance.services.errors import (
     CodeAlreadyUsed, CodeExpired, CodeInvalid, IdentificationFailed, NoPendingVerification,
     NotVerified, ResendLimitReached, StepUpRequired, VerificationLocked,
 )
-from autofinance.store.db import UnitOfWork
-from autofinance.store.models import (
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import (
     Account, AuditLog, Customer, OnlineCredential, VerificationChallenge, VerifiedSession,
 )
-from autofinance.store.types import utcnow
+from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 

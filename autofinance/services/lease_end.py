@@ -16,17 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
-from autofinance.money import format_usd
-from autofinance.notify import queue_message
-from autofinance.parsing import format_long_date
-from autofinance.security import mask_account_number
-from autofinance.seed import add_months
+from autofinance.domain.money import format_usd
+from autofinance.adapters.notify import queue_message
+from autofinance.domain.parsing import format_long_date
+from autofinance.adapters.security import mask_account_number
+from autofinance.domain.calendar import add_months
 from autofinance.services.accounts import primary_account
 from autofinance.services.errors import InvalidExtensionLength, NotALease
 from autofinance.services.payoff import payoff_amount
-from autofinance.store.db import UnitOfWork
-from autofinance.store.models import Account, AuditLog, Customer
-from autofinance.store.types import utcnow
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import Account, AuditLog, Customer
+from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 

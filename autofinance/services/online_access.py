@@ -23,14 +23,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
-from autofinance.notify import queue_message
-from autofinance.security import hash_password, keyed_hash, mask_email
+from autofinance.adapters.notify import queue_message
+from autofinance.adapters.security import hash_password, keyed_hash, mask_email
 from autofinance.services.errors import (
     InvalidResetLink, NoOnlineAccess, ResetLimitReached, WeakPassword,
 )
-from autofinance.store.db import UnitOfWork
-from autofinance.store.models import AuditLog, Customer, OnlineCredential, PasswordResetToken
-from autofinance.store.types import utcnow
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import AuditLog, Customer, OnlineCredential, PasswordResetToken
+from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
-from autofinance.money import CENT, format_usd
-from autofinance.notify import queue_message
-from autofinance.parsing import format_long_date
-from autofinance.security import mask_account_number
+from autofinance.domain.money import CENT, format_usd
+from autofinance.adapters.notify import queue_message
+from autofinance.domain.parsing import format_long_date
+from autofinance.adapters.security import mask_account_number
 from autofinance.services.accounts import PaymentLine, payment_line, primary_account
 from autofinance.services.errors import (
     AccountFrozen,
@@ -38,9 +38,9 @@ from autofinance.services.errors import (
     UnknownFundingSource,
 )
 from autofinance.services.payoff import payoff_amount
-from autofinance.store.db import UnitOfWork
-from autofinance.store.models import Account, AuditLog, Customer, FundingSource, Payment
-from autofinance.store.types import utcnow
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import Account, AuditLog, Customer, FundingSource, Payment
+from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -16,15 +16,15 @@ from typing import Optional
 from sqlalchemy import select
 
 from autofinance.config import Settings
-from autofinance.money import format_usd, to_money
-from autofinance.notify import queue_message
-from autofinance.parsing import format_long_date
-from autofinance.security import mask_account_number, mask_email
+from autofinance.domain.money import format_usd, to_money
+from autofinance.adapters.notify import queue_message
+from autofinance.domain.parsing import format_long_date
+from autofinance.adapters.security import mask_account_number, mask_email
 from autofinance.services.accounts import primary_account
 from autofinance.services.errors import InvalidPayoffDate
-from autofinance.store.db import UnitOfWork
-from autofinance.store.models import Account, AuditLog, Customer
-from autofinance.store.types import utcnow
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import Account, AuditLog, Customer
+from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -23,15 +23,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
-from autofinance.sealing import seal_at_rest, unseal_at_rest
-from autofinance.security import hash_password, keyed_hash, verify_password
+from autofinance.adapters.sealing import seal_at_rest, unseal_at_rest
+from autofinance.adapters.security import hash_password, keyed_hash, verify_password
 from autofinance.services.errors import (
     InvalidStaffDetails, NotSignedIn, SignInFailed, SignInLocked, StaffExists, UnknownStaff,
     WeakPassword,
 )
-from autofinance.store.db import UnitOfWork
-from autofinance.store.models import AuditLog, StaffSession, StaffUser
-from autofinance.store.types import utcnow
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import AuditLog, StaffSession, StaffUser
+from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 

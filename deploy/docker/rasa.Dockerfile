@@ -5,7 +5,7 @@
 # repository root after `make train` (models/ is not in git):
 #   docker build -f deploy/docker/rasa.Dockerfile -t meridian/rasa:3.6.21 .
 # The arguments of `rasa run` (with the API token) come from compose / k8s, as
-# autofinance/stack.py gives them at process level.
+# autofinance/entrypoints/stack.py gives them at process level.
 FROM rasa/rasa:3.6.21
 
 WORKDIR /app

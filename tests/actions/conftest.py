@@ -17,10 +17,10 @@ from sqlalchemy import select
 from actions import runtime
 from autofinance.bootstrap import Container
 from autofinance.config import PROJECT_ROOT, Settings
-from autofinance.seed import seed_demo
+from autofinance.demo.seed import seed_demo
 from autofinance.services import identity
-from autofinance.store.db import make_engine, session_factory
-from autofinance.store.models import Base, OutboxMessage, StaffSession, StaffUser
+from autofinance.adapters.store.db import make_engine, session_factory
+from autofinance.adapters.store.models import Base, OutboxMessage, StaffSession, StaffUser
 
 
 @pytest.fixture(scope="session")

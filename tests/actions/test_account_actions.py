@@ -14,7 +14,7 @@ from actions.account import (
 )
 from actions.runtime import lender_today
 from autofinance.bootstrap import Container
-from autofinance.store.models import OutboxMessage
+from autofinance.adapters.store.models import OutboxMessage
 from tests.actions.conftest import make_tracker, run, texts, verify
 
 

@@ -18,10 +18,10 @@ from actions.payments import ActionAskPaymentAmount, ActionSubmitPayment, Valida
 from actions.runtime import lender_today
 from autofinance.bootstrap import Container
 from autofinance.config import Settings
-from autofinance.portal_tokens import issue_token
-from autofinance.sealing import seal
-from autofinance.store.models import Account, OutboxMessage, Payment, VerificationChallenge, VerifiedSession
-from autofinance.store.types import utcnow
+from autofinance.adapters.portal_tokens import issue_token
+from autofinance.adapters.sealing import seal
+from autofinance.adapters.store.models import Account, OutboxMessage, Payment, VerificationChallenge, VerifiedSession
+from autofinance.domain.clock import utcnow
 from tests.actions.conftest import make_tracker, run, texts, verify
 
 # Masked contact details (m****@example.com, ***-***-0101) are shown by design after two

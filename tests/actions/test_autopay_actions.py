@@ -17,10 +17,10 @@ from actions.autopay import (
 from actions.conversation import ActionCancelTask
 from actions.runtime import lender_today
 from autofinance.bootstrap import Container
-from autofinance.parsing import format_long_date
-from autofinance.portal_tokens import issue_token
-from autofinance.seed import next_due
-from autofinance.store.models import Account, AutopayEnrolment, FundingSource, OutboxMessage
+from autofinance.domain.parsing import format_long_date
+from autofinance.adapters.portal_tokens import issue_token
+from autofinance.domain.calendar import next_due
+from autofinance.adapters.store.models import Account, AutopayEnrolment, FundingSource, OutboxMessage
 from tests.actions.conftest import make_tracker, run, texts, verify
 
 

@@ -17,10 +17,10 @@ from actions.cancel_payment import (
 from actions.conversation import ActionCancelTask
 from actions.runtime import lender_today
 from autofinance.bootstrap import Container
-from autofinance.parsing import format_long_date
+from autofinance.domain.parsing import format_long_date
 from autofinance.services import payments
 from autofinance.services.payments import PaymentReceipt
-from autofinance.store.models import Account, FundingSource, OutboxMessage, Payment
+from autofinance.adapters.store.models import Account, FundingSource, OutboxMessage, Payment
 from tests.actions.conftest import make_tracker, run, texts, verify
 
 

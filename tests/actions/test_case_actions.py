@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from actions.cases import ActionHardshipOptions, ActionRequestHardship, ActionSubmitFraudReport
 from autofinance.bootstrap import Container
-from autofinance.store.models import Account, FraudCase, HandoffTicket, HardshipCase, OnlineCredential
+from autofinance.adapters.store.models import Account, FraudCase, HandoffTicket, HardshipCase, OnlineCredential
 from tests.actions.conftest import make_tracker, run, texts, verify
 
 REPORT = {"fraud_description": "a payment I did not make", "fraud_when": "yesterday"}

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from actions.contact import ActionSubmitContactChange, ValidateContactForm, new_value, parse_contact_field
 from actions.conversation import ActionCancelTask
 from autofinance.bootstrap import Container
-from autofinance.portal_tokens import issue_token
-from autofinance.store.models import Account, Customer, OutboxMessage
+from autofinance.adapters.portal_tokens import issue_token
+from autofinance.adapters.store.models import Account, Customer, OutboxMessage
 from tests.actions.conftest import make_tracker, run, texts, verify
 
 

@@ -12,8 +12,8 @@ from actions.handoff import ActionHandoff
 from actions.identity import ValidateIdentityForm
 from autofinance.bootstrap import Container
 from autofinance.config import Settings
-from autofinance.sealing import seal
-from autofinance.store.models import HandoffTicket, OutboxMessage, VerifiedSession
+from autofinance.adapters.sealing import seal
+from autofinance.adapters.store.models import HandoffTicket, OutboxMessage, VerifiedSession
 from tests.actions.conftest import make_tracker, run, texts, verify
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from actions.runtime import AccountAction, AccountFormValidation
 from autofinance.bootstrap import Container
-from autofinance.store.models import OutboxMessage, Payment, VerifiedSession
+from autofinance.adapters.store.models import OutboxMessage, Payment, VerifiedSession
 from tests.actions.conftest import make_tracker, run, texts
 
 # The way in and the way out: these run before verification and show no account data.

@@ -12,7 +12,7 @@ from actions import runtime
 from actions.conversation import ActionRestart, ActionSessionStart
 from actions.handoff import ActionHandoff, ActionHandoffReturn, ActionRecordFollowup
 from autofinance.bootstrap import Container
-from autofinance.store.models import AuditLog, ConversationStart, HandoffTicket
+from autofinance.adapters.store.models import AuditLog, ConversationStart, HandoffTicket
 from tests.actions.conftest import make_tracker, run, texts, verify
 
 

@@ -13,7 +13,7 @@ from actions.lease_end import (
     ValidateLeaseExtensionForm,
 )
 from autofinance.bootstrap import Container
-from autofinance.store.models import Account, AuditLog, OutboxMessage
+from autofinance.adapters.store.models import Account, AuditLog, OutboxMessage
 from tests.actions.conftest import make_tracker, run, texts, verify
 
 JAMES_SLOTS = {"verified": True}

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from actions.online_access import ActionLoginHelp, ActionSendPasswordReset, ActionSendUsername
 from autofinance.bootstrap import Container
-from autofinance.store.models import OnlineCredential, OutboxMessage
+from autofinance.adapters.store.models import OnlineCredential, OutboxMessage
 from tests.actions.conftest import make_tracker, run, texts, verify
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from actions.payments import ActionAskPaymentConfirmed, ActionStartPayment, ActionSubmitPayment, ValidatePaymentForm
 from actions.runtime import lender_today
 from autofinance.bootstrap import Container
-from autofinance.store.models import OutboxMessage, Payment
+from autofinance.adapters.store.models import OutboxMessage, Payment
 from tests.actions.conftest import make_tracker, run, texts, verify
 
 

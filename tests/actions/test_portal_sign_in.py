@@ -13,9 +13,9 @@ from actions.conversation import ActionSessionStart
 from actions.payments import ActionSubmitPayment
 from actions.runtime import lender_today
 from autofinance.bootstrap import Container
-from autofinance.portal_tokens import issue_token, verify_token
-from autofinance.store.models import Account, Payment
-from autofinance.store.types import utcnow
+from autofinance.adapters.portal_tokens import issue_token, verify_token
+from autofinance.adapters.store.models import Account, Payment
+from autofinance.domain.clock import utcnow
 from tests.actions.conftest import make_tracker, run, texts
 
 

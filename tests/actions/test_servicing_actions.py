@@ -5,9 +5,9 @@ from sqlalchemy import select
 
 from actions.runtime import lender_today
 from actions.servicing import ActionCancelAutopay, ActionConfirmCancelAutopay, ActionSendStatement
-from autofinance.seed import add_months
+from autofinance.domain.calendar import add_months
 from autofinance.bootstrap import Container
-from autofinance.store.models import AutopayEnrolment, OutboxMessage
+from autofinance.adapters.store.models import AutopayEnrolment, OutboxMessage
 from tests.actions.conftest import make_tracker, run, texts, verify
 
 

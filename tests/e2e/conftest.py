@@ -15,9 +15,9 @@ from typing import Any, Iterator, Optional
 
 import pytest
 
-from autofinance.seed import DEMO_AGENT
+from autofinance.demo.seed import DEMO_AGENT
 from autofinance.services.staff import authenticator
-from autofinance.stack import APP_PYTHON, MODEL_PATH, PROJECT_ROOT, Stack
+from autofinance.entrypoints.stack import APP_PYTHON, MODEL_PATH, PROJECT_ROOT, Stack
 
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))

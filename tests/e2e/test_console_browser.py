@@ -12,7 +12,7 @@ from typing import AsyncIterator
 
 import pytest
 
-from autofinance.seed import DEMO_AGENT
+from autofinance.demo.seed import DEMO_AGENT
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, RunningStack, demo_agent_code
 from tests.e2e.widget import Widget, widget_origin
 

@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 
 from autofinance.config import Settings
-from autofinance.portal_tokens import issue_token
-from autofinance.seed import DEMO_AGENT
+from autofinance.adapters.portal_tokens import issue_token
+from autofinance.demo.seed import DEMO_AGENT
 from tests.e2e.conftest import RunningStack, demo_agent_code
 from tests.e2e.widget import Widget, customer_id, widget_origin
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autofinance.stack import APP_PYTHON, PROJECT_ROOT
+from autofinance.entrypoints.stack import APP_PYTHON, PROJECT_ROOT
 from tests.e2e.conftest import free_port, reachable, seed_store
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +25,7 @@ def test_the_launcher_announces_the_services_and_ctrl_c_stops_them_all(tmp_path:
            "DATABASE_URL": f"sqlite:///{tmp_path / 'accounts.db'}",
            "TRACKER_SQLITE_PATH": str(tmp_path / "tracker.db")}
     seed_store(env["DATABASE_URL"])
-    launcher = subprocess.Popen([str(APP_PYTHON), "-m", "autofinance.stack"], cwd=PROJECT_ROOT, env=env,
+    launcher = subprocess.Popen([str(APP_PYTHON), "-m", "autofinance.entrypoints.stack"], cwd=PROJECT_ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
     try:

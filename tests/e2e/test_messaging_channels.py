@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator, Iterator
 import aiohttp
 import pytest
 
-from autofinance.seed import DEMO_AGENT
+from autofinance.demo.seed import DEMO_AGENT
 from tests.e2e.conftest import RunningStack, demo_agent_code, start_stack
 from tests.e2e.platform_fakes import FakeTelegram, FakeTwilio, twilio_signature
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autofinance.stack import MODEL_PATH, PROJECT_ROOT, RASA_PYTHON
+from autofinance.entrypoints.stack import MODEL_PATH, PROJECT_ROOT, RASA_PYTHON
 
 pytestmark = pytest.mark.e2e
 CHECK = Path(__file__).with_name("serving_model_check.py")

@@ -6,7 +6,7 @@ import pytest
 import socketio
 
 from autofinance.config import Settings
-from autofinance.portal_tokens import issue_token
+from autofinance.adapters.portal_tokens import issue_token
 from tests.e2e.conftest import RunningStack
 from tests.e2e.widget import Widget, customer_id, widget_origin
 

@@ -8,13 +8,13 @@ from typing import Any, Optional
 import aiohttp
 import socketio
 
-from autofinance.stack import APP_PYTHON, PROJECT_ROOT
+from autofinance.entrypoints.stack import APP_PYTHON, PROJECT_ROOT
 from tests.e2e.conftest import RunningStack
 
 
 def customer_id(running: RunningStack, account_number: str) -> int:
     script = ("from sqlalchemy import select; from autofinance.bootstrap import bootstrap; "
-              "from autofinance.store.models import Account; c = bootstrap(); u = c.uow()\n"
+              "from autofinance.adapters.store.models import Account; c = bootstrap(); u = c.uow()\n"
               f"with u: print(u.session.scalar(select(Account.customer_id).where(Account.account_number == '{account_number}')))")
     out = subprocess.run([str(APP_PYTHON), "-c", script], cwd=PROJECT_ROOT, env=running.env,
                          capture_output=True, text=True, check=True)

@@ -15,8 +15,8 @@ import pytest
 from psycopg import sql
 from sqlalchemy import Engine, make_url
 
-from autofinance.store.db import make_engine
-from autofinance.store.migrate import upgrade_to_head
+from autofinance.adapters.store.db import make_engine
+from autofinance.adapters.store.migrate import upgrade_to_head
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, func, select
 
 from autofinance.services import console
 from autofinance.services.errors import TicketAlreadyClaimed
-from autofinance.store.db import UnitOfWork, session_factory
-from autofinance.store.models import AuditLog, ConversationStart, HandoffTicket, StaffUser
+from autofinance.adapters.store.db import UnitOfWork, session_factory
+from autofinance.adapters.store.models import AuditLog, ConversationStart, HandoffTicket, StaffUser
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)

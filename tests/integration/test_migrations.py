@@ -6,9 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import CheckConstraint, inspect
 
-from autofinance.store.db import make_engine
-from autofinance.store.migrate import current_revision, head_revision, upgrade_to_head
-from autofinance.store.models import Base
+from autofinance.adapters.store.db import make_engine
+from autofinance.adapters.store.migrate import current_revision, head_revision, upgrade_to_head
+from autofinance.adapters.store.models import Base
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
-from autofinance.sealing import unseal_at_rest
-from autofinance.security import keyed_hash, verify_password
-from autofinance.seed import DEMO_AGENT, bulk_identity, seed_bulk, seed_demo
-from autofinance.store.models import Account, AutopayEnrolment, Customer, FundingSource, OnlineCredential, StaffUser
+from autofinance.adapters.sealing import unseal_at_rest
+from autofinance.adapters.security import keyed_hash, verify_password
+from autofinance.demo.seed import DEMO_AGENT, bulk_identity, seed_bulk, seed_demo
+from autofinance.adapters.store.models import Account, AutopayEnrolment, Customer, FundingSource, OnlineCredential, StaffUser
 
 pytestmark = pytest.mark.integration
 TODAY = date(2026, 11, 24)

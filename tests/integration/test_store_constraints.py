@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
-from autofinance.store.models import Account, AutopayEnrolment, Customer, FundingSource, Payment
+from autofinance.adapters.store.models import Account, AutopayEnrolment, Customer, FundingSource, Payment
 
 pytestmark = pytest.mark.integration
 

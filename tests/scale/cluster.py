@@ -1,6 +1,6 @@
 """Two Rasa replicas and two action servers behind HAProxy: the production profile, scaled out.
 
-The processes are those `make run` starts (autofinance.stack), each on a free port, with the
+The processes are those `make run` starts (autofinance.entrypoints.stack), each on a free port, with the
 production stores; HAProxy runs deploy/haproxy/haproxy.cfg, the file docker compose uses, its
 ${LB_*} variables pointing at these processes. Every store is this run's own: two PostgreSQL
 databases (tracker, accounts) created here and dropped afterwards, a Redis key prefix and a
@@ -23,8 +23,8 @@ import pika
 import psycopg
 import redis
 
-from autofinance import channels
-from autofinance.stack import (
+from autofinance.entrypoints import channels
+from autofinance.entrypoints.stack import (
     APP_PYTHON,
     PROJECT_ROOT,
     Service,
@@ -41,7 +41,7 @@ POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 REDIS_DB = 4  # the production-profile test uses 3; each run also has its own key prefix
 RASA_REPLICAS = ("rasa-1", "rasa-2")
 ACTION_SERVERS = ("actions-1", "actions-2")
-BULK_CUSTOMERS = 8  # synthetic customers (autofinance.seed.bulk_identity) for the load run
+BULK_CUSTOMERS = 8  # synthetic customers (autofinance.demo.seed.bulk_identity) for the load run
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def _distinct_free_ports(count: int) -> list[int]:
 
 
 def production_environment(stores: RunStores, lb_rasa: int, lb_actions: int, web: int) -> dict[str, str]:
-    """What this setup sets for the production profile, on top of autofinance.stack's defaults."""
+    """What this setup sets for the production profile, on top of autofinance.entrypoints.stack's defaults."""
     return {
         "ASSISTANT_PROFILE": "production", "DEMO_MODE": "false",
         "DATABASE_URL": stores.accounts_url, "TRACKER_DB_NAME": stores.tracker_db,

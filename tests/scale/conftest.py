@@ -9,7 +9,7 @@ from typing import Iterator, Optional
 
 import pytest
 
-from autofinance.stack import MODEL_PATH
+from autofinance.entrypoints.stack import MODEL_PATH
 from tests.e2e.conftest import reachable
 from tests.scale.cluster import HAPROXY, Cluster, RunStores
 

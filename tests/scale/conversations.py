@@ -13,7 +13,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
-from autofinance.seed import bulk_identity
+from autofinance.demo.seed import bulk_identity
 from rasa_ext.redaction import REDACTED, redact_text
 
 CONFIRMATION = re.compile(r"confirmation number is (MP[A-Z2-7]{8})")

@@ -3,7 +3,7 @@
 Docker images cannot be pulled here, so those files are not run: this parses them and checks they
 build on the Rasa and rasa-sdk versions the lock files pin (the versions tested), set only the
 environment variables our code and the production endpoints read and every one the tested
-production profile sets, start Rasa with autofinance/stack.py's arguments, and give HAProxy the
+production profile sets, start Rasa with autofinance/entrypoints/stack.py's arguments, and give HAProxy the
 configuration file the process-level tests run.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from autofinance import channels
-from autofinance.stack import PROJECT_ROOT, rasa_service, service_environment
+from autofinance.entrypoints import channels
+from autofinance.entrypoints.stack import PROJECT_ROOT, rasa_service, service_environment
 from tests.scale.cluster import (
     ACTION_SERVERS,
     HAPROXY,
@@ -38,7 +38,7 @@ VARIABLE = re.compile(r"\$[{(]([A-Z_][A-Z0-9_]*)")  # ${NAME}, ${NAME:?…}, ${N
 READ_BY_CODE = {  # where our processes read the environment
     PROJECT_ROOT / "autofinance" / "config.py": re.compile(r"env\.get\(\s*[\"']([A-Z_]+)[\"']"),
     PROJECT_ROOT / "actions" / "server.py": re.compile(r"os\.environ\.get\(\s*\"([A-Z_]+)\""),
-    PROJECT_ROOT / "autofinance" / "web" / "__main__.py": re.compile(r"os\.environ\.get\(\s*\"([A-Z_]+)\""),
+    PROJECT_ROOT / "autofinance" / "entrypoints" / "web" / "__main__.py": re.compile(r"os\.environ\.get\(\s*\"([A-Z_]+)\""),
 }
 # Settings whose defaults are demo values (README, Configuration: "set your own").
 DEMO_DEFAULT_SECRETS = {"RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "SECRET_PEPPER", "PORTAL_JWT_SECRET"}

@@ -10,9 +10,9 @@ from typing import Callable, Iterator
 import pytest
 
 from autofinance.config import Settings
-from autofinance.seed import seed_demo
-from autofinance.store.db import UnitOfWork, make_engine, session_factory
-from autofinance.store.models import Base
+from autofinance.demo.seed import seed_demo
+from autofinance.adapters.store.db import UnitOfWork, make_engine, session_factory
+from autofinance.adapters.store.models import Base
 
 TODAY = date(2026, 11, 24)  # the seed's "today"; the clock starts on the same day
 

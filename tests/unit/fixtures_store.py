@@ -9,8 +9,8 @@ from typing import Any, Callable
 
 from sqlalchemy import func, select, update
 
-from autofinance.store.db import UnitOfWork
-from autofinance.store.models import Account, FundingSource, OutboxMessage, Payment
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import Account, FundingSource, OutboxMessage, Payment
 
 UowFactory = Callable[[], UnitOfWork]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from autofinance.stack import PROJECT_ROOT, RASA_PYTHON
+from autofinance.entrypoints.stack import PROJECT_ROOT, RASA_PYTHON
 
 
 def run_in_rasa(script: Path) -> dict[str, Any]:

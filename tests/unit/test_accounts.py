@@ -19,7 +19,7 @@ from autofinance.services.accounts import (
     primary_account,
 )
 from autofinance.services.errors import AccountNotFound
-from autofinance.store.models import Account
+from autofinance.adapters.store.models import Account
 
 TODAY = date(2026, 11, 24)
 

@@ -30,7 +30,7 @@ from autofinance.services.errors import (
     ServiceError,
     UnknownFundingSource,
 )
-from autofinance.store.models import AuditLog, AutopayEnrolment, OutboxMessage
+from autofinance.adapters.store.models import AuditLog, AutopayEnrolment, OutboxMessage
 
 TODAY = date(2026, 11, 24)
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from autofinance.config import Settings
-from autofinance.hours import is_open, next_opening, parse_hours
+from autofinance.domain.hours import is_open, next_opening, parse_hours
 from autofinance.services.availability import Staffing
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -68,7 +68,7 @@ def test_a_typo_in_support_hours_stops_the_start_up_with_an_example() -> None:
 def test_the_launcher_refuses_bad_support_hours_in_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from autofinance import stack
+    from autofinance.entrypoints import stack
 
     monkeypatch.setenv("SUPPORT_HOURS", "weekdays 9 to 5")
     monkeypatch.setattr(stack.Stack, "start", lambda self: pytest.fail("started services"))

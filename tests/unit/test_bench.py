@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autofinance.stack import PROJECT_ROOT, rasa_service, service_environment
+from autofinance.entrypoints.stack import PROJECT_ROOT, rasa_service, service_environment
 from bench import servers
 from bench.__main__ import load_note
 from bench.load import LevelResult

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autofinance import channels
-from autofinance.stack import Stack, banner
+from autofinance.entrypoints import channels
+from autofinance.entrypoints.stack import Stack, banner
 
 TELEGRAM = {"TELEGRAM_ACCESS_TOKEN": "123:abc", "TELEGRAM_BOT_NAME": "meridian_bot",
             "TELEGRAM_WEBHOOK_URL": "https://example.test/webhooks/telegram/webhook"}

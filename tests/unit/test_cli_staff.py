@@ -9,12 +9,12 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from autofinance.cli import main
+from autofinance.entrypoints.cli import main
 from autofinance.config import Settings
-from autofinance.sealing import unseal_at_rest
-from autofinance.security import verify_password
-from autofinance.store.db import make_engine, session_factory
-from autofinance.store.models import Base, StaffUser
+from autofinance.adapters.sealing import unseal_at_rest
+from autofinance.adapters.security import verify_password
+from autofinance.adapters.store.db import make_engine, session_factory
+from autofinance.adapters.store.models import Base, StaffUser
 
 URI = re.compile(r"^Provisioning URI: (otpauth://totp/Meridian%20Support%20Console:(\S+)"
                  r"\?secret=([A-Z2-7]+)&issuer=Meridian%20Support%20Console)$", re.MULTILINE)

@@ -22,7 +22,7 @@ from autofinance.services.errors import (
     TicketNotYours,
 )
 from autofinance.services.handoff import open_ticket
-from autofinance.store.models import AuditLog, ConversationStart, HandoffTicket, StaffUser
+from autofinance.adapters.store.models import AuditLog, ConversationStart, HandoffTicket, StaffUser
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc)
 TODAY = NOW.date()

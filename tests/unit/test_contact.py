@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from autofinance.config import Settings
-from autofinance.security import keyed_hash
+from autofinance.adapters.security import keyed_hash
 from autofinance.services import contact
 from autofinance.services.contact import ContactChanged, ContactChangePending
 from autofinance.services.errors import (
@@ -22,7 +22,7 @@ from autofinance.services.errors import (
     InvalidContactValue,
     NoPendingContactChange,
 )
-from autofinance.store.models import AuditLog, ContactChange, Customer, OutboxMessage
+from autofinance.adapters.store.models import AuditLog, ContactChange, Customer, OutboxMessage
 
 
 # --- helpers ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from autofinance.config import Secret, Settings
 from autofinance.services import documents
 from autofinance.services.documents import DocumentLinkSent, StatementInfo, choose_document
 from autofinance.services.errors import UnknownDocument
-from autofinance.store.models import AuditLog, OutboxMessage, Payment
+from autofinance.adapters.store.models import AuditLog, OutboxMessage, Payment
 
 TODAY = date(2026, 11, 24)
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc)

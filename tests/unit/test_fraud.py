@@ -15,7 +15,7 @@ from autofinance.config import Settings
 from autofinance.services import fraud, payments
 from autofinance.services.errors import AccountFrozen, InvalidFraudReport
 from autofinance.services.fraud import ADVICE, FraudReport
-from autofinance.store.models import (
+from autofinance.adapters.store.models import (
     Account,
     AuditLog,
     FraudCase,

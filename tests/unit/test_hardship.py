@@ -10,11 +10,11 @@ from fixtures_store import DANA, JAMES, MARIA, UowFactory, count, customer_id, s
 from sqlalchemy import select
 
 from autofinance.config import Settings
-from autofinance.seed import add_months
+from autofinance.domain.calendar import add_months
 from autofinance.services import hardship
 from autofinance.services.errors import DueDateMoveTooFar, InvalidDueDay, NotEligible
 from autofinance.services.hardship import EXTENSION_CONSEQUENCE, HardshipOptions
-from autofinance.store.models import Account, AuditLog, HardshipCase, OutboxMessage
+from autofinance.adapters.store.models import Account, AuditLog, HardshipCase, OutboxMessage
 
 TODAY = date(2026, 11, 24)
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc)

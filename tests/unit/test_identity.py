@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from autofinance.security import keyed_hash
+from autofinance.adapters.security import keyed_hash
 from autofinance.services import identity
 from autofinance.services.errors import (
     CodeAlreadyUsed,
@@ -21,7 +21,7 @@ from autofinance.services.errors import (
     StepUpRequired,
     VerificationLocked,
 )
-from autofinance.store.models import (
+from autofinance.adapters.store.models import (
     Account,
     AuditLog,
     Customer,

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from autofinance.config import Settings
 from autofinance.services import lease_end
 from autofinance.services.errors import InvalidExtensionLength, NotALease
-from autofinance.store.models import Account, AuditLog, OutboxMessage
+from autofinance.adapters.store.models import Account, AuditLog, OutboxMessage
 
 TODAY = date(2026, 11, 24)
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc)

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from autofinance.money import format_usd, from_cents, to_cents, to_money
+from autofinance.domain.money import format_usd, from_cents, to_cents, to_money
 
 
 def test_a_float_is_refused_because_it_cannot_hold_cents_exactly() -> None:

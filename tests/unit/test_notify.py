@@ -7,10 +7,10 @@ from typing import Any, Callable
 import pytest
 from sqlalchemy import select
 
-from autofinance import notify
+from autofinance.adapters import notify
 from autofinance.config import Settings
-from autofinance.store.db import UnitOfWork
-from autofinance.store.models import OutboxMessage
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import OutboxMessage
 
 
 class FlakySender:

@@ -11,8 +11,8 @@ from fixtures_store import MARIA, ROBERT, UowFactory, count, customer_id
 from sqlalchemy import delete, select
 
 from autofinance.config import Settings
-from autofinance.security import keyed_hash, verify_password
-from autofinance.seed import DEMO_PASSWORD
+from autofinance.adapters.security import keyed_hash, verify_password
+from autofinance.demo.seed import DEMO_PASSWORD
 from autofinance.services import identity, online_access
 from autofinance.services.errors import (
     InvalidResetLink, NoOnlineAccess, NotVerified, ResetLimitReached, WeakPassword,
@@ -20,7 +20,7 @@ from autofinance.services.errors import (
 from autofinance.services.online_access import (
     AccessStatus, AccessUnlocked, PasswordChanged, ResetLinkSent, UsernameSent,
 )
-from autofinance.store.models import AuditLog, OnlineCredential, OutboxMessage, PasswordResetToken
+from autofinance.adapters.store.models import AuditLog, OnlineCredential, OutboxMessage, PasswordResetToken
 
 GOOD = "Blue-Harbor-Kite-42"
 

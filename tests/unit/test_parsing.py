@@ -7,7 +7,7 @@ from typing import Optional
 
 import pytest
 
-from autofinance.parsing import (
+from autofinance.domain.parsing import (
     format_long_date,
     parse_choice_number,
     your_account,

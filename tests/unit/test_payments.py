@@ -36,7 +36,7 @@ from autofinance.services.errors import (
     UnknownFundingSource,
 )
 from autofinance.services.payments import FundingOption, PaymentReceipt
-from autofinance.store.models import AuditLog, OutboxMessage, Payment
+from autofinance.adapters.store.models import AuditLog, OutboxMessage, Payment
 
 TODAY = date(2026, 11, 24)
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from autofinance.config import Settings
 from autofinance.services.errors import InvalidPayoffDate
 from autofinance.services.payoff import PayoffQuote, email_payoff_quote, payoff_amount, payoff_quote
-from autofinance.store.models import Account, AuditLog, OutboxMessage
+from autofinance.adapters.store.models import Account, AuditLog, OutboxMessage
 
 TODAY = date(2026, 11, 24)
 CENT = Decimal("0.01")

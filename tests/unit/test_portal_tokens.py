@@ -8,8 +8,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from autofinance.config import Secret, Settings
-from autofinance.portal_tokens import issue_token, verify_token
-from autofinance.store.types import utcnow
+from autofinance.adapters.portal_tokens import issue_token, verify_token
+from autofinance.domain.clock import utcnow
 
 
 def _rs256_settings(tmp_path: Path, name: str = "portal") -> Settings:

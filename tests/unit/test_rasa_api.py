@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from autofinance.rasa_api import AGENT_METADATA_KEY, transcript_lines
+from autofinance.adapters.rasa_api import AGENT_METADATA_KEY, transcript_lines
 
 
 def test_the_transcript_keeps_what_was_said_in_order_and_tells_the_agent_apart() -> None:

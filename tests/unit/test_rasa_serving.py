@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from autofinance.stack import RASA_PYTHON, rasa_service, service_environment
+from autofinance.entrypoints.stack import RASA_PYTHON, rasa_service, service_environment
 from tests.unit.rasa_checks import run_in_rasa
 
 CHECKS = Path(__file__).with_name("rasa_serving_checks.py")

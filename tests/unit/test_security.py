@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from autofinance.config import Secret
-from autofinance.security import (
+from autofinance.adapters.security import (
     hash_password,
     keyed_hash,
     mask_account_number,

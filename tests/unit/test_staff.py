@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select, update
 
 from autofinance.config import Secret, Settings
-from autofinance.security import keyed_hash, verify_password
-from autofinance.seed import DEMO_AGENT
+from autofinance.adapters.security import keyed_hash, verify_password
+from autofinance.demo.seed import DEMO_AGENT
 from autofinance.services.errors import (
     InvalidStaffDetails, NotSignedIn, SignInFailed, SignInLocked, StaffExists, UnknownStaff,
     WeakPassword,
@@ -23,7 +23,7 @@ from autofinance.services.staff import (
     reset_password,
     reset_totp, sign_in, sign_out,
 )
-from autofinance.store.models import AuditLog, StaffSession, StaffUser
+from autofinance.adapters.store.models import AuditLog, StaffSession, StaffUser
 from fixtures_store import UowFactory
 
 if TYPE_CHECKING:

@@ -18,15 +18,15 @@ from sqlalchemy import select
 
 from autofinance.bootstrap import Container, bootstrap
 from autofinance.config import Settings
-from autofinance.rasa_api import RasaUnavailable, TranscriptLine
-from autofinance.security import hash_password
-from autofinance.sealing import seal_at_rest
-from autofinance.seed import DEMO_AGENT, seed_demo
+from autofinance.adapters.rasa_api import RasaUnavailable, TranscriptLine
+from autofinance.adapters.security import hash_password
+from autofinance.adapters.sealing import seal_at_rest
+from autofinance.demo.seed import DEMO_AGENT, seed_demo
 from autofinance.services.handoff import open_ticket
 from autofinance.services.staff import authenticator
-from autofinance.store.models import Account, AuditLog, Base, ConversationStart, HandoffTicket, StaffUser
-from autofinance.web import console
-from autofinance.web.app import create_app
+from autofinance.adapters.store.models import Account, AuditLog, Base, ConversationStart, HandoffTicket, StaffUser
+from autofinance.entrypoints.web import console
+from autofinance.entrypoints.web.app import create_app
 
 SUPERVISOR_SECRET = DEMO_AGENT["totp_secret"]
 AGENTS = {"alice": ("Alice Agent", "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"),

@@ -14,12 +14,12 @@ from aiohttp.test_utils import TestClient
 
 from autofinance.bootstrap import bootstrap
 from autofinance.config import Settings
-from autofinance.seed import DEMO_AGENT, seed_demo
+from autofinance.demo.seed import DEMO_AGENT, seed_demo
 from autofinance.services.errors import SignInFailed
 from autofinance.services.staff import authenticator, create_staff
-from autofinance.store.models import Base
-from autofinance.web import console_auth
-from autofinance.web.app import create_app
+from autofinance.adapters.store.models import Base
+from autofinance.entrypoints.web import console_auth
+from autofinance.entrypoints.web.app import create_app
 
 AGENT, AGENT_PASSWORD = "pat.agent", "agent-password-42"
 SUPERVISOR_ONLY = "/console/api/_test/supervisor-only"

@@ -9,9 +9,9 @@ from aiohttp.test_utils import TestClient
 
 from autofinance.bootstrap import bootstrap
 from autofinance.config import Settings
-from autofinance.notify import queue_message
-from autofinance.store.models import Base
-from autofinance.web.app import create_app
+from autofinance.adapters.notify import queue_message
+from autofinance.adapters.store.models import Base
+from autofinance.entrypoints.web.app import create_app
 
 
 def _settings(tmp_path: Path, demo: bool) -> Settings:

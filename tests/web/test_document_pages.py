@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from autofinance.bootstrap import bootstrap
 from autofinance.config import Settings
-from autofinance.seed import seed_demo
+from autofinance.demo.seed import seed_demo
 from autofinance.services.documents import document_link, list_statements
-from autofinance.store.models import Account, Base
-from autofinance.web import documents as document_pages
-from autofinance.web.app import create_app
+from autofinance.adapters.store.models import Account, Base
+from autofinance.entrypoints.web import documents as document_pages
+from autofinance.entrypoints.web.app import create_app
 
 MARIA, JAMES = "7301004821", "7301007734"
 

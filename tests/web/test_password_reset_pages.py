@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from autofinance.bootstrap import bootstrap
 from autofinance.config import Settings
-from autofinance.seed import seed_demo
+from autofinance.demo.seed import seed_demo
 from autofinance.services.online_access import send_password_reset
-from autofinance.store.models import Account, Base, OnlineCredential, OutboxMessage
-from autofinance.web import password_reset
-from autofinance.web.app import create_app
+from autofinance.adapters.store.models import Account, Base, OnlineCredential, OutboxMessage
+from autofinance.entrypoints.web import password_reset
+from autofinance.entrypoints.web.app import create_app
 
 ROBERT = "7301009912"
 GOOD = "Blue-Harbor-Kite-42"

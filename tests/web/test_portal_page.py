@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from autofinance.bootstrap import bootstrap
 from autofinance.config import Secret, Settings
-from autofinance.portal_tokens import issue_token, verify_token
-from autofinance.seed import DEMO_CUSTOMERS, seed_demo
-from autofinance.store.models import Account, Base
-from autofinance.web import portal
-from autofinance.web.app import create_app
+from autofinance.adapters.portal_tokens import issue_token, verify_token
+from autofinance.demo.seed import DEMO_CUSTOMERS, seed_demo
+from autofinance.adapters.store.models import Account, Base
+from autofinance.entrypoints.web import portal
+from autofinance.entrypoints.web.app import create_app
 
 MARIA = "7301004821"
 ASSETS = ("/static/widget.js", "/static/widget.css", "/static/vendor/socket.io.min.js")

@@ -5,8 +5,8 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from autofinance.web import console, console_auth, dev_outbox, documents, pages, password_reset
-from autofinance.web import portal
+from autofinance.entrypoints.web import console, console_auth, dev_outbox, documents, pages, password_reset
+from autofinance.entrypoints.web import portal
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

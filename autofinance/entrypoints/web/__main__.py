@@ -1,4 +1,4 @@
-"""`python -m autofinance.web`: serve the web app."""
+"""`python -m autofinance.entrypoints.web`: serve the web app."""
 from __future__ import annotations
 
 import logging
@@ -7,7 +7,7 @@ import os
 from aiohttp import web
 
 from autofinance.config import Settings
-from autofinance.web.app import create_app
+from autofinance.entrypoints.web.app import create_app
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ def _page(request: web.Request, status: int, body: str = "", message: str = "") 
 
 
 async def document(request: web.Request) -> web.Response:
-    from autofinance.web.app import CONTAINER  # app imports the routes: import late
+    from autofinance.entrypoints.web.app import CONTAINER  # app imports the routes: import late
 
     container = request.app[CONTAINER]
     document_id = request.match_info["document_id"]

@@ -5,7 +5,6 @@ idempotent: a customer whose account number is already in the store is left as i
 """
 from __future__ import annotations
 
-import calendar
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -16,10 +15,11 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
-from autofinance.money import to_money
-from autofinance.sealing import seal_at_rest
-from autofinance.security import hash_password, keyed_hash
-from autofinance.store.models import (
+from autofinance.domain.calendar import add_months, next_due
+from autofinance.domain.money import to_money
+from autofinance.adapters.sealing import seal_at_rest
+from autofinance.adapters.security import hash_password, keyed_hash
+from autofinance.adapters.store.models import (
     Account,
     AutopayEnrolment,
     Customer,
@@ -34,19 +34,6 @@ logger = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "Meridian-demo-2026"  # the demo customers' website password (demo only)
 BULK_ID_OFFSET = 1_000_000  # bulk rows get ids far above anything the demo or services create
-
-
-def add_months(day: date, months: int, day_of_month: Optional[int] = None) -> date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    wanted = day_of_month or day.day
-    return date(year, month, min(wanted, calendar.monthrange(year, month)[1]))
-
-
-def next_due(today: date, due_day: int) -> date:
-    """The first date on or after `today` that falls on the due day."""
-    candidate = today.replace(day=due_day) if today.day <= due_day else None
-    return candidate or add_months(today, 1, due_day)
 
 
 def months_to_repay(principal: Decimal, apr: Decimal, payment: Decimal) -> int:

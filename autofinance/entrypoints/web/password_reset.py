@@ -43,7 +43,7 @@ def _invalid(request: web.Request) -> web.Response:
 
 
 async def _link_valid(request: web.Request, token: str) -> bool:
-    from autofinance.web.app import CONTAINER  # app imports the routes: import late
+    from autofinance.entrypoints.web.app import CONTAINER  # app imports the routes: import late
 
     container = request.app[CONTAINER]
     return await asyncio.to_thread(reset_link_valid, token, container.uow(), container.settings)
@@ -58,7 +58,7 @@ async def reset_form(request: web.Request) -> web.Response:
 
 
 async def submit_reset(request: web.Request) -> web.Response:
-    from autofinance.web.app import CONTAINER
+    from autofinance.entrypoints.web.app import CONTAINER
 
     container = request.app[CONTAINER]
     form = await request.post()

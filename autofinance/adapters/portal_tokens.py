@@ -15,7 +15,7 @@ from typing import Optional
 import jwt
 
 from autofinance.config import Settings
-from autofinance.store.types import utcnow
+from autofinance.domain.clock import utcnow
 
 ISSUER = "meridian-portal"
 AUDIENCE = "meridian-assistant"

@@ -10,8 +10,8 @@ from aiohttp import web
 
 from autofinance.bootstrap import Container, bootstrap
 from autofinance.config import Settings
-from autofinance.rasa_api import RasaClient
-from autofinance.web import routes
+from autofinance.adapters.rasa_api import RasaClient
+from autofinance.entrypoints.web import routes
 
 CONTAINER = web.AppKey("container", Container)
 RASA = web.AppKey("rasa", RasaClient)  # the console's way into conversations

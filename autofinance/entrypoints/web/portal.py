@@ -25,9 +25,9 @@ from sqlalchemy import select
 
 from autofinance.bootstrap import Container
 from autofinance.config import PROJECT_ROOT, Settings
-from autofinance.portal_tokens import DEFAULT_LIFETIME, issue_token, verify_token
-from autofinance.seed import DEMO_CUSTOMERS
-from autofinance.store.models import Account, Customer
+from autofinance.adapters.portal_tokens import DEFAULT_LIFETIME, issue_token, verify_token
+from autofinance.demo.seed import DEMO_CUSTOMERS
+from autofinance.adapters.store.models import Account, Customer
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class SignedIn:
 
 
 def _container(request: web.Request) -> Container:
-    from autofinance.web.app import CONTAINER  # app imports the routes: import late
+    from autofinance.entrypoints.web.app import CONTAINER  # app imports the routes: import late
 
     return request.app[CONTAINER]
 

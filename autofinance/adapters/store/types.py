@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from autofinance.money import from_cents, to_cents
+from autofinance.domain.money import from_cents, to_cents
 
 
 class Money(TypeDecorator[Decimal]):
@@ -45,6 +45,3 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

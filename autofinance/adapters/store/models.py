@@ -27,7 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from autofinance.store.types import Money, UTCDateTime, utcnow
+from autofinance.adapters.store.types import Money, UTCDateTime
+from autofinance.domain.clock import utcnow
 
 
 class Base(DeclarativeBase):

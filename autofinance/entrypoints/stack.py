@@ -1,6 +1,6 @@
 """Starts the three services (Rasa, action server, web app), watches them, stops them together.
 
-`make run` calls `python -m autofinance.stack`; the end-to-end tests use `Stack` to run the
+`make run` calls `python -m autofinance.entrypoints.stack`; the end-to-end tests use `Stack` to run the
 same processes with other ports and profiles. Ctrl-C (or SIGTERM) stops every process.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from autofinance import channels
+from autofinance.entrypoints import channels
 from autofinance.config import PROJECT_ROOT, Settings
 
 RASA_BIN = PROJECT_ROOT / ".venv" / "rasa" / "bin" / "rasa"
@@ -101,13 +101,13 @@ class Stack:
     @classmethod
     def from_env(cls, env: Mapping[str, str], log_to: Optional[Path] = None) -> "Stack":
         env = service_environment(env)
-        # credentials.yml + the messaging channels whose variables are set (autofinance.channels),
+        # credentials.yml + the messaging channels whose variables are set (autofinance.entrypoints.channels),
         # in the stack's own directory when it has one (the tests' temporary one), else var/
         credentials = channels.write_credentials(
             env, (log_to or PROJECT_ROOT / "var") / f"credentials.{env['RASA_PORT']}.yml")
         return cls(env=env, log_to=log_to, services=[
             rasa_service(env, credentials), action_service(env),
-            Service("web", [str(APP_PYTHON), "-m", "autofinance.web"],
+            Service("web", [str(APP_PYTHON), "-m", "autofinance.entrypoints.web"],
                     f"http://127.0.0.1:{env['WEB_PORT']}/health"),
         ])
 

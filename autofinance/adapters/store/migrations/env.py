@@ -1,4 +1,4 @@
-"""Alembic environment: configured in code by `autofinance.store.migrate`, no alembic.ini.
+"""Alembic environment: configured in code by `autofinance.adapters.store.migrate`, no alembic.ini.
 
 The database comes from the `sqlalchemy.url` main option. The engine is built by the app's
 `make_engine` so migrations see the same SQLite pragmas and PostgreSQL driver as the app.
@@ -12,8 +12,8 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.types import TypeDecorator
 
-from autofinance.store.db import make_engine
-from autofinance.store.models import Base
+from autofinance.adapters.store.db import make_engine
+from autofinance.adapters.store.models import Base
 
 logger = logging.getLogger(__name__)
 

@@ -19,14 +19,14 @@ from alembic.util import CommandError as AlembicError
 from sqlalchemy import func, make_url, select
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from autofinance import notify
+from autofinance.adapters import notify
 from autofinance.bootstrap import bootstrap
 from autofinance.config import Settings
-from autofinance.seed import seed_bulk, seed_demo
+from autofinance.demo.seed import seed_bulk, seed_demo
 from autofinance.services import staff
 from autofinance.services.errors import ServiceError
-from autofinance.store.migrate import current_revision, head_revision, upgrade_to_head
-from autofinance.store.models import Customer
+from autofinance.adapters.store.migrate import current_revision, head_revision, upgrade_to_head
+from autofinance.adapters.store.models import Customer
 
 logger = logging.getLogger(__name__)
 

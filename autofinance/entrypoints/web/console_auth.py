@@ -22,7 +22,7 @@ from aiohttp import web
 
 from autofinance.bootstrap import Container
 from autofinance.config import Settings
-from autofinance.security import keyed_hash
+from autofinance.adapters.security import keyed_hash
 from autofinance.services.errors import NotSignedIn, SignInFailed, SignInLocked
 from autofinance.services.staff import (
     SignedIn, StaffPrincipal, principal_for, sign_in, sign_out,
@@ -224,7 +224,7 @@ async def delete_session(request: web.Request) -> web.Response:
 
 
 def _container(request: web.Request) -> Container:
-    from autofinance.web.app import CONTAINER  # app imports the routes: import late
+    from autofinance.entrypoints.web.app import CONTAINER  # app imports the routes: import late
 
     return request.app[CONTAINER]
 

@@ -23,7 +23,7 @@ import aiohttp_jinja2
 from aiohttp import WSMsgType, web
 
 from autofinance.bootstrap import Container
-from autofinance.rasa_api import RasaClient, RasaUnavailable
+from autofinance.adapters.rasa_api import RasaClient, RasaUnavailable
 from autofinance.services import console as service
 from autofinance.services.errors import (
     InvalidMetricsPeriod,
@@ -37,7 +37,7 @@ from autofinance.services.errors import (
     TicketNotYours,
 )
 from autofinance.services.staff import StaffPrincipal
-from autofinance.web import console_auth
+from autofinance.entrypoints.web import console_auth
 
 logger = logging.getLogger(__name__)
 
@@ -110,13 +110,13 @@ def _api(handler: ApiHandler) -> ApiHandler:
 
 
 def _container(request: web.Request) -> Container:
-    from autofinance.web.app import CONTAINER  # app imports the routes: import late
+    from autofinance.entrypoints.web.app import CONTAINER  # app imports the routes: import late
 
     return request.app[CONTAINER]
 
 
 def _rasa(request: web.Request) -> RasaClient:
-    from autofinance.web.app import RASA
+    from autofinance.entrypoints.web.app import RASA
 
     return request.app[RASA]
 

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
-from autofinance.store.db import UnitOfWork
-from autofinance.store.models import OutboxMessage
-from autofinance.store.types import utcnow
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import OutboxMessage
+from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 

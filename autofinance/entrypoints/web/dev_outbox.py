@@ -11,13 +11,13 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import select
 
-from autofinance.store.models import OutboxMessage
+from autofinance.adapters.store.models import OutboxMessage
 
 LIMIT = 100
 
 
 def _newest_messages(request: web.Request) -> list[dict[str, Any]]:
-    from autofinance.web.app import CONTAINER
+    from autofinance.entrypoints.web.app import CONTAINER
 
     with request.app[CONTAINER].uow() as uow:
         rows = uow.session.scalars(

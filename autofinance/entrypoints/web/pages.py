@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from autofinance.web import portal
+from autofinance.entrypoints.web import portal
 
 
 async def health(request: web.Request) -> web.Response:
