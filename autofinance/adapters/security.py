@@ -1,4 +1,4 @@
-"""Hashing of secrets: keyed hashes for short secrets, argon2 for passwords, masking for display."""
+"""Hashing of secrets: keyed hashes for short secrets, argon2 for passwords."""
 from __future__ import annotations
 
 import hashlib
@@ -34,20 +34,3 @@ def verify_password(password: str, password_hash: str) -> bool:
         return _password_hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def mask_account_number(account_number: str) -> str:
-    """****4821"""
-    return f"****{account_number[-4:]}"
-
-
-def mask_email(email: str) -> str:
-    """maria.lopez@example.com -> m****@example.com"""
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}****@{domain}"
-
-
-def mask_phone(phone: str) -> str:
-    """+14045550101 -> ***-***-0101"""
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    return f"***-***-{digits[-4:]}"

@@ -15,7 +15,7 @@ from typing import Literal, Optional, Union
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from autofinance.adapters.security import mask_account_number
+from autofinance.domain.masking import mask_account_number
 from autofinance.domain.calendar import next_due
 from autofinance.services.errors import AccountNotFound
 from autofinance.adapters.store.db import UnitOfWork

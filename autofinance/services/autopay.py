@@ -22,7 +22,7 @@ from autofinance.config import Settings
 from autofinance.domain.money import format_usd
 from autofinance.adapters.notify import queue_message
 from autofinance.domain.parsing import format_long_date
-from autofinance.adapters.security import mask_account_number
+from autofinance.domain.masking import mask_account_number
 from autofinance.domain.calendar import next_due
 from autofinance.services.accounts import primary_account
 from autofinance.services.errors import (

@@ -25,7 +25,8 @@ from autofinance.config import Settings
 from autofinance.domain.money import format_usd
 from autofinance.adapters.notify import queue_message
 from autofinance.domain.parsing import format_long_date
-from autofinance.adapters.security import keyed_hash, mask_account_number, mask_email
+from autofinance.adapters.security import keyed_hash
+from autofinance.domain.masking import mask_account_number, mask_email
 from autofinance.domain.calendar import add_months
 from autofinance.services.accounts import payment_line, primary_account
 from autofinance.services.errors import UnknownDocument

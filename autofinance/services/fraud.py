@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
 from autofinance.adapters.notify import queue_message
-from autofinance.adapters.security import mask_account_number
+from autofinance.domain.masking import mask_account_number
 from autofinance.services.errors import InvalidFraudReport
 from autofinance.adapters.store.db import UnitOfWork
 from autofinance.adapters.store.models import (

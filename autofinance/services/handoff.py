@@ -10,7 +10,7 @@ from typing import Optional
 from sqlalchemy import func, select
 
 from autofinance.adapters.store.db import UnitOfWork
-from autofinance.adapters.security import mask_email, mask_phone
+from autofinance.domain.masking import mask_email, mask_phone
 from autofinance.adapters.store.models import AuditLog, ConversationStart, Customer, HandoffTicket
 from autofinance.domain.clock import utcnow
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from autofinance.config import Settings
 from autofinance.adapters.notify import queue_message
 from autofinance.domain.parsing import format_long_date
-from autofinance.adapters.security import mask_account_number
+from autofinance.domain.masking import mask_account_number
 from autofinance.domain.calendar import add_months, next_due
 from autofinance.services.accounts import primary_account
 from autofinance.services.errors import DueDateMoveTooFar, InvalidDueDay, NotEligible

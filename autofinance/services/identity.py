@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
 from autofinance.adapters.notify import queue_message
-from autofinance.adapters.security import keyed_hash, mask_email, mask_phone, same_secret
+from autofinance.adapters.security import keyed_hash, same_secret
+from autofinance.domain.masking import mask_email, mask_phone
 from autofinance.services.errors import (
     CodeAlreadyUsed, CodeExpired, CodeInvalid, IdentificationFailed, NoPendingVerification,
     NotVerified, ResendLimitReached, StepUpRequired, VerificationLocked,

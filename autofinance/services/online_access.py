@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
 from autofinance.adapters.notify import queue_message
-from autofinance.adapters.security import hash_password, keyed_hash, mask_email
+from autofinance.adapters.security import hash_password, keyed_hash
+from autofinance.domain.masking import mask_email
 from autofinance.services.errors import (
     InvalidResetLink, NoOnlineAccess, ResetLimitReached, WeakPassword,
 )

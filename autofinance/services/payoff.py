@@ -19,7 +19,7 @@ from autofinance.config import Settings
 from autofinance.domain.money import format_usd, to_money
 from autofinance.adapters.notify import queue_message
 from autofinance.domain.parsing import format_long_date
-from autofinance.adapters.security import mask_account_number, mask_email
+from autofinance.domain.masking import mask_account_number, mask_email
 from autofinance.services.accounts import primary_account
 from autofinance.services.errors import InvalidPayoffDate
 from autofinance.adapters.store.db import UnitOfWork

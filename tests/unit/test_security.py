@@ -2,15 +2,8 @@
 from __future__ import annotations
 
 from autofinance.config import Secret
-from autofinance.adapters.security import (
-    hash_password,
-    keyed_hash,
-    mask_account_number,
-    mask_email,
-    mask_phone,
-    same_secret,
-    verify_password,
-)
+from autofinance.adapters.security import hash_password, keyed_hash, same_secret, verify_password
+from autofinance.domain.masking import mask_account_number, mask_email, mask_phone
 
 PEPPER = Secret("test-pepper")
 
