@@ -12,16 +12,11 @@ TRAINING_INPUTS := $(shell find data -type f -name '*.yml' 2>/dev/null) domain.y
 
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
-# Values the Rasa YAML files read, for the rasa commands run here (make run's launcher sets the
-# same defaults itself). Given per command, not exported, so tests that start services on other
-# ports do not inherit them.
-RASA_YAML_ENV := ACTION_ENDPOINT_URL="$${ACTION_ENDPOINT_URL:-http://127.0.0.1:5055/webhook}" \
-	ACTION_SERVER_TOKEN="$${ACTION_SERVER_TOKEN:-demo-action-secret}" \
-	TRACKER_SQLITE_PATH="$${TRACKER_SQLITE_PATH:-$(CURDIR)/var/tracker.db}" \
-	SOCKETIO_ALLOWED_ORIGINS="$${SOCKETIO_ALLOWED_ORIGINS:-http://localhost:8080,http://127.0.0.1:8080}" \
-	PORTAL_JWT_ALGORITHM="$${PORTAL_JWT_ALGORITHM:-HS256}" \
-	PORTAL_JWT_SECRET="$${PORTAL_JWT_SECRET:-demo-portal-secret-change-me-in-production}" \
-	PORTAL_JWT_PUBLIC_KEY_FILE="$${PORTAL_JWT_PUBLIC_KEY_FILE:-}"
+# The rasa commands run here get the values the Rasa YAML files read from autofinance/config.py,
+# the one place that reads the environment (make run's launcher gives its services the same):
+# yours where set, else their defaults. Given per command, not exported, so tests that start
+# services on other ports do not inherit them. `$(APP_PY) -m autofinance.config rasa-env` prints them.
+RASA_YAML_ENV := $(APP_PY) -m autofinance.config rasa-env --
 
 .PHONY: bench help run test eval envs db train shell test-unit test-integration test-rasa test-e2e validate lock clean
 .PHONY: test-scale

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import secrets
+import sys
 
 from rasa_sdk.endpoint import create_app
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from autofinance.config import Settings
+from autofinance.config import Settings, configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -45,17 +45,18 @@ async def settle_heap(*_: object) -> None:
     gc.freeze()
 
 
-def main() -> None:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    settings = Settings.from_env()
+def main() -> int:
+    try:
+        settings = Settings.from_env()  # in production: refuses demo or missing secrets
+    except ValueError as error:
+        print(f"Could not start the action server: {error}", file=sys.stderr, flush=True)
+        return 1
+    configure_logging(settings)
     app = create_action_app(settings)
-    workers = int(os.environ.get("ACTION_SERVER_SANIC_WORKERS", "1"))
-    app.run(host=os.environ.get("ACTION_SERVER_HOST", "127.0.0.1"),
-            port=settings.action_server_port, workers=workers, access_log=False)
+    app.run(host=settings.action_server_host, port=settings.action_server_port,
+            workers=settings.action_server_sanic_workers, access_log=False)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

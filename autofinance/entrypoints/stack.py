@@ -18,39 +18,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from autofinance import config
 from autofinance.entrypoints import channels
 from autofinance.config import PROJECT_ROOT, Settings
 
 RASA_BIN = PROJECT_ROOT / ".venv" / "rasa" / "bin" / "rasa"
 RASA_PYTHON = PROJECT_ROOT / ".venv" / "rasa" / "bin" / "python"
 APP_PYTHON = PROJECT_ROOT / ".venv" / "app" / "bin" / "python"
-MODEL_PATH = PROJECT_ROOT / "models" / "meridian.tar.gz"
+MODEL_PATH = Path(config.default("RASA_MODEL"))
 COLOURS = {"rasa": "\033[35m", "actions": "\033[36m", "web": "\033[32m"}
 
 
 def service_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """The environment every service gets: the caller's, plus the demo defaults it lacks."""
-    merged = dict(env)
-    rasa_port = merged.setdefault("RASA_PORT", "5005")
-    action_port = merged.setdefault("ACTION_SERVER_PORT", "5055")
-    web_port = merged.setdefault("WEB_PORT", "8080")
-    merged.setdefault("RASA_URL", f"http://127.0.0.1:{rasa_port}")
-    merged.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{action_port}/webhook")
-    merged.setdefault("ACTION_SERVER_TOKEN", "demo-action-secret")
-    merged.setdefault("TRACKER_SQLITE_PATH", str(PROJECT_ROOT / "var" / "tracker.db"))
-    merged.setdefault(
-        "SOCKETIO_ALLOWED_ORIGINS", f"http://localhost:{web_port},http://127.0.0.1:{web_port}"
-    )
-    for name, default in {
-        "PORTAL_JWT_ALGORITHM": "HS256", "PORTAL_JWT_SECRET": "demo-portal-secret-change-me-in-production",
-        "PORTAL_JWT_PUBLIC_KEY_FILE": "",
-        "TRACKER_DB_HOST": "127.0.0.1", "TRACKER_DB_PORT": "5432", "TRACKER_DB_NAME": "rasa",
-        "TRACKER_DB_USER": "postgres", "TRACKER_DB_PASSWORD": "", "REDIS_HOST": "127.0.0.1",
-        "REDIS_PORT": "6379", "REDIS_DB": "1", "REDIS_KEY_PREFIX": "meridian",
-        "RABBITMQ_HOST": "127.0.0.1", "RABBITMQ_PORT": "5672", "RABBITMQ_USER": "guest",
-        "RABBITMQ_PASSWORD": "guest", "RABBITMQ_QUEUE": "rasa_events",
-    }.items():
-        merged.setdefault(name, default)
+    """The environment every service gets: the caller's, plus what it lacks of the ports, Rasa's
+    address and the variables the Rasa YAML files read, with their defaults from
+    autofinance.config (no demo secret in the production profile)."""
+    merged = {**env, **config.launcher_environment(env)}
     merged["RASA_TELEMETRY_ENABLED"] = "false"
     merged["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), merged.get("PYTHONPATH")]))
     merged.setdefault("PYTHONUNBUFFERED", "1")
@@ -69,16 +52,13 @@ def rasa_service(env: Mapping[str, str], credentials: Path, name: str = "rasa") 
     """`rasa run` on the env's RASA_PORT with its profile's endpoints (scale-out runs several),
     through `rasa_ext.serving`, which spares Rasa work it would repeat on every message.
     RASA_ENDPOINTS names another endpoints file (the benchmark's Sanic-workers run)."""
-    production = env.get("ASSISTANT_PROFILE", "demo") == "production"
-    endpoints = env.get("RASA_ENDPOINTS") or (
-        "deploy/endpoints.production.yml" if production else "endpoints.yml")
     command = [
         str(RASA_PYTHON), "-m", "rasa_ext.serving", "run",
         # one argument: a token may start with "-" (token_urlsafe does, 1 in 64), which
         # argparse would take for an option and Rasa would refuse to start
         "--enable-api", f"--auth-token={env['RASA_API_TOKEN']}",
         "--port", env["RASA_PORT"], "--credentials", str(credentials),
-        "--endpoints", endpoints, "--model", env.get("RASA_MODEL", str(MODEL_PATH)),
+        "--endpoints", config.value(env, "RASA_ENDPOINTS"), "--model", config.value(env, "RASA_MODEL"),
         "--cors", f"http://localhost:{env['WEB_PORT']}",
     ]
     return Service(name, command, f"http://127.0.0.1:{env['RASA_PORT']}/webhooks/rest/")
@@ -210,11 +190,13 @@ def banner(env: Mapping[str, str], generated_token: bool) -> str:
 def main() -> int:
     env = dict(os.environ)
     try:
-        Settings.from_env(env)  # a bad setting is one clear line here, not three tracebacks later
+        # a bad setting, or a demo secret in production, is one clear line here, not three
+        # tracebacks later
+        Settings.from_env(env)
     except ValueError as error:
         print(f"Could not start the assistant: {error}", file=sys.stderr, flush=True)
         return 1
-    generated = not env.get("RASA_API_TOKEN")
+    generated = not config.value(env, "RASA_API_TOKEN")
     if generated:
         env["RASA_API_TOKEN"] = secrets.token_urlsafe(24)
     stack = Stack.from_env(env)

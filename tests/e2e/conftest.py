@@ -41,9 +41,11 @@ def reachable(host: str, port: int) -> bool:
         return False
 
 
-def seed_store(database_url: str) -> None:
+def seed_store(database_url: str, env: Optional[dict[str, str]] = None) -> None:
+    """The demo customers, hashed with the pepper of `env` (the stack's), else this process's."""
     subprocess.run([str(APP_PYTHON), "-m", "autofinance", "seed"], cwd=PROJECT_ROOT, check=True,
-                   env={**os.environ, "DATABASE_URL": database_url}, capture_output=True)
+                   env={**(os.environ if env is None else env), "DATABASE_URL": database_url},
+                   capture_output=True)
 
 
 class RunningStack:
@@ -94,7 +96,7 @@ def start_stack(tmp_path: Path, extra_env: dict[str, str]) -> Iterator[RunningSt
            "PUBLIC_BASE_URL": f"http://localhost:{ports['WEB_PORT']}",
            "RASA_API_TOKEN": secrets.token_urlsafe(16), "ACTION_SERVER_TOKEN": secrets.token_urlsafe(16),
            "TRACKER_SQLITE_PATH": str(tmp_path / "tracker.db"), **extra_env}
-    seed_store(env["DATABASE_URL"])
+    seed_store(env["DATABASE_URL"], env)
     stack = Stack.from_env(env, log_to=tmp_path)
     stack.start()
     try:

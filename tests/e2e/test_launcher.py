@@ -49,3 +49,20 @@ def test_the_launcher_announces_the_services_and_ctrl_c_stops_them_all(tmp_path:
         if launcher.poll() is None:
             launcher.kill()
     assert not any(reachable("127.0.0.1", port) for port in ports.values())
+
+
+def test_the_launcher_refuses_the_production_profile_with_demo_secrets_and_starts_nothing() -> None:
+    ports = {"RASA_PORT": free_port(), "ACTION_SERVER_PORT": free_port(), "WEB_PORT": free_port()}
+    inherited = {k: v for k, v in os.environ.items()
+                 if k not in PORT_DEPENDENT | {"SECRET_PEPPER", "PORTAL_JWT_SECRET"}}
+    env = {**inherited, **{k: str(v) for k, v in ports.items()}, "ASSISTANT_PROFILE": "production",
+           "ACTION_SERVER_TOKEN": "demo-action-secret", "SECRET_PEPPER": "demo-pepper-change-me"}
+    finished = subprocess.run([str(APP_PYTHON), "-m", "autofinance.entrypoints.stack"],
+                              cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 1
+    assert finished.stdout == "" and "Traceback" not in finished.stderr
+    (line,) = finished.stderr.strip().splitlines()  # one line, naming every offending variable
+    assert line.startswith("Could not start the assistant: the production profile needs real secrets:")
+    for name in ("RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "SECRET_PEPPER", "PORTAL_JWT_SECRET"):
+        assert name in line
+    assert not any(reachable("127.0.0.1", port) for port in ports.values())

@@ -47,6 +47,9 @@ def running(tmp_path_factory: pytest.TempPathFactory, names: dict[str, str]) -> 
             "DATABASE_URL": f"{SERVER}/{names['accounts']}",
             "TRACKER_DB_NAME": names["tracker"], "RABBITMQ_QUEUE": names["queue"],
             "REDIS_KEY_PREFIX": names["prefix"], "REDIS_DB": "3",
+            # real secrets: the production profile refuses the demo ones (test_config.py);
+            # RASA_API_TOKEN and ACTION_SERVER_TOKEN are random for every stack (conftest.py)
+            "SECRET_PEPPER": secrets.token_urlsafe(32), "PORTAL_JWT_SECRET": secrets.token_urlsafe(32),
         })
     finally:
         with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:

@@ -120,6 +120,8 @@ def production_environment(stores: RunStores, lb_rasa: int, lb_actions: int, web
         "RABBITMQ_QUEUE": stores.queue, "REDIS_KEY_PREFIX": stores.redis_prefix,
         "REDIS_DB": str(REDIS_DB),
         "RASA_API_TOKEN": secrets.token_urlsafe(16), "ACTION_SERVER_TOKEN": secrets.token_urlsafe(16),
+        # the production profile refuses demo secrets (autofinance/config.py)
+        "SECRET_PEPPER": secrets.token_urlsafe(32), "PORTAL_JWT_SECRET": secrets.token_urlsafe(32),
         # Rasa reaches the action servers, and everything else reaches Rasa, through HAProxy.
         "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{lb_actions}/webhook",
         "RASA_URL": f"http://127.0.0.1:{lb_rasa}",

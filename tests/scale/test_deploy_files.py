@@ -2,8 +2,9 @@
 
 Docker images cannot be pulled here, so those files are not run: this parses them and checks they
 build on the Rasa and rasa-sdk versions the lock files pin (the versions tested), set only the
-environment variables our code and the production endpoints read and every one the tested
-production profile sets, start Rasa with autofinance/entrypoints/stack.py's arguments, and give HAProxy the
+environment variables autofinance/config.py (the one place that reads them) and the production
+endpoints read and every one the tested production profile sets, require every secret (no value
+in the files), start Rasa with autofinance/entrypoints/stack.py's arguments, and give HAProxy the
 configuration file the process-level tests run.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from autofinance.config import PRODUCTION_SECRETS, VARIABLES
 from autofinance.entrypoints import channels
 from autofinance.entrypoints.stack import PROJECT_ROOT, rasa_service, service_environment
 from tests.scale.cluster import (
@@ -35,12 +37,7 @@ K8S_DIR = PROJECT_ROOT / "deploy" / "k8s"
 DOCKER_DIR = PROJECT_ROOT / "deploy" / "docker"
 PRODUCTION_ENDPOINTS = PROJECT_ROOT / "deploy" / "endpoints.production.yml"
 VARIABLE = re.compile(r"\$[{(]([A-Z_][A-Z0-9_]*)")  # ${NAME}, ${NAME:?…}, ${NAME-…}, $(NAME)
-READ_BY_CODE = {  # where our processes read the environment
-    PROJECT_ROOT / "autofinance" / "config.py": re.compile(r"env\.get\(\s*[\"']([A-Z_]+)[\"']"),
-    PROJECT_ROOT / "actions" / "server.py": re.compile(r"os\.environ\.get\(\s*\"([A-Z_]+)\""),
-    PROJECT_ROOT / "autofinance" / "entrypoints" / "web" / "__main__.py": re.compile(r"os\.environ\.get\(\s*\"([A-Z_]+)\""),
-}
-# Settings whose defaults are demo values (README, Configuration: "set your own").
+# Our secrets, which the production profile refuses while missing, demo or short (autofinance/config.py).
 DEMO_DEFAULT_SECRETS = {"RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "SECRET_PEPPER", "PORTAL_JWT_SECRET"}
 
 
@@ -72,8 +69,9 @@ def rasa_yaml_variables() -> set[str]:
 
 
 def variables_read_by_code() -> set[str]:
-    read = {name for path, pattern in READ_BY_CODE.items() for name in pattern.findall(path.read_text())}
-    return read | set(service_environment({})) | rasa_yaml_variables()
+    """Every variable autofinance/config.py reads or gives the launcher, the one place that reads
+    the environment (ours, the launcher's, the Rasa YAML files')."""
+    return set(VARIABLES) | rasa_yaml_variables()
 
 
 REFERENCE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)[^}]*\}|\$\(([A-Z_][A-Z0-9_]*)\)")
@@ -172,9 +170,12 @@ def test_compose_and_k8s_set_the_variables_the_tested_setup_and_our_code_use() -
     missing = (rasa_yaml_variables() | set(production_environment(RunStores.fresh(), 1, 2, 3))) - set(shared)
     assert not missing, f"the tested setup sets these, the deployment files do not: {sorted(missing)}"
     assert shared["ASSISTANT_PROFILE"] == config["ASSISTANT_PROFILE"] == "production"
-    assert DEMO_DEFAULT_SECRETS <= set(secret)
+    assert DEMO_DEFAULT_SECRETS <= set(PRODUCTION_SECRETS) <= set(secret)
     for name in DEMO_DEFAULT_SECRETS:  # compose refuses to start without them: no demo fallback
         assert shared[name].startswith(f"${{{name}:?"), f"compose must require {name}, not default it"
+    for name in PRODUCTION_SECRETS:  # the store passwords too, from .env
+        assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]*\}", shared[name]), f"compose must require {name}"
+        assert not secret[name], f"the k8s Secret must not carry a value for {name}"
 
 
 def test_rasa_starts_with_the_arguments_of_the_process_level_launcher() -> None:

@@ -1,24 +1,25 @@
 """`python -m autofinance.entrypoints.web`: serve the web app."""
 from __future__ import annotations
 
-import logging
-import os
+import sys
 
 from aiohttp import web
 
-from autofinance.config import Settings
+from autofinance.config import Settings, configure_logging
 from autofinance.entrypoints.web.app import create_app
 
 
-def main() -> None:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    settings = Settings.from_env()
+def main() -> int:
+    try:
+        settings = Settings.from_env()  # in production: refuses demo or missing secrets
+    except ValueError as error:
+        print(f"Could not start the web app: {error}", file=sys.stderr, flush=True)
+        return 1
+    configure_logging(settings)
     web.run_app(create_app(settings), host=settings.web_host, port=settings.web_port,
                 access_log=None, print=None)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
