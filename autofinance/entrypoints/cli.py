@@ -99,13 +99,13 @@ def cmd_staff(settings: Settings, args: argparse.Namespace) -> None:
     try:
         if args.staff_command == "create":
             created = staff.create_staff(args.username, args.name, args.role, container.uow(),
-                                         settings, password=password)
+                                         pepper=settings.secret_pepper, password=password)
             print(f"Created {args.role} {created.username} ({args.name.strip()})")
             if password is None:
                 print(f"Password (shown once): {created.password}")
             _print_totp(created.totp_secret, created.provisioning_uri)
         elif args.staff_command == "reset-totp":
-            reset = staff.reset_totp(args.username, container.uow(), settings)
+            reset = staff.reset_totp(args.username, container.uow(), pepper=settings.secret_pepper)
             print(f"New TOTP secret for {reset.username}; their console sessions have ended")
             _print_totp(reset.totp_secret, reset.provisioning_uri)
         else:

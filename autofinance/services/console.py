@@ -17,6 +17,7 @@ from typing import Any, Literal, Optional, Protocol, Union
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from autofinance.services import audit
 from autofinance.services.accounts import LeaseBalance, LoanBalance, balance_summary
 from autofinance.services.errors import (
     AccountNotFound,
@@ -32,7 +33,6 @@ from autofinance.services.errors import (
 from autofinance.services.handoff import OPEN_STATUSES, PRIORITY_BY_REASON
 from autofinance.adapters.store.db import UnitOfWork
 from autofinance.adapters.store.models import (
-    AuditLog,
     ConversationStart,
     Customer,
     HandoffTicket,
@@ -245,12 +245,6 @@ def conversation_of(ticket_number: str, viewer: Viewer, uow: UnitOfWork,
 # --- changes -------------------------------------------------------------------------------
 
 
-def _audit(session: Session, viewer: Viewer, action: str, ticket_number: str, now: datetime,
-           **details: Any) -> None:
-    session.add(AuditLog(actor=f"staff:{viewer.id}", action=action, subject=ticket_number,
-                         details=details, occurred_at=now))
-
-
 def claim(ticket_number: str, viewer: Viewer, uow: UnitOfWork,
           now: Optional[datetime] = None) -> TicketView:
     """Takes a queued ticket. A conditional UPDATE, so of two agents clicking at once one wins."""
@@ -273,8 +267,8 @@ def claim(ticket_number: str, viewer: Viewer, uow: UnitOfWork,
             raise TicketAlreadyClaimed(f"{holder or 'Another agent'} has already claimed this ticket.")
         row = _load(session, ticket_number)
         view = _view(row, viewer, now)
-        _audit(session, viewer, "ticket_claimed", ticket_number, now,
-               waited_seconds=view.waiting_seconds)
+        audit.record(session, now, audit.staff(viewer.id), "ticket_claimed", ticket_number,
+                     waited_seconds=view.waiting_seconds)
         uow.commit()
     return view
 
@@ -297,7 +291,8 @@ def _finish(ticket_number: str, viewer: Viewer, uow: UnitOfWork, action: Literal
         ).rowcount
         if changed != 1:
             raise TicketNotOpen("This ticket changed meanwhile; reload it and try again.")
-        _audit(session, viewer, f"ticket_{status}", ticket_number, now, previous_status=previous)
+        audit.record(session, now, audit.staff(viewer.id), f"ticket_{status}", ticket_number,
+                     previous_status=previous)
         session.expire_all()
         view = _view(_load(session, ticket_number), viewer, now)
         uow.commit()
@@ -328,7 +323,8 @@ def add_note(ticket_number: str, viewer: Viewer, body: str, uow: UnitOfWork,
         ticket = _load(session, ticket_number)[0]
         _require(ticket, viewer, "open")
         session.add(TicketNote(ticket_id=ticket.id, staff_id=viewer.id, body=text, created_at=now))
-        _audit(session, viewer, "ticket_note_added", ticket_number, now, length=len(text))
+        audit.record(session, now, audit.staff(viewer.id), "ticket_note_added", ticket_number,
+                     length=len(text))
         uow.commit()
     return NoteView(author=viewer.display_name, body=text, created_at=now)
 
@@ -346,7 +342,8 @@ def reply_sent(ticket_number: str, viewer: Viewer, length: int, uow: UnitOfWork,
     """Records that the holder replied; the text itself stays in the conversation, not here."""
     now = now or utcnow()
     with uow:
-        _audit(uow.session, viewer, "ticket_reply_sent", ticket_number, now, length=length)
+        audit.record(uow.session, now, audit.staff(viewer.id), "ticket_reply_sent", ticket_number,
+                     length=length)
         uow.commit()
 
 

@@ -22,16 +22,17 @@ from pyotp.exceptions import OTPVerificationError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from autofinance.config import Settings
+from autofinance.config import Secret
 from autofinance.adapters.sealing import seal_at_rest, unseal_at_rest
 from autofinance.adapters.security import hash_password, keyed_hash, verify_password
+from autofinance.services import audit
 from autofinance.services.errors import (
     InvalidStaffDetails, NotSignedIn, SignInFailed, SignInLocked, StaffExists, UnknownStaff,
     WeakPassword,
 )
 from autofinance.adapters.store.db import UnitOfWork
 from autofinance.adapters.store.models import AuditLog, StaffSession, StaffUser
-from autofinance.domain.clock import utcnow
+from autofinance.domain.clock import aware
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ LOCK_DURATION = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH = 12, 128
 ISSUER = "Meridian Support Console"  # what the authenticator app shows next to the code
 ROLES = ("agent", "supervisor")
+SYSTEM = "system"  # the audit actor of sign-in checks and account admin
 
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 _CODE = re.compile(r"[0-9]{6}")
@@ -85,36 +87,36 @@ class NewTotp:
 # --- signing in and out -----------------------------------------------------------------
 
 
-def sign_in(username: str, password: str, code: str, uow: UnitOfWork, settings: Settings,
-            now: Optional[datetime] = None) -> SignedIn:
+def sign_in(username: str, password: str, code: str, uow: UnitOfWork, *, pepper: Secret,
+            session_minutes: int, demo_mode: bool, now: Optional[datetime] = None) -> SignedIn:
     """Password plus a fresh TOTP code open a session; 5 failures in a row lock for 15 minutes.
 
     Raises SignInFailed (whatever was wrong) or SignInLocked. A locked account is refused
-    before the password is checked, so a guess made while locked teaches nothing.
+    before the password is checked, so a guess made while locked teaches nothing. A session
+    lasts `session_minutes`; `demo_mode` accepts the demo agent's short TOTP secret.
     """
-    now = _now(now)
+    now = aware(now)
     name = username.strip().lower()
     with uow:
         session = uow.session
         staff = _find(session, name)
         if staff is None:
-            _refuse_unknown_name(uow, name, password, settings, now)
-        subject = f"staff:{staff.id}"
+            _refuse_unknown_name(uow, name, password, pepper, now)
+        subject = audit.staff(staff.id)
         if staff.locked_until is not None and staff.locked_until > now:
-            _audit(session, now, "system", "staff_sign_in_refused", subject, reason="locked")
+            audit.record(session, now, SYSTEM, "staff_sign_in_refused", subject, reason="locked")
             uow.commit()
             raise SignInLocked()
         password_ok = verify_password(password, staff.password_hash)
-        step = _code_step(unseal_at_rest(staff.totp_secret, settings.secret_pepper), code, now,
-                          settings.demo_mode)
+        step = _code_step(unseal_at_rest(staff.totp_secret, pepper), code, now, demo_mode)
         reason = _failure_reason(staff, password_ok, step)
         if reason is not None:
             staff.failed_sign_ins += 1
-            _audit(session, now, "system", "staff_sign_in_failed", subject, reason=reason)
+            audit.record(session, now, SYSTEM, "staff_sign_in_failed", subject, reason=reason)
             if staff.failed_sign_ins >= MAX_FAILURES:
                 staff.failed_sign_ins, staff.locked_until = 0, now + LOCK_DURATION
-                _audit(session, now, "system", "staff_locked", subject,
-                       until=staff.locked_until.isoformat())
+                audit.record(session, now, SYSTEM, "staff_locked", subject,
+                             until=staff.locked_until.isoformat())
                 uow.commit()
                 logger.warning("console sign-in locked for %s", subject)
                 raise SignInLocked()
@@ -124,36 +126,35 @@ def sign_in(username: str, password: str, code: str, uow: UnitOfWork, settings: 
         staff.failed_sign_ins, staff.locked_until, staff.totp_last_step = 0, None, step
         token = secrets.token_urlsafe(32)
         session.add(StaffSession(
-            staff_id=staff.id, token_hash=keyed_hash(token, settings.secret_pepper),
-            created_at=now, last_seen_at=now,
-            expires_at=now + timedelta(minutes=settings.console_session_minutes),
+            staff_id=staff.id, token_hash=keyed_hash(token, pepper),
+            created_at=now, last_seen_at=now, expires_at=now + timedelta(minutes=session_minutes),
         ))
-        _audit(session, now, subject, "staff_signed_in", subject)
+        audit.record(session, now, subject, "staff_signed_in", subject)
         principal = _principal(staff)
         uow.commit()
     logger.info("console sign-in for %s", subject)
     return SignedIn(token, principal)
 
 
-def principal_for(token: str, uow: UnitOfWork, settings: Settings,
+def principal_for(token: str, uow: UnitOfWork, *, pepper: Secret, idle_minutes: int,
                   now: Optional[datetime] = None) -> StaffPrincipal:
-    """Who a cookie's token belongs to; every use slides the idle window.
+    """Who a cookie's token belongs to; every use slides the idle window (`idle_minutes`).
 
     Raises NotSignedIn for an unknown, revoked, expired or idle session, or a deactivated account.
     """
-    now = _now(now)
+    now = aware(now)
     if not token:
         raise NotSignedIn()
     with uow:
         row = uow.session.execute(
             select(StaffSession, StaffUser)
             .join(StaffUser, StaffUser.id == StaffSession.staff_id)
-            .where(StaffSession.token_hash == keyed_hash(token, settings.secret_pepper))
+            .where(StaffSession.token_hash == keyed_hash(token, pepper))
         ).first()
         if row is None:
             raise NotSignedIn()
         staff_session, staff = row
-        idle = timedelta(minutes=settings.console_idle_minutes)
+        idle = timedelta(minutes=idle_minutes)
         if (staff_session.revoked_at is not None or staff_session.expires_at <= now
                 or now - staff_session.last_seen_at > idle or not staff.active):
             raise NotSignedIn()
@@ -163,43 +164,49 @@ def principal_for(token: str, uow: UnitOfWork, settings: Settings,
         return principal
 
 
-def sign_out(token: str, uow: UnitOfWork, settings: Settings,
+def sign_out(token: str, uow: UnitOfWork, *, pepper: Secret,
              now: Optional[datetime] = None) -> None:
     """Ends the session; an unknown or already ended token is left alone (sign out twice: fine)."""
-    now = _now(now)
+    now = aware(now)
     with uow:
         staff_session = uow.session.scalar(select(StaffSession).where(
-            StaffSession.token_hash == keyed_hash(token, settings.secret_pepper),
+            StaffSession.token_hash == keyed_hash(token, pepper),
             StaffSession.revoked_at.is_(None)))
         if staff_session is None:
             return
         staff_session.revoked_at = now
-        subject = f"staff:{staff_session.staff_id}"
-        _audit(uow.session, now, subject, "staff_signed_out", subject)
+        subject = audit.staff(staff_session.staff_id)
+        audit.record(uow.session, now, subject, "staff_signed_out", subject)
         uow.commit()
 
 
 def agents_online(uow: UnitOfWork, now: Optional[datetime] = None, within_minutes: int = 5) -> int:
     """Staff with a live session used within the window: who could take a hand-off now."""
-    now = _now(now)
+    now = aware(now)
     with uow:
-        return uow.session.scalar(
-            select(func.count(StaffSession.staff_id.distinct()))
-            .select_from(StaffSession)
-            .join(StaffUser, StaffUser.id == StaffSession.staff_id)
-            .where(StaffSession.revoked_at.is_(None), StaffSession.expires_at > now,
-                   StaffSession.last_seen_at >= now - timedelta(minutes=within_minutes),
-                   StaffUser.active.is_(True))
-        ) or 0
+        return count_agents_online(uow.session, now, within_minutes)
+
+
+def count_agents_online(session: Session, now: datetime, within_minutes: int = 5) -> int:
+    """`agents_online` inside the caller's transaction (the hand-off reads it with its ticket)."""
+    return session.scalar(
+        select(func.count(StaffSession.staff_id.distinct()))
+        .select_from(StaffSession)
+        .join(StaffUser, StaffUser.id == StaffSession.staff_id)
+        .where(StaffSession.revoked_at.is_(None), StaffSession.expires_at > now,
+               StaffSession.last_seen_at >= now - timedelta(minutes=within_minutes),
+               StaffUser.active.is_(True))
+    ) or 0
 
 
 # --- account admin (the `python -m autofinance staff` commands) -------------------------
 
 
-def create_staff(username: str, display_name: str, role: str, uow: UnitOfWork, settings: Settings,
+def create_staff(username: str, display_name: str, role: str, uow: UnitOfWork, *, pepper: Secret,
                  password: Optional[str] = None, now: Optional[datetime] = None) -> NewStaff:
-    """A new account with a fresh TOTP secret; the password is generated unless one is given."""
-    now = _now(now)
+    """A new account with a fresh TOTP secret, sealed under `pepper`; the password is generated
+    unless one is given."""
+    now = aware(now)
     name = username.strip().lower()
     display_name = display_name.strip()
     if not _USERNAME.fullmatch(name):
@@ -217,27 +224,27 @@ def create_staff(username: str, display_name: str, role: str, uow: UnitOfWork, s
         if _find(session, name) is not None:
             raise StaffExists()
         staff = StaffUser(username=name, display_name=display_name, password_hash=password_hash,
-                          totp_secret=seal_at_rest(secret, settings.secret_pepper), role=role, failed_sign_ins=0, active=True,
-                          created_at=now)
+                          totp_secret=seal_at_rest(secret, pepper), role=role, failed_sign_ins=0,
+                          active=True, created_at=now)
         session.add(staff)
-        session.flush()
-        _audit(session, now, "system", "staff_created", f"staff:{staff.id}", role=role)
+        session.flush()  # the new id names the audit subject
+        audit.record(session, now, SYSTEM, "staff_created", audit.staff(staff.id), role=role)
         uow.commit()
     logger.info("staff account %s created", name)
     return NewStaff(name, password, secret, _provisioning_uri(name, secret))
 
 
-def reset_totp(username: str, uow: UnitOfWork, settings: Settings,
+def reset_totp(username: str, uow: UnitOfWork, *, pepper: Secret,
                now: Optional[datetime] = None) -> NewTotp:
     """A new TOTP secret (a lost or replaced phone); every session of the account ends."""
-    now = _now(now)
+    now = aware(now)
     name, secret = username.strip().lower(), pyotp.random_base32()
     with uow:
         staff = _existing(uow.session, name)
-        staff.totp_secret = seal_at_rest(secret, settings.secret_pepper)
+        staff.totp_secret = seal_at_rest(secret, pepper)
         ended = _revoke_sessions(uow.session, staff.id, now)
-        _audit(uow.session, now, "system", "staff_totp_reset", f"staff:{staff.id}",
-               sessions_revoked=ended)
+        audit.record(uow.session, now, SYSTEM, "staff_totp_reset", audit.staff(staff.id),
+                     sessions_revoked=ended)
         uow.commit()
     logger.info("TOTP secret reset for staff account %s", name)
     return NewTotp(name, secret, _provisioning_uri(name, secret))
@@ -249,7 +256,7 @@ def reset_password(username: str, uow: UnitOfWork, password: Optional[str] = Non
 
     Returns the new password, to hand over once.
     """
-    now = _now(now)
+    now = aware(now)
     name = username.strip().lower()
     password = _usable_password(password)
     password_hash = hash_password(password)
@@ -258,8 +265,8 @@ def reset_password(username: str, uow: UnitOfWork, password: Optional[str] = Non
         staff.password_hash = password_hash
         staff.failed_sign_ins, staff.locked_until = 0, None
         ended = _revoke_sessions(uow.session, staff.id, now)
-        _audit(uow.session, now, "system", "staff_password_reset", f"staff:{staff.id}",
-               sessions_revoked=ended)
+        audit.record(uow.session, now, SYSTEM, "staff_password_reset", audit.staff(staff.id),
+                     sessions_revoked=ended)
         uow.commit()
     logger.info("password reset for staff account %s", name)
     return password
@@ -315,32 +322,33 @@ def _failure_reason(staff: StaffUser, password_ok: bool, step: Optional[int]) ->
     return None
 
 
-def _refuse_unknown_name(uow: UnitOfWork, name: str, password: str, settings: Settings,
+def _refuse_unknown_name(uow: UnitOfWork, name: str, password: str, pepper: Secret,
                          now: datetime) -> NoReturn:
     """Same work, same answers and the same lockout as a real account, so names can't be probed.
 
     The audit subject is a keyed hash of the name: a mistyped username is often a password.
     """
     session = uow.session
-    subject = "staff-name:" + keyed_hash(name, settings.secret_pepper)
+    subject = "staff-name:" + keyed_hash(name, pepper)
     last_lock = session.scalar(
         select(AuditLog.occurred_at)
         .where(AuditLog.action == "staff_locked", AuditLog.subject == subject)
         .order_by(AuditLog.occurred_at.desc()).limit(1))
     if last_lock is not None and last_lock + LOCK_DURATION > now:
-        _audit(session, now, "system", "staff_sign_in_refused", subject, reason="locked")
+        audit.record(session, now, SYSTEM, "staff_sign_in_refused", subject, reason="locked")
         uow.commit()
         raise SignInLocked()
     verify_password(password, _dummy_hash())
-    _audit(session, now, "system", "staff_sign_in_failed", subject, reason="unknown_user")
+    audit.record(session, now, SYSTEM, "staff_sign_in_failed", subject, reason="unknown_user")
+    # the session autoflushes before the count, so it includes the row just recorded
     since_lock = select(func.count()).select_from(AuditLog).where(
         AuditLog.action == "staff_sign_in_failed", AuditLog.subject == subject)
     if last_lock is not None:
         since_lock = since_lock.where(AuditLog.occurred_at > last_lock)
     failures = session.scalar(since_lock) or 0
     if failures >= MAX_FAILURES:
-        _audit(session, now, "system", "staff_locked", subject,
-               until=(now + LOCK_DURATION).isoformat())
+        audit.record(session, now, SYSTEM, "staff_locked", subject,
+                     until=(now + LOCK_DURATION).isoformat())
         uow.commit()
         raise SignInLocked()
     uow.commit()
@@ -393,16 +401,3 @@ def _revoke_sessions(session: Session, staff_id: int, now: datetime) -> int:
 def _principal(staff: StaffUser) -> StaffPrincipal:
     return StaffPrincipal(staff.id, staff.username, staff.display_name, staff.role)
 
-
-def _audit(session: Session, now: datetime, actor: str, action: str, subject: str,
-           **details: object) -> None:
-    """An audit row at the service's clock (flushed so counts see it); never pass a secret."""
-    session.add(AuditLog(occurred_at=now, actor=actor, action=action, subject=subject,
-                         details=details))
-    session.flush()
-
-
-def _now(now: Optional[datetime]) -> datetime:
-    if now is not None and now.tzinfo is None:
-        raise ValueError("now must be an aware UTC datetime")
-    return now or utcnow()

@@ -5,7 +5,7 @@ import json
 import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyotp
 import pytest
@@ -36,16 +36,28 @@ def code(secret: str, when: datetime) -> str:
     return pyotp.TOTP(secret).at(when)
 
 
+def signing(settings: Settings) -> dict[str, Any]:
+    """What sign-in takes from the settings."""
+    return {"pepper": settings.secret_pepper, "session_minutes": settings.console_session_minutes,
+            "demo_mode": settings.demo_mode}
+
+
+def session_of(settings: Settings) -> dict[str, Any]:
+    """What a session check takes from the settings."""
+    return {"pepper": settings.secret_pepper, "idle_minutes": settings.console_idle_minutes}
+
+
 @pytest.fixture
 def jane(uow_factory: UowFactory, clock: Clock) -> NewStaff:
-    return create_staff("Jane.Doe", "Jane Doe", "agent", uow_factory(), Settings(), password=PASSWORD,
+    return create_staff("Jane.Doe", "Jane Doe", "agent", uow_factory(),
+                        pepper=Settings().secret_pepper, password=PASSWORD,
                         now=clock.now)
 
 
 def jane_signs_in(jane: NewStaff, uow_factory: UowFactory, settings: Settings, when: datetime,
                   password: str = PASSWORD) -> str:
-    return sign_in("jane.doe", password, code(jane.totp_secret, when), uow_factory(), settings,
-                   now=when).token
+    return sign_in("jane.doe", password, code(jane.totp_secret, when), uow_factory(),
+                   **signing(settings), now=when).token
 
 
 def staff_row(uow_factory: UowFactory, username: str) -> StaffUser:
@@ -69,7 +81,7 @@ def audit_rows(uow_factory: UowFactory) -> list[AuditLog]:
 def test_password_and_code_open_a_session_stored_only_as_a_keyed_hash(
         jane: NewStaff, uow_factory: UowFactory, settings: Settings, clock: Clock) -> None:
     signed = sign_in(" Jane.Doe ", PASSWORD, code(jane.totp_secret, clock.now), uow_factory(),
-                     settings, now=clock.now)
+                     **signing(settings), now=clock.now)
 
     row = staff_row(uow_factory, "jane.doe")
     assert signed.principal == StaffPrincipal(row.id, "jane.doe", "Jane Doe", "agent")
@@ -80,7 +92,8 @@ def test_password_and_code_open_a_session_stored_only_as_a_keyed_hash(
             select(StaffSession.token_hash, StaffSession.expires_at)).one()
     assert token_hash == keyed_hash(signed.token, settings.secret_pepper)
     assert expires_at == clock.now + timedelta(minutes=480)
-    assert principal_for(signed.token, uow_factory(), settings, now=clock.now) == signed.principal
+    assert principal_for(signed.token, uow_factory(),
+                         **session_of(settings), now=clock.now) == signed.principal
 
 
 def test_the_seeded_demo_agent_signs_in_in_demo_mode_only_and_its_secret_is_sealed(
@@ -92,11 +105,11 @@ def test_the_seeded_demo_agent_signs_in_in_demo_mode_only_and_its_secret_is_seal
     production = replace(settings, demo_mode=False, profile="production")
     for refused in (other_pepper, production):  # a stolen database; a demo agent seeded by mistake
         with pytest.raises(SignInFailed):
-            sign_in("demo.agent", DEMO_AGENT["password"], demo_code, uow_factory(), refused,
-                    now=clock.now)
+            sign_in("demo.agent", DEMO_AGENT["password"], demo_code, uow_factory(),
+                    **signing(refused), now=clock.now)
 
-    signed = sign_in("demo.agent", DEMO_AGENT["password"], demo_code, uow_factory(), settings,
-                     now=clock.now)
+    signed = sign_in("demo.agent", DEMO_AGENT["password"], demo_code, uow_factory(),
+                     **signing(settings), now=clock.now)
     assert signed.principal.is_supervisor
 
 
@@ -111,7 +124,7 @@ def test_any_wrong_detail_fails_the_same_way(
     right = code(jane.totp_secret, clock.now)
     typed = f"{(int(right) + 1) % 1_000_000:06d}" if wrong_code else right
     with pytest.raises(SignInFailed) as refused:
-        sign_in(username, password, typed, uow_factory(), settings, now=clock.now)
+        sign_in(username, password, typed, uow_factory(), **signing(settings), now=clock.now)
 
     assert type(refused.value) is SignInFailed
     assert refused.value.message == SignInFailed.message
@@ -133,27 +146,29 @@ def test_a_code_works_in_the_neighbouring_steps_only(
         jane: NewStaff, uow_factory: UowFactory, settings: Settings, clock: Clock) -> None:
     too_old = code(jane.totp_secret, clock.now - timedelta(seconds=60))
     with pytest.raises(SignInFailed):
-        sign_in("jane.doe", PASSWORD, too_old, uow_factory(), settings, now=clock.now)
+        sign_in("jane.doe", PASSWORD, too_old, uow_factory(), **signing(settings), now=clock.now)
 
     previous = code(jane.totp_secret, clock.now - timedelta(seconds=30))
-    assert sign_in("jane.doe", PASSWORD, previous, uow_factory(), settings, now=clock.now).token
+    assert sign_in("jane.doe", PASSWORD, previous, uow_factory(),
+                   **signing(settings), now=clock.now).token
 
 
 def test_a_code_used_once_is_refused_even_inside_its_window(
         jane: NewStaff, uow_factory: UowFactory, settings: Settings, clock: Clock) -> None:
     first = code(jane.totp_secret, clock.now)
-    sign_in("jane.doe", PASSWORD, first, uow_factory(), settings, now=clock.now)
+    sign_in("jane.doe", PASSWORD, first, uow_factory(), **signing(settings), now=clock.now)
 
     with pytest.raises(SignInFailed):
-        sign_in("jane.doe", PASSWORD, first, uow_factory(), settings, now=clock.advance(seconds=10))
+        sign_in("jane.doe", PASSWORD, first, uow_factory(),
+                **signing(settings), now=clock.advance(seconds=10))
     older = code(jane.totp_secret, clock.now - timedelta(seconds=30))  # a step before the used one
     with pytest.raises(SignInFailed):
-        sign_in("jane.doe", PASSWORD, older, uow_factory(), settings, now=clock.now)
+        sign_in("jane.doe", PASSWORD, older, uow_factory(), **signing(settings), now=clock.now)
     assert audit_rows(uow_factory)[-1].details == {"reason": "replayed_code"}
 
     later = clock.advance(seconds=30)
-    assert sign_in("jane.doe", PASSWORD, code(jane.totp_secret, later), uow_factory(), settings,
-                   now=later).token
+    assert sign_in("jane.doe", PASSWORD, code(jane.totp_secret, later), uow_factory(),
+                   **signing(settings), now=later).token
 
 
 def test_five_failures_lock_for_fifteen_minutes_even_with_the_right_details(
@@ -191,15 +206,16 @@ def test_an_unknown_username_locks_like_a_real_one_and_is_not_recorded(
         uow_factory: UowFactory, settings: Settings, clock: Clock) -> None:
     for _ in range(4):
         with pytest.raises(SignInFailed):
-            sign_in("ghost.user", "some-password-12", "123456", uow_factory(), settings,
+            sign_in("ghost.user", "some-password-12", "123456", uow_factory(), **signing(settings),
                     now=clock.now)
     with pytest.raises(SignInLocked):
-        sign_in("ghost.user", "some-password-12", "123456", uow_factory(), settings, now=clock.now)
+        sign_in("ghost.user", "some-password-12", "123456", uow_factory(),
+                **signing(settings), now=clock.now)
     with pytest.raises(SignInLocked):
-        sign_in("Ghost.User", "some-password-12", "123456", uow_factory(), settings,
+        sign_in("Ghost.User", "some-password-12", "123456", uow_factory(), **signing(settings),
                 now=clock.advance(minutes=14))
     with pytest.raises(SignInFailed):
-        sign_in("ghost.user", "some-password-12", "123456", uow_factory(), settings,
+        sign_in("ghost.user", "some-password-12", "123456", uow_factory(), **signing(settings),
                 now=clock.advance(minutes=1))
 
     rows = audit_rows(uow_factory)
@@ -214,11 +230,13 @@ def test_an_unknown_username_locks_like_a_real_one_and_is_not_recorded(
 def test_a_session_ends_after_thirty_idle_minutes_and_use_keeps_it_alive(
         jane: NewStaff, uow_factory: UowFactory, settings: Settings, clock: Clock) -> None:
     token = jane_signs_in(jane, uow_factory, settings, clock.now)
-    principal_for(token, uow_factory(), settings, now=clock.advance(minutes=25))
-    principal_for(token, uow_factory(), settings, now=clock.advance(minutes=30))  # slid
+    principal_for(token, uow_factory(), **session_of(settings), now=clock.advance(minutes=25))
+    principal_for(token, uow_factory(),
+                  **session_of(settings), now=clock.advance(minutes=30))  # slid
 
     with pytest.raises(NotSignedIn):
-        principal_for(token, uow_factory(), settings, now=clock.advance(minutes=30, seconds=1))
+        principal_for(token, uow_factory(),
+                      **session_of(settings), now=clock.advance(minutes=30, seconds=1))
 
 
 def test_a_session_ends_after_the_shift_length_however_busy(
@@ -226,27 +244,29 @@ def test_a_session_ends_after_the_shift_length_however_busy(
     start = clock.now
     token = jane_signs_in(jane, uow_factory, settings, start)
     while clock.now < start + timedelta(minutes=460):
-        principal_for(token, uow_factory(), settings, now=clock.advance(minutes=20))
+        principal_for(token, uow_factory(), **session_of(settings), now=clock.advance(minutes=20))
 
     with pytest.raises(NotSignedIn):
-        principal_for(token, uow_factory(), settings, now=start + timedelta(minutes=480))
+        principal_for(token, uow_factory(),
+                      **session_of(settings), now=start + timedelta(minutes=480))
 
 
 @pytest.mark.parametrize("token", ["", "not-a-real-token"])
 def test_a_missing_or_unknown_token_is_not_signed_in(
         token: str, uow_factory: UowFactory, settings: Settings) -> None:
     with pytest.raises(NotSignedIn):
-        principal_for(token, uow_factory(), settings)
+        principal_for(token, uow_factory(), **session_of(settings))
 
 
 def test_sign_out_revokes_the_session_once(
         jane: NewStaff, uow_factory: UowFactory, settings: Settings, clock: Clock) -> None:
     token = jane_signs_in(jane, uow_factory, settings, clock.now)
-    sign_out(token, uow_factory(), settings, now=clock.advance(minutes=1))
-    sign_out(token, uow_factory(), settings, now=clock.advance(minutes=1))  # twice is fine
+    sign_out(token, uow_factory(), pepper=settings.secret_pepper, now=clock.advance(minutes=1))
+    sign_out(token, uow_factory(),
+             pepper=settings.secret_pepper, now=clock.advance(minutes=1))  # twice is fine
 
     with pytest.raises(NotSignedIn):
-        principal_for(token, uow_factory(), settings, now=clock.now)
+        principal_for(token, uow_factory(), **session_of(settings), now=clock.now)
     actions = [row.action for row in audit_rows(uow_factory)]
     assert actions.count("staff_signed_out") == 1
 
@@ -285,8 +305,8 @@ def test_agents_online_counts_live_recently_seen_sessions_of_active_staff(
 
 def test_create_staff_gives_a_working_password_and_an_authenticator_uri(
         uow_factory: UowFactory, settings: Settings, clock: Clock) -> None:
-    created = create_staff(" Sam.Lee ", " Sam Lee ", "supervisor", uow_factory(), settings,
-                           now=clock.now)
+    created = create_staff(" Sam.Lee ", " Sam Lee ", "supervisor", uow_factory(),
+                           pepper=settings.secret_pepper, now=clock.now)
 
     assert created.username == "sam.lee" and len(created.password) >= 12
     assert created.password not in repr(created) and created.totp_secret not in repr(created)
@@ -298,7 +318,7 @@ def test_create_staff_gives_a_working_password_and_an_authenticator_uri(
     assert row.display_name == "Sam Lee" and row.role == "supervisor"
     assert row.password_hash.startswith("$argon2") and created.password not in row.password_hash
     signed = sign_in("sam.lee", created.password, code(created.totp_secret, clock.now),
-                     uow_factory(), settings, now=clock.now)
+                     uow_factory(), **signing(settings), now=clock.now)
     assert signed.principal.is_supervisor
 
 
@@ -314,7 +334,8 @@ def test_create_staff_refuses_bad_details(
         username: str, name: str, role: str, password: str | None, error: type[Exception],
         uow_factory: UowFactory) -> None:
     with pytest.raises(error):
-        create_staff(username, name, role, uow_factory(), Settings(), password=password)
+        create_staff(username, name, role, uow_factory(),
+                     pepper=Settings().secret_pepper, password=password)
     with uow_factory() as uow:
         assert uow.session.scalars(select(StaffUser.username)).all() == ["demo.agent"]
 
@@ -322,20 +343,21 @@ def test_create_staff_refuses_bad_details(
 def test_reset_totp_replaces_the_secret_and_ends_sessions(
         jane: NewStaff, uow_factory: UowFactory, settings: Settings, clock: Clock) -> None:
     token = jane_signs_in(jane, uow_factory, settings, clock.now)
-    new = reset_totp("Jane.Doe", uow_factory(), settings, now=clock.advance(minutes=1))
+    new = reset_totp("Jane.Doe", uow_factory(),
+                     pepper=settings.secret_pepper, now=clock.advance(minutes=1))
 
     assert new.totp_secret != jane.totp_secret
     assert "secret=" + new.totp_secret in new.provisioning_uri
     with pytest.raises(NotSignedIn):
-        principal_for(token, uow_factory(), settings, now=clock.now)
+        principal_for(token, uow_factory(), **session_of(settings), now=clock.now)
     later = clock.advance(minutes=1)
     with pytest.raises(SignInFailed):
-        sign_in("jane.doe", PASSWORD, code(jane.totp_secret, later), uow_factory(), settings,
-                now=later)
-    assert sign_in("jane.doe", PASSWORD, code(new.totp_secret, later), uow_factory(), settings,
-                   now=later).token
+        sign_in("jane.doe", PASSWORD, code(jane.totp_secret, later), uow_factory(),
+                **signing(settings), now=later)
+    assert sign_in("jane.doe", PASSWORD, code(new.totp_secret, later), uow_factory(),
+                   **signing(settings), now=later).token
     with pytest.raises(UnknownStaff):
-        reset_totp("nobody", uow_factory(), Settings())
+        reset_totp("nobody", uow_factory(), pepper=Settings().secret_pepper)
 
 
 def test_reset_password_replaces_it_lifts_a_lock_and_ends_sessions(
@@ -349,7 +371,7 @@ def test_reset_password_replaces_it_lifts_a_lock_and_ends_sessions(
     new_password = reset_password("jane.doe", uow_factory(), now=clock.advance(minutes=1))
     assert len(new_password) >= 12 and new_password != PASSWORD
     with pytest.raises(NotSignedIn):
-        principal_for(token, uow_factory(), settings, now=clock.now)
+        principal_for(token, uow_factory(), **session_of(settings), now=clock.now)
     later = clock.advance(minutes=1)
     with pytest.raises(SignInFailed):
         jane_signs_in(jane, uow_factory, settings, later)
@@ -367,14 +389,14 @@ def test_every_step_is_audited_without_a_password_or_a_code(
         jane: NewStaff, uow_factory: UowFactory, settings: Settings, clock: Clock) -> None:
     wrong_code = "000000" if code(jane.totp_secret, clock.now) != "000000" else "111111"
     with pytest.raises(SignInFailed):
-        sign_in("jane.doe", PASSWORD, wrong_code, uow_factory(), settings, now=clock.now)
+        sign_in("jane.doe", PASSWORD, wrong_code, uow_factory(), **signing(settings), now=clock.now)
     with pytest.raises(SignInFailed):
         jane_signs_in(jane, uow_factory, settings, clock.now, "wrong-pass-1234")
     used_code = code(jane.totp_secret, clock.advance(seconds=30))
     token = jane_signs_in(jane, uow_factory, settings, clock.now)
-    sign_out(token, uow_factory(), settings, now=clock.now)
+    sign_out(token, uow_factory(), pepper=settings.secret_pepper, now=clock.now)
     new_password = reset_password("jane.doe", uow_factory(), now=clock.now)
-    new_totp = reset_totp("jane.doe", uow_factory(), settings, now=clock.now)
+    new_totp = reset_totp("jane.doe", uow_factory(), pepper=settings.secret_pepper, now=clock.now)
 
     rows = audit_rows(uow_factory)
     jane_id = staff_row(uow_factory, "jane.doe").id

@@ -25,7 +25,7 @@ from autofinance.demo.seed import DEMO_AGENT, seed_demo
 from autofinance.services.handoff import open_ticket
 from autofinance.services.staff import authenticator
 from autofinance.adapters.store.models import Account, AuditLog, Base, ConversationStart, HandoffTicket, StaffUser
-from autofinance.entrypoints.web import console
+from autofinance.entrypoints.web.console import feed
 from autofinance.entrypoints.web.app import create_app
 
 SUPERVISOR_SECRET = DEMO_AGENT["totp_secret"]
@@ -501,8 +501,8 @@ async def test_metrics_are_for_supervisors_as_json_and_as_a_page_with_charts(
 
 @pytest.fixture
 def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(console, "QUEUE_POLL_SECONDS", 0.05)
-    monkeypatch.setattr(console, "TRANSCRIPT_POLL_SECONDS", 0.05)
+    monkeypatch.setattr(feed, "QUEUE_POLL_SECONDS", 0.05)
+    monkeypatch.setattr(feed, "TRANSCRIPT_POLL_SECONDS", 0.05)
 
 
 async def next_of(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
@@ -576,7 +576,7 @@ async def test_the_websocket_needs_a_session_and_the_same_origin(
 
 async def test_signing_out_ends_the_websocket(
         client: TestClient, alice: Staff, fast_polls: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(console, "SESSION_CHECK_SECONDS", 0.05)
+    monkeypatch.setattr(feed, "SESSION_CHECK_SECONDS", 0.05)
 
     async with client.ws_connect("/console/ws", headers=alice.cookie) as ws:
         await next_of(ws, "queue")
@@ -584,4 +584,4 @@ async def test_signing_out_ends_the_websocket(
         closing = await asyncio.wait_for(ws.receive(), timeout=5)
 
     assert signed_out.status == 204
-    assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, console.CLOSE_SIGNED_OUT)
+    assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, feed.CLOSE_SIGNED_OUT)

@@ -18,7 +18,9 @@ from autofinance.demo.seed import DEMO_AGENT, seed_demo
 from autofinance.services.errors import SignInFailed
 from autofinance.services.staff import authenticator, create_staff
 from autofinance.adapters.store.models import Base
-from autofinance.entrypoints.web import console_auth
+from autofinance.entrypoints.web.console import auth as console_auth
+from autofinance.entrypoints.web.console.limiter import SignInLimiter
+from autofinance.entrypoints.web.keys import SIGN_IN_LIMITER
 from autofinance.entrypoints.web.app import create_app
 
 AGENT, AGENT_PASSWORD = "pat.agent", "agent-password-42"
@@ -36,8 +38,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     with container.uow() as uow:
         seed_demo(uow.session, datetime.now(ZoneInfo(settings.lender_timezone)).date(), settings)
         uow.commit()
-    agent = create_staff(AGENT, "Pat Agent", "agent", container.uow(), container.settings,
-                         password=AGENT_PASSWORD)
+    agent = create_staff(AGENT, "Pat Agent", "agent", container.uow(),
+                         pepper=container.settings.secret_pepper, password=AGENT_PASSWORD)
     container.close()  # the last connection checkpoints the WAL into the main file
     return path, agent.totp_secret
 
@@ -64,12 +66,12 @@ async def staff_page(request: web.Request) -> web.Response:
 
 
 async def make_client(settings: Settings, aiohttp_client: Callable[..., Any],
-                      limiter: console_auth.SignInLimiter | None = None) -> TestClient:
+                      limiter: SignInLimiter | None = None) -> TestClient:
     app = create_app(settings)
     app.router.add_get(SUPERVISOR_ONLY, supervisor_only)
     app.router.add_get(STAFF_PAGE, staff_page)
     if limiter is not None:
-        app[console_auth.SIGN_IN_LIMITER] = limiter
+        app[SIGN_IN_LIMITER] = limiter
     return await aiohttp_client(app)
 
 
@@ -209,7 +211,7 @@ async def test_brute_force_locks_the_account_with_429(client: TestClient) -> Non
 async def test_one_address_gets_a_limited_number_of_attempts(
         seeded: tuple[Path, str], tmp_path: Path, aiohttp_client: Callable[..., Any]) -> None:
     client = await make_client(settings_for(seeded, tmp_path, "http://testserver"), aiohttp_client,
-                               limiter=console_auth.SignInLimiter(limit=3))
+                               limiter=SignInLimiter(limit=3))
     for _ in range(3):
         assert (await client.post("/console/api/session", json={})).status == 400
 
@@ -220,7 +222,7 @@ async def test_one_address_gets_a_limited_number_of_attempts(
 
 
 def test_the_address_limiter_forgets_attempts_after_its_window() -> None:
-    limiter = console_auth.SignInLimiter(limit=2, window_seconds=60)
+    limiter = SignInLimiter(limit=2, window_seconds=60)
     assert limiter.allow("10.0.0.1", now=0) and limiter.allow("10.0.0.1", now=1)
     assert not limiter.allow("10.0.0.1", now=59)
     assert limiter.allow("10.0.0.2", now=59)  # another address has its own count

@@ -69,7 +69,7 @@ async def test_a_valid_link_shows_the_statement_privately(client: TestClient,
                                                           settings: Settings) -> None:
     maria = ids(settings)[MARIA]
     document_id = newest_statement(settings, maria)
-    response = await client.get(path_of(document_link(maria, document_id, settings), settings))
+    response = await client.get(path_of(document_link(maria, document_id, settings.public_base_url, settings.secret_pepper), settings))
 
     assert response.status == 200
     page = await response.text()
@@ -82,7 +82,7 @@ async def test_a_valid_link_shows_the_statement_privately(client: TestClient,
 async def test_the_contract_link_shows_the_contract_summary(client: TestClient,
                                                             settings: Settings) -> None:
     james = ids(settings)[JAMES]
-    response = await client.get(path_of(document_link(james, "contract", settings), settings))
+    response = await client.get(path_of(document_link(james, "contract", settings.public_base_url, settings.secret_pepper), settings))
     assert response.status == 200
     assert "Lease contract summary" in await response.text()
 
@@ -97,7 +97,8 @@ async def test_the_contract_link_shows_the_contract_summary(client: TestClient,
 async def test_a_tampered_link_gets_403_without_the_statement_or_a_reason(
         tamper: Callable[[str], str], client: TestClient, settings: Settings) -> None:
     maria = ids(settings)[MARIA]
-    link = document_link(maria, newest_statement(settings, maria), settings)
+    link = document_link(maria, newest_statement(settings, maria), settings.public_base_url,
+                         settings.secret_pepper)
     response = await client.get(tamper(path_of(link, settings)))
 
     assert response.status == 403
@@ -110,7 +111,7 @@ async def test_a_tampered_link_gets_403_without_the_statement_or_a_reason(
 async def test_an_expired_link_gets_403(client: TestClient, settings: Settings) -> None:
     maria = ids(settings)[MARIA]
     issued = datetime.now(timezone.utc) - timedelta(hours=2)
-    link = document_link(maria, "contract", settings, now=issued, ttl_minutes=60)
+    link = document_link(maria, "contract", settings.public_base_url, settings.secret_pepper, now=issued, ttl_minutes=60)
     response = await client.get(path_of(link, settings))
 
     assert response.status == 403
@@ -120,7 +121,7 @@ async def test_an_expired_link_gets_403(client: TestClient, settings: Settings) 
 async def test_another_customers_link_does_not_open_this_customers_document(
         client: TestClient, settings: Settings) -> None:
     customers = ids(settings)
-    link = document_link(customers[JAMES], "contract", settings)
+    link = document_link(customers[JAMES], "contract", settings.public_base_url, settings.secret_pepper)
     forged = link.replace(f"c={customers[JAMES]}", f"c={customers[MARIA]}")
     response = await client.get(path_of(forged, settings))
 
@@ -131,7 +132,7 @@ async def test_another_customers_link_does_not_open_this_customers_document(
 async def test_a_genuine_link_to_a_document_that_is_not_there_gets_404(
         client: TestClient, settings: Settings) -> None:
     maria = ids(settings)[MARIA]
-    response = await client.get(path_of(document_link(maria, "statement-2001-01", settings),
+    response = await client.get(path_of(document_link(maria, "statement-2001-01", settings.public_base_url, settings.secret_pepper),
                                         settings))
     assert response.status == 404
     assert "no longer available" in await response.text()

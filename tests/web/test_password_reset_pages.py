@@ -62,7 +62,7 @@ def emailed_token(settings: Settings) -> str:
         with container.uow() as uow:
             robert = uow.session.scalars(
                 select(Account.customer_id).where(Account.account_number == ROBERT)).one()
-        send_password_reset(robert, container.uow(), settings)
+        send_password_reset(robert, container.uow(), settings.public_base_url, settings.secret_pepper)
         with container.uow() as uow:
             body = uow.session.scalars(select(OutboxMessage.body).where(
                 OutboxMessage.kind == "password_reset").order_by(OutboxMessage.id.desc())).first()

@@ -7,19 +7,21 @@ from typing import AsyncIterator, Optional
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from autofinance.bootstrap import Container, bootstrap
 from autofinance.config import Settings
 from autofinance.adapters.rasa_api import RasaClient
 from autofinance.entrypoints.web import routes
+from autofinance.entrypoints.web.console.limiter import SignInLimiter
+from autofinance.entrypoints.web.keys import CONTAINER, RASA, SIGN_IN_LIMITER
 
-CONTAINER = web.AppKey("container", Container)
-RASA = web.AppKey("rasa", RasaClient)  # the console's way into conversations
 TEMPLATES = Path(__file__).parent / "templates"
 
 
 def create_app(settings: Optional[Settings] = None, container: Optional[Container] = None,
                rasa: Optional[RasaClient] = None) -> web.Application:
+    """The web app; a given container or Rasa client is the caller's to close (tests pass fakes)."""
     settings = settings or (container.settings if container else Settings.from_env())
     app = web.Application(middlewares=[security_headers])
     aiohttp_jinja2.setup(
@@ -36,12 +38,13 @@ def create_app(settings: Optional[Settings] = None, container: Optional[Containe
             app[CONTAINER].close()
 
     app.cleanup_ctx.append(store)
+    app[SIGN_IN_LIMITER] = SignInLimiter()
     routes.setup(app, demo_mode=settings.demo_mode)
     return app
 
 
 @web.middleware
-async def security_headers(request: web.Request, handler: routes.Handler) -> web.StreamResponse:
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")

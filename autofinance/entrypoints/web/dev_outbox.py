@@ -9,37 +9,25 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy import select
 
-from autofinance.adapters.store.models import OutboxMessage
+from autofinance.entrypoints.web.keys import CONTAINER
+from autofinance.services.outbox import newest_messages
 
 LIMIT = 100
 
 
-def _newest_messages(request: web.Request) -> list[dict[str, Any]]:
-    from autofinance.entrypoints.web.app import CONTAINER
-
-    with request.app[CONTAINER].uow() as uow:
-        rows = uow.session.scalars(
-            select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(LIMIT)
-        ).all()
-        return [
-            {
-                "to": row.to,
-                "channel": row.channel,
-                "subject": row.subject,
-                "body": row.body,
-                "created_at": row.created_at.isoformat(),
-            }
-            for row in rows
-        ]
+async def _newest(request: web.Request) -> list[dict[str, Any]]:
+    """The newest messages as the page and the JSON show them (the time as ISO 8601 text)."""
+    messages = await asyncio.to_thread(newest_messages, request.app[CONTAINER].uow(), LIMIT)
+    return [{"to": message.to, "channel": message.channel, "subject": message.subject,
+             "body": message.body, "created_at": message.created_at.isoformat()}
+            for message in messages]
 
 
 async def outbox_json(request: web.Request) -> web.Response:
-    messages = await asyncio.to_thread(_newest_messages, request)
-    return web.json_response(messages, headers={"Cache-Control": "no-store"})
+    return web.json_response(await _newest(request), headers={"Cache-Control": "no-store"})
 
 
 @aiohttp_jinja2.template("outbox.html")
 async def outbox_page(request: web.Request) -> dict[str, Any]:
-    return {"messages": await asyncio.to_thread(_newest_messages, request)}
+    return {"messages": await _newest(request)}

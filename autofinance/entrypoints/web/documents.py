@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 
+from autofinance.entrypoints.web.keys import CONTAINER
 from autofinance.services.documents import render_statement, verify_document_link
 from autofinance.services.errors import ServiceError
 
@@ -33,13 +34,11 @@ def _page(request: web.Request, status: int, body: str = "", message: str = "") 
 
 
 async def document(request: web.Request) -> web.Response:
-    from autofinance.entrypoints.web.app import CONTAINER  # app imports the routes: import late
-
     container = request.app[CONTAINER]
     document_id = request.match_info["document_id"]
     query = request.query
     customer, exp, sig = query.get("c", ""), query.get("exp", ""), query.get("sig", "")
-    if not verify_document_link(customer, document_id, exp, sig, container.settings):
+    if not verify_document_link(customer, document_id, exp, sig, container.settings.secret_pepper):
         logger.info("refused a document link")  # no ids: the request may be forged
         return _page(request, 403, message=_REFUSED)
     today = datetime.now(ZoneInfo(container.settings.lender_timezone)).date()

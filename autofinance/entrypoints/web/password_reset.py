@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from autofinance.entrypoints.web.keys import CONTAINER
 from autofinance.services.errors import InvalidResetLink, WeakPassword
 from autofinance.services.online_access import (
     MAX_LENGTH, MIN_LENGTH, PASSPHRASE_LENGTH, SUPPORT_PHONE, reset_link_valid, reset_password,
@@ -43,10 +44,9 @@ def _invalid(request: web.Request) -> web.Response:
 
 
 async def _link_valid(request: web.Request, token: str) -> bool:
-    from autofinance.entrypoints.web.app import CONTAINER  # app imports the routes: import late
-
     container = request.app[CONTAINER]
-    return await asyncio.to_thread(reset_link_valid, token, container.uow(), container.settings)
+    return await asyncio.to_thread(reset_link_valid, token, container.uow(),
+                                   container.settings.secret_pepper)
 
 
 async def reset_form(request: web.Request) -> web.Response:
@@ -58,8 +58,6 @@ async def reset_form(request: web.Request) -> web.Response:
 
 
 async def submit_reset(request: web.Request) -> web.Response:
-    from autofinance.entrypoints.web.app import CONTAINER
-
     container = request.app[CONTAINER]
     form = await request.post()
     values = [form.get(name, "") for name in ("token", "password", "confirm")]
@@ -72,7 +70,7 @@ async def submit_reset(request: web.Request) -> web.Response:
         return _page(request, "reset_password.html", status=400, token=token, error=_MISMATCH)
     try:
         changed = await asyncio.to_thread(
-            reset_password, token, password, container.uow(), container.settings)
+            reset_password, token, password, container.uow(), container.settings.secret_pepper)
     except InvalidResetLink:
         return _invalid(request)
     except WeakPassword as weak:  # the token is not used up: the customer can try again

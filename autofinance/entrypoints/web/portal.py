@@ -21,13 +21,12 @@ from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy import select
 
-from autofinance.bootstrap import Container
 from autofinance.config import PROJECT_ROOT, Settings
 from autofinance.adapters.portal_tokens import DEFAULT_LIFETIME, issue_token, verify_token
 from autofinance.demo.seed import DEMO_CUSTOMERS
-from autofinance.adapters.store.models import Account, Customer
+from autofinance.entrypoints.web.keys import CONTAINER
+from autofinance.services import portal as service
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +43,6 @@ class SignedIn:
     customer_id: int
     full_name: str
     token: str
-
-
-def _container(request: web.Request) -> Container:
-    from autofinance.entrypoints.web.app import CONTAINER  # app imports the routes: import late
-
-    return request.app[CONTAINER]
 
 
 def socket_origins(url: str) -> list[str]:
@@ -71,26 +64,20 @@ def content_security_policy(settings: Settings) -> str:
 # --- the page ------------------------------------------------------------------------------
 
 
-def _full_name(container: Container, customer_id: int) -> Optional[str]:
-    with container.uow() as uow:
-        customer = uow.session.get(Customer, customer_id)
-        return customer.full_name if customer is not None else None
-
-
 async def signed_in(request: web.Request) -> Optional[SignedIn]:
     """The demo portal's signed-in customer: a valid token in the cookie, for a customer we have."""
-    container = _container(request)
+    container = request.app[CONTAINER]
     token = request.cookies.get(COOKIE)
     claims = verify_token(token, container.settings)
     if claims is None or token is None:
         return None
-    name = await asyncio.to_thread(_full_name, container, claims.customer_id)
+    name = await asyncio.to_thread(service.full_name, claims.customer_id, container.uow())
     return SignedIn(claims.customer_id, name, token) if name else None
 
 
 async def page(request: web.Request) -> web.Response:
     """GET /: the portal page. Anonymous: placeholder text only. Signed in (demo): the name."""
-    settings = _container(request).settings
+    settings = request.app[CONTAINER].settings
     customer = await signed_in(request) if settings.demo_mode else None
     context = {
         "demo_mode": settings.demo_mode,
@@ -126,16 +113,10 @@ def require_same_origin(request: web.Request) -> None:
         raise web.HTTPForbidden(text="This form only works from the portal page itself.")
     claimed = request.headers.get("Origin") or _origin(request.headers.get("Referer", ""))
     ours = {_origin(f"{request.scheme}://{request.host}"),
-            _origin(_container(request).settings.public_base_url)}
+            _origin(request.app[CONTAINER].settings.public_base_url)}
     if not claimed or claimed.lower() not in ours:
         logger.info("refused a demo portal form from another origin")
         raise web.HTTPForbidden(text="This form only works from the portal page itself.")
-
-
-def _customer_id(container: Container, account_number: str) -> Optional[int]:
-    with container.uow() as uow:
-        return uow.session.scalar(
-            select(Account.customer_id).where(Account.account_number == account_number))
 
 
 async def sign_in_as(request: web.Request) -> web.Response:
@@ -145,8 +126,9 @@ async def sign_in_as(request: web.Request) -> web.Response:
     demo = DEMO_KEYS.get(str(form.get("customer", "")))
     if demo is None:
         raise web.HTTPBadRequest(text="Choose one of the demo customers.")
-    container = _container(request)
-    customer_id = await asyncio.to_thread(_customer_id, container, demo.account_number)
+    container = request.app[CONTAINER]
+    customer_id = await asyncio.to_thread(service.customer_of_account, demo.account_number,
+                                          container.uow())
     if customer_id is None:
         raise web.HTTPConflict(text="The demo customers are not in the store: run 'make db'.")
     token = issue_token(customer_id, demo.first_name, container.settings)

@@ -2,10 +2,9 @@
 
 The cookie holds the only copy of the session token (HttpOnly, SameSite=Strict, Path=/console).
 A CSRF token is an HMAC of that token under the pepper: nothing to store, useless for any other
-session. Sign-in attempts are limited per client address, in memory and per process, on top of
-the per-account lockout in the service; behind a reverse proxy every client has the proxy's
-address, so the proxy must limit per client itself. The JSON sign-in accepts only
-`application/json`, which a cross-site form cannot send without a CORS preflight.
+session. Sign-in attempts are limited per client address (`limiter`) on top of the per-account
+lockout in the service. The JSON sign-in accepts only `application/json`, which a cross-site
+form cannot send without a CORS preflight. The routes are in `web.routes`.
 """
 from __future__ import annotations
 
@@ -13,16 +12,14 @@ import asyncio
 import hmac
 import json
 import logging
-import time
-from collections import deque
 from typing import Any, Optional
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from autofinance.bootstrap import Container
 from autofinance.config import Settings
 from autofinance.adapters.security import keyed_hash
+from autofinance.entrypoints.web.keys import CONTAINER, SIGN_IN_LIMITER
 from autofinance.services.errors import NotSignedIn, SignInFailed, SignInLocked
 from autofinance.services.staff import (
     SignedIn, StaffPrincipal, principal_for, sign_in, sign_out,
@@ -47,33 +44,6 @@ _SUPERVISORS_ONLY = "Only a supervisor can do that."
 _BAD_CSRF = "This request is missing its security token. Reload the console and try again."
 
 
-class SignInLimiter:
-    """At most `limit` sign-in attempts per client address in a sliding window (memory only)."""
-
-    _MAX_CLIENTS = 10_000  # past this many addresses, forget the ones that are quiet
-
-    def __init__(self, limit: int = 20, window_seconds: float = 15 * 60) -> None:
-        self.limit, self.window = limit, window_seconds
-        self._attempts: dict[str, deque[float]] = {}
-
-    def allow(self, client: str, now: Optional[float] = None) -> bool:
-        """Counts an attempt; False once the client has used up its window (not counted)."""
-        now = time.monotonic() if now is None else now
-        attempts = self._attempts.setdefault(client, deque())
-        while attempts and attempts[0] <= now - self.window:
-            attempts.popleft()
-        if len(attempts) >= self.limit:
-            return False
-        attempts.append(now)
-        if len(self._attempts) > self._MAX_CLIENTS:
-            self._attempts = {key: seen for key, seen in self._attempts.items()
-                              if seen and seen[-1] > now - self.window}
-        return True
-
-
-SIGN_IN_LIMITER = web.AppKey("console_sign_in_limiter", SignInLimiter)
-
-
 # --- what the console pages and API use -------------------------------------------------
 
 
@@ -81,10 +51,12 @@ async def require_staff(request: web.Request, *, supervisor: bool = False) -> St
     """The signed-in staff member (also left at request[STAFF_KEY]), or the answer that ends
     the request: 401 JSON on /console/api/ and /console/ws, a redirect to sign-in on pages,
     403 when a supervisor is required and this is an agent."""
-    container = _container(request)
+    container = request.app[CONTAINER]
     try:
         principal = await asyncio.to_thread(
-            principal_for, _session_token(request), container.uow(), container.settings)
+            principal_for, _session_token(request), container.uow(),
+            pepper=container.settings.secret_pepper,
+            idle_minutes=container.settings.console_idle_minutes)
     except NotSignedIn as ended:
         if _is_api(request):
             raise _json_error(web.HTTPUnauthorized, ended.message) from None
@@ -103,30 +75,19 @@ def csrf_token(request: web.Request) -> str:
     token = _session_token(request)
     if not token:
         raise RuntimeError("csrf_token needs a signed-in request (call require_staff first)")
-    return _csrf_for(token, _container(request).settings)
+    return _csrf_for(token, request.app[CONTAINER].settings)
 
 
 def require_csrf(request: web.Request, supplied: Optional[str]) -> None:
     """Refuses (403) a state-changing request whose CSRF token is missing or wrong."""
     token = _session_token(request)
-    expected = _csrf_for(token, _container(request).settings) if token else ""
+    expected = _csrf_for(token, request.app[CONTAINER].settings) if token else ""
     if not (supplied and expected
             and hmac.compare_digest(supplied.encode(), expected.encode())):
         logger.info("console request refused: missing or wrong CSRF token")
         if _is_api(request):
             raise _json_error(web.HTTPForbidden, _BAD_CSRF)
         raise web.HTTPForbidden(text=_BAD_CSRF, headers=_PRIVATE_HEADERS)
-
-
-def setup(app: web.Application) -> None:
-    """Adds the sign-in routes and the per-address attempt limiter."""
-    app[SIGN_IN_LIMITER] = SignInLimiter()
-    app.router.add_get(SIGN_IN_PATH, sign_in_page, name="console_sign_in")
-    app.router.add_post(SIGN_IN_PATH, submit_sign_in, name="console_sign_in")
-    app.router.add_post("/console/sign-out", submit_sign_out, name="console_sign_out")
-    app.router.add_get("/console/api/session", get_session, name="console_session")
-    app.router.add_post("/console/api/session", create_session, name="console_session")
-    app.router.add_delete("/console/api/session", delete_session, name="console_session")
 
 
 # --- pages ------------------------------------------------------------------------------
@@ -156,7 +117,7 @@ async def submit_sign_in(request: web.Request) -> web.Response:
     except SignInFailed as failed:
         return _page(request, 401, failed.message, typed)
     response = web.Response(status=303, headers={"Location": HOME_PATH, **_PRIVATE_HEADERS})
-    _set_cookie(response, signed.token, _container(request).settings)
+    _set_cookie(response, signed.token, request.app[CONTAINER].settings)
     return response
 
 
@@ -170,10 +131,9 @@ async def submit_sign_out(request: web.Request) -> web.Response:
             form = None
         supplied = form.get("csrf_token") if form is not None else None
         require_csrf(request, supplied if isinstance(supplied, str) else None)
-        container = _container(request)
-        await asyncio.to_thread(sign_out, token, container.uow(), container.settings)
+        await _sign_out(request, token)
     response = web.Response(status=303, headers={"Location": SIGN_IN_PATH, **_PRIVATE_HEADERS})
-    _clear_cookie(response, _container(request).settings)
+    _clear_cookie(response, request.app[CONTAINER].settings)
     return response
 
 
@@ -201,7 +161,7 @@ async def create_session(request: web.Request) -> web.Response:
         return _json(401, failed.message)
     request[_TOKEN_KEY] = signed.token
     response = _session_json(request, signed.principal)
-    _set_cookie(response, signed.token, _container(request).settings)
+    _set_cookie(response, signed.token, request.app[CONTAINER].settings)
     return response
 
 
@@ -213,20 +173,13 @@ async def delete_session(request: web.Request) -> web.Response:
     """Sign out; needs the X-CSRF-Token header. 204."""
     await require_staff(request)
     require_csrf(request, request.headers.get("X-CSRF-Token"))
-    container = _container(request)
-    await asyncio.to_thread(sign_out, _session_token(request), container.uow(), container.settings)
+    await _sign_out(request, _session_token(request))
     response = web.Response(status=204, headers=_PRIVATE_HEADERS)
-    _clear_cookie(response, container.settings)
+    _clear_cookie(response, request.app[CONTAINER].settings)
     return response
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def _container(request: web.Request) -> Container:
-    from autofinance.entrypoints.web.app import CONTAINER  # app imports the routes: import late
-
-    return request.app[CONTAINER]
 
 
 def _session_token(request: web.Request) -> str:
@@ -264,9 +217,16 @@ def _credentials(data: Any) -> Optional[tuple[str, str, str]]:
 
 
 async def _sign_in(request: web.Request, username: str, password: str, code: str) -> SignedIn:
-    container = _container(request)
+    container = request.app[CONTAINER]
+    settings = container.settings
     return await asyncio.to_thread(
-        sign_in, username, password, code, container.uow(), container.settings)
+        sign_in, username, password, code, container.uow(), pepper=settings.secret_pepper,
+        session_minutes=settings.console_session_minutes, demo_mode=settings.demo_mode)
+
+
+async def _sign_out(request: web.Request, token: str) -> None:
+    container = request.app[CONTAINER]
+    await asyncio.to_thread(sign_out, token, container.uow(), pepper=container.settings.secret_pepper)
 
 
 def _set_cookie(response: web.StreamResponse, token: str, settings: Settings) -> None:
