@@ -1,6 +1,7 @@
 """Handing the conversation to a person: a ticket with a summary, then the assistant pauses."""
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Optional
 
@@ -10,9 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.runtime import TECHNICAL_PROBLEM, call, container
-from autofinance.services import availability, handoff, identity
+from autofinance.services import handoff
 from autofinance.services.online_access import SUPPORT_PHONE
-from autofinance.services.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -65,33 +65,24 @@ async def handoff_events(
     dispatcher: CollectingDispatcher, tracker: Tracker, reason: str
 ) -> list[EventType]:
     """Queues the ticket, tells the customer what happens next, and pauses the assistant."""
-    customer_id, name = None, None
+    settings = container().settings
     try:
-        verified = await call(identity.require_verified, tracker.sender_id, "read", container().uow(),
-                              channel=tracker.get_latest_input_channel())
-        customer_id, name = verified.customer_id, verified.first_name
-    except ServiceError:
-        pass  # an unverified customer still reaches a person
-    try:
-        ticket = await call(
-            handoff.open_ticket,
+        outcome = await call(
+            handoff.request_handoff,
             tracker.sender_id,
-            tracker.get_latest_input_channel() or "unknown",
+            tracker.get_latest_input_channel(),
             reason,
-            conversation_summary(tracker, name),
-            customer_id,
+            functools.partial(conversation_summary, tracker),
+            settings.lender_timezone,
+            settings.support_hours,
             container().uow(),
         )
     except Exception:  # noqa: BLE001
         logger.exception("could not open a hand-off ticket")
         dispatcher.utter_message(text=TECHNICAL_PROBLEM)
         return []
+    ticket, staffing = outcome.ticket, outcome.staffing
     leave_form: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
-    try:
-        staffing = await call(availability.staffing_now, container().settings, container().uow())
-    except Exception:  # noqa: BLE001 - unknown staffing: promise nothing, the ticket is queued
-        logger.exception("could not tell whether anyone is available")
-        staffing = None
     if staffing is None or not staffing.available:
         back = f" We're back {staffing.when_back()}." if staffing and staffing.when_back() else ""
         dispatcher.utter_message(

@@ -97,14 +97,14 @@ class ValidateIdentityForm(FormValidationAction):
                 "or the last 4 digits of your SSN."
             )
             return {"identity_factor": None}
-        settings = container().settings
-        identifier = unseal(tracker.get_slot("identifier"), settings.secret_pepper)
+        pepper = container().settings.secret_pepper
+        identifier = unseal(tracker.get_slot("identifier"), pepper)
         if identifier is None:  # expired or tampered with: ask again rather than guess
             dispatcher.utter_message(text="Sorry, let's start from your account number or username again.")
             return {"identifier": None, "identity_factor": None}
         try:
             options = await call(
-                identity.identify, tracker.sender_id, identifier, parsed[1], container().uow(), settings,
+                identity.identify, tracker.sender_id, identifier, parsed[1], pepper, container().uow(),
             )
         except VerificationLocked as error:
             return _stop_form(dispatcher, error.message)
@@ -129,7 +129,8 @@ class ValidateIdentityForm(FormValidationAction):
             return {"otp_channel": None}
         try:
             sent = await call(
-                identity.send_code, tracker.sender_id, channel, container().uow(), container().settings
+                identity.send_code, tracker.sender_id, channel, container().settings.secret_pepper,
+                container().uow(),
             )
         except (ResendLimitReached, VerificationLocked) as error:
             return _stop_form(dispatcher, error.message)
@@ -158,8 +159,8 @@ class ValidateIdentityForm(FormValidationAction):
             return {"otp_code": None}
         try:
             verified = await call(
-                identity.verify_code, tracker.sender_id, code, container().uow(), container().settings,
-                channel=tracker.get_latest_input_channel() or "unknown",
+                identity.verify_code, tracker.sender_id, code, container().settings.secret_pepper,
+                container().uow(), channel=tracker.get_latest_input_channel() or "unknown",
             )
         except CodeInvalid as error:
             dispatcher.utter_message(text=error.message)

@@ -80,23 +80,13 @@ def portal_claims(tracker: Tracker) -> Optional[portal_tokens.PortalClaims]:
 async def check_verified(tracker: Tracker, level: str) -> identity.VerifiedCustomer:
     """The one guard: raises NotVerified / StepUpRequired unless the store says verified.
 
-    A portal session counts only while the message carries a valid portal token, so the same
-    conversation id sent from another channel (REST trusts the client's sender id) gets nothing.
+    Only the portal token is read here; `identity.verify_conversation` holds the rules (a
+    portal session counts only while the message carries a valid token for it).
     """
     claims = portal_claims(tracker)
-    channel = tracker.get_latest_input_channel()
-    try:
-        customer = await call(identity.require_verified, tracker.sender_id, level, container().uow(),
-                              channel=channel)
-    except NotVerified:
-        if claims is None:
-            raise
-        await call(identity.start_portal_session, tracker.sender_id, claims.customer_id,
-                   container().uow(), channel=channel or "socketio")
-        customer = await call(identity.require_verified, tracker.sender_id, level, container().uow(),
-                              channel=channel)
-    if customer.level == "read" and (claims is None or claims.customer_id != customer.customer_id):
-        raise NotVerified()
+    customer = await call(identity.verify_conversation, tracker.sender_id, level,
+                          tracker.get_latest_input_channel(),
+                          claims.customer_id if claims is not None else None, container().uow())
     _current_customer.set(customer)
     return customer
 

@@ -11,11 +11,10 @@ from datetime import datetime
 from typing import Optional
 from zoneinfo import ZoneInfo
 
-from autofinance.config import Settings
+from sqlalchemy.orm import Session
+
 from autofinance.domain.hours import is_open, next_opening, parse_hours
 from autofinance.services import staff
-from autofinance.adapters.store.db import UnitOfWork
-from autofinance.domain.clock import utcnow
 
 
 @dataclass(frozen=True)
@@ -36,11 +35,13 @@ class Staffing:
         return f"{self.next_opening.strftime('%A')} at {clock}"
 
 
-def staffing_now(settings: Settings, uow: UnitOfWork, now: Optional[datetime] = None) -> Staffing:
-    local = (now or utcnow()).astimezone(ZoneInfo(settings.lender_timezone))
-    hours = parse_hours(settings.support_hours)
+def staffing(session: Session, now: datetime, lender_timezone: str, support_hours: str) -> Staffing:
+    """Who could take a hand-off at `now`, read inside the caller's unit of work."""
+    local = now.astimezone(ZoneInfo(lender_timezone))
+    hours = parse_hours(support_hours)
     return Staffing(
         within_hours=is_open(hours, local),
-        agents_online=staff.agents_online(uow, now=now),
+        agents_online=staff.count_agents_online(session, now),
         next_opening=next_opening(hours, local),
     )
+

@@ -5,14 +5,16 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Optional
+from typing import Callable, Optional
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from autofinance.adapters.store.db import UnitOfWork
 from autofinance.domain.masking import mask_email, mask_phone
-from autofinance.adapters.store.models import AuditLog, ConversationStart, Customer, HandoffTicket
-from autofinance.domain.clock import utcnow
+from autofinance.adapters.store.models import ConversationStart, Customer, HandoffTicket
+from autofinance.domain.clock import aware
+from autofinance.services import audit, availability, identity
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +41,40 @@ class TicketOpened:
     created: bool
 
 
-def _ticket_number() -> str:
-    return "HT" + secrets.token_hex(4).upper()
+@dataclass(frozen=True)
+class HandoffOutcome:
+    ticket: TicketOpened
+    first_name: Optional[str]  # the verified customer's; None when not verified
+    staffing: Optional[availability.Staffing]  # None when unknown: promise nobody
+
+
+def request_handoff(
+    conversation_id: str,
+    channel: Optional[str],
+    reason: str,
+    summarise: Callable[[Optional[str]], str],
+    lender_timezone: str,
+    support_hours: str,
+    uow: UnitOfWork,
+    now: Optional[datetime] = None,
+) -> HandoffOutcome:
+    """A person for this conversation, in one transaction: who it is, the ticket, who can answer.
+
+    An unverified customer still gets a ticket; `summarise` writes the agent's summary for the
+    verified first name (None when not verified). When staffing cannot be worked out, the
+    ticket is kept and the outcome promises nobody (`staffing` is None).
+    """
+    now = aware(now)
+    with uow:
+        session = uow.session
+        verified = identity.current_verification(session, conversation_id, now, channel)
+        name = verified.first_name if verified else None
+        ticket = _queue(session, conversation_id, channel or "unknown", reason, summarise(name),
+                        verified.customer_id if verified else None, now)
+        staffing = _staffing_or_none(session, now, lender_timezone, support_hours)
+        uow.commit()
+    logger.info("hand-off ticket %s (%s, priority %d)", ticket.ticket_number, reason, ticket.priority)
+    return HandoffOutcome(ticket, name, staffing)
 
 
 def open_ticket(
@@ -53,56 +87,74 @@ def open_ticket(
     now: Optional[datetime] = None,
 ) -> TicketOpened:
     """Queues a ticket; a conversation that already waits keeps its ticket (and place)."""
-    now = now or utcnow()
-    priority = PRIORITY_BY_REASON.get(reason, 3)
+    now = aware(now)
     with uow:
-        session = uow.session
-        ticket = session.scalar(
-            select(HandoffTicket).where(
-                HandoffTicket.conversation_id == conversation_id,
-                HandoffTicket.status.in_(OPEN_STATUSES),
-            )
-        )
-        created = ticket is None
-        if ticket is None:
-            ticket = HandoffTicket(
-                ticket_number=_ticket_number(),
-                conversation_id=conversation_id,
-                channel=channel,
-                customer_id=customer_id,
-                reason=reason,
-                priority=priority,
-                summary=summary,
-                created_at=now,
-            )
-            session.add(ticket)
-            session.add(
-                AuditLog(actor="system", action="handoff_requested", subject=conversation_id,
-                         details={"reason": reason, "priority": priority}, occurred_at=now)
-            )
-        elif priority < ticket.priority:  # e.g. a waiting customer now reports fraud
-            ticket.priority, ticket.reason = priority, reason
-            ticket.summary = f"{ticket.summary}\n{summary}"
-        session.flush()
-        ahead = session.scalar(
-            select(func.count()).select_from(HandoffTicket).where(
-                HandoffTicket.status == "queued",
-                HandoffTicket.id != ticket.id,
-                (HandoffTicket.priority < ticket.priority)
-                | ((HandoffTicket.priority == ticket.priority)
-                   & (HandoffTicket.created_at < ticket.created_at)),
-            )
-        ) or 0
-        result = TicketOpened(
-            ticket_number=ticket.ticket_number,
-            priority=ticket.priority,
-            position=ahead + 1,
-            estimated_wait_minutes=max(2, (ahead + 1) * MINUTES_PER_TICKET_AHEAD),
-            created=created,
-        )
+        ticket = _queue(uow.session, conversation_id, channel, reason, summary, customer_id, now)
         uow.commit()
-    logger.info("hand-off ticket %s (%s, priority %d)", result.ticket_number, reason, priority)
-    return result
+    logger.info("hand-off ticket %s (%s, priority %d)", ticket.ticket_number, reason, ticket.priority)
+    return ticket
+
+
+def _ticket_number() -> str:
+    return "HT" + secrets.token_hex(4).upper()
+
+
+def _queue(session: Session, conversation_id: str, channel: str, reason: str, summary: str,
+           customer_id: Optional[int], now: datetime) -> TicketOpened:
+    """The conversation's open ticket, or a new one; a more urgent reason moves it up."""
+    priority = PRIORITY_BY_REASON.get(reason, 3)
+    ticket = session.scalar(
+        select(HandoffTicket).where(
+            HandoffTicket.conversation_id == conversation_id,
+            HandoffTicket.status.in_(OPEN_STATUSES),
+        )
+    )
+    created = ticket is None
+    if ticket is None:
+        ticket = HandoffTicket(
+            ticket_number=_ticket_number(),
+            conversation_id=conversation_id,
+            channel=channel,
+            customer_id=customer_id,
+            reason=reason,
+            priority=priority,
+            summary=summary,
+            created_at=now,
+        )
+        session.add(ticket)
+        audit.record(session, now, "system", "handoff_requested", conversation_id,
+                     reason=reason, priority=priority)
+    elif priority < ticket.priority:  # e.g. a waiting customer now reports fraud
+        ticket.priority, ticket.reason = priority, reason
+        ticket.summary = f"{ticket.summary}\n{summary}"
+    session.flush()
+    ahead = session.scalar(
+        select(func.count()).select_from(HandoffTicket).where(
+            HandoffTicket.status == "queued",
+            HandoffTicket.id != ticket.id,
+            (HandoffTicket.priority < ticket.priority)
+            | ((HandoffTicket.priority == ticket.priority)
+               & (HandoffTicket.created_at < ticket.created_at)),
+        )
+    ) or 0
+    return TicketOpened(
+        ticket_number=ticket.ticket_number,
+        priority=ticket.priority,
+        position=ahead + 1,
+        estimated_wait_minutes=max(2, (ahead + 1) * MINUTES_PER_TICKET_AHEAD),
+        created=created,
+    )
+
+
+def _staffing_or_none(session: Session, now: datetime, lender_timezone: str,
+                      support_hours: str) -> Optional[availability.Staffing]:
+    """Staffing read in a savepoint, so that failing to read it cannot cost the ticket."""
+    try:
+        with session.begin_nested():
+            return availability.staffing(session, now, lender_timezone, support_hours)
+    except Exception:  # noqa: BLE001 - unknown staffing: promise nothing, the ticket is queued
+        logger.exception("could not tell whether anyone is available")
+        return None
 
 
 def has_open_ticket(conversation_id: str, uow: UnitOfWork) -> bool:
@@ -131,7 +183,7 @@ def record_followup(conversation_id: str, method: str, uow: UnitOfWork,
     """Notes how the customer wants to hear back on their waiting ticket; None when nothing waits."""
     if method not in FOLLOWUP_METHODS:
         raise ValueError(f"unknown follow-up method {method!r}")
-    now = now or utcnow()
+    now = aware(now)
     with uow:
         ticket = uow.session.scalar(
             select(HandoffTicket).where(HandoffTicket.conversation_id == conversation_id,
@@ -140,9 +192,8 @@ def record_followup(conversation_id: str, method: str, uow: UnitOfWork,
         if ticket is None:
             return None
         ticket.followup = method
-        uow.session.add(AuditLog(actor="system", action="handoff_followup_requested",
-                                 subject=ticket.ticket_number, details={"method": method},
-                                 occurred_at=now))
+        audit.record(uow.session, now, "system", "handoff_followup_requested", ticket.ticket_number,
+                     method=method)
         customer = uow.session.get(Customer, ticket.customer_id) if ticket.customer_id else None
         contact = ""
         if customer is not None:
@@ -157,5 +208,5 @@ def record_conversation_start(conversation_id: str, channel: str, uow: UnitOfWor
     """Counts a conversation session, the denominator of containment."""
     with uow:
         uow.session.add(ConversationStart(conversation_id=conversation_id, channel=channel,
-                                          started_at=now or utcnow()))
+                                          started_at=aware(now)))
         uow.commit()

@@ -1,4 +1,5 @@
-"""Who is this conversation? identify -> send_code -> verify_code, and the `require_verified` guard.
+"""Who is this conversation? identify -> send_code -> verify_code, and the guards
+`require_verified` and `verify_conversation`.
 
 A code gives level 'full', a website sign-in 'read'. Codes exist only as keyed hashes and in
 the outbox message to the customer: never returned, logged or stored anywhere else.
@@ -16,10 +17,11 @@ import pyotp
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from autofinance.config import Settings
+from autofinance.config import Secret
 from autofinance.adapters.notify import queue_message
 from autofinance.adapters.security import keyed_hash, same_secret
 from autofinance.domain.masking import mask_email, mask_phone
+from autofinance.services import audit
 from autofinance.services.errors import (
     CodeAlreadyUsed, CodeExpired, CodeInvalid, IdentificationFailed, NoPendingVerification,
     NotVerified, ResendLimitReached, StepUpRequired, VerificationLocked,
@@ -28,7 +30,7 @@ from autofinance.adapters.store.db import UnitOfWork
 from autofinance.adapters.store.models import (
     Account, AuditLog, Customer, OnlineCredential, VerificationChallenge, VerifiedSession,
 )
-from autofinance.domain.clock import utcnow
+from autofinance.domain.clock import aware
 
 logger = logging.getLogger(__name__)
 
@@ -72,14 +74,14 @@ class VerifiedCustomer:
     level: str
 
 
-def identify(conversation_id: str, identifier: str, factor: str, uow: UnitOfWork,
-             settings: Settings, now: Optional[datetime] = None) -> ContactOptions:
+def identify(conversation_id: str, identifier: str, factor: str, pepper: Secret, uow: UnitOfWork,
+             now: Optional[datetime] = None) -> ContactOptions:
     """Match an account number or username plus ZIP, date of birth or SSN last four.
 
     An unknown account and a wrong factor fail the same way (same message, same work), and a
     locked customer is only revealed once the factor matched, so nobody can probe accounts.
     """
-    now, subject = _now(now), _subject(conversation_id)
+    now, subject = aware(now), _subject(conversation_id)
     with uow:
         session = uow.session
         until = _conversation_locked_until(session, subject, now)
@@ -87,11 +89,11 @@ def identify(conversation_id: str, identifier: str, factor: str, uow: UnitOfWork
             raise VerificationLocked(until)
         customer = _find_customer(session, identifier.strip())
         kind = next((k for k, rx in _FACTORS.items() if rx.fullmatch(factor.strip())), None)
-        expected = _expected_hash(customer, kind, settings)  # dummy hash when nobody matched
-        matched = same_secret(factor.strip(), expected, settings.secret_pepper)
+        expected = _expected_hash(customer, kind, pepper)  # dummy hash when nobody matched
+        matched = same_secret(factor.strip(), expected, pepper)
         if customer is None or kind is None or not matched:
-            _audit(session, now, "anonymous", "identify_failed", subject,
-                   factor=kind or "unrecognised", customer_id=customer.id if customer else None)
+            audit.record(session, now, "anonymous", "identify_failed", subject,
+                         factor=kind or "unrecognised", customer_id=customer.id if customer else None)
             until = _conversation_locked_until(session, subject, now)
             uow.commit()
             logger.info("identification failed")
@@ -109,12 +111,12 @@ def identify(conversation_id: str, identifier: str, factor: str, uow: UnitOfWork
         return ContactOptions(mask_email(customer.email), mask_phone(customer.mobile))
 
 
-def send_code(conversation_id: str, channel: Channel, uow: UnitOfWork, settings: Settings,
+def send_code(conversation_id: str, channel: Channel, pepper: Secret, uow: UnitOfWork,
               now: Optional[datetime] = None) -> CodeSent:
     """Send a fresh 6-digit code to the contact on file; only its keyed hash is kept."""
     if channel not in ("email", "sms"):
         raise ValueError(f"unknown channel {channel!r}")
-    now = _now(now)
+    now = aware(now)
     with uow:
         session = uow.session
         challenge = _latest_challenge(session, conversation_id, with_code=False)
@@ -126,7 +128,7 @@ def send_code(conversation_id: str, channel: Channel, uow: UnitOfWork, settings:
             raise ResendLimitReached()
         code = pyotp.TOTP(pyotp.random_base32(), digits=6).now()  # random secret: random code
         challenge.channel, challenge.code_sent_at = channel, now
-        challenge.code_hash = keyed_hash(code, settings.secret_pepper)
+        challenge.code_hash = keyed_hash(code, pepper)
         challenge.sends += 1
         challenge.attempts = 0
         challenge.expires_at = now + CODE_LIFETIME
@@ -142,14 +144,14 @@ def send_code(conversation_id: str, channel: Channel, uow: UnitOfWork, settings:
         return CodeSent(channel, masked, int(CODE_LIFETIME.total_seconds() // 60))
 
 
-def verify_code(conversation_id: str, code: str, uow: UnitOfWork, settings: Settings,
+def verify_code(conversation_id: str, code: str, pepper: Secret, uow: UnitOfWork,
                 now: Optional[datetime] = None, channel: str = "unknown") -> VerifiedCustomer:
     """Check the conversation's latest code; 5 wrong codes lock the customer everywhere.
 
     Wrong codes are counted per customer (audit rows), not only per challenge, so resending
     or opening new conversations cannot buy an attacker more guesses.
     """
-    now = _now(now)
+    now = aware(now)
     with uow:
         session = uow.session
         challenge = _latest_challenge(session, conversation_id, with_code=True)
@@ -161,15 +163,15 @@ def verify_code(conversation_id: str, code: str, uow: UnitOfWork, settings: Sett
             raise CodeAlreadyUsed()
         if challenge.expires_at <= now:
             raise CodeExpired()
-        if not same_secret(code.strip(), challenge.code_hash, settings.secret_pepper):
+        if not same_secret(code.strip(), challenge.code_hash, pepper):
             challenge.attempts += 1
-            _audit(session, now, "anonymous", "code_invalid", f"customer:{customer.id}",
-                   channel=challenge.channel)
+            audit.record(session, now, "anonymous", "code_invalid", audit.customer(customer.id),
+                         channel=challenge.channel)
             failures = max(challenge.attempts, _recent_code_failures(session, customer, now))
             if failures >= MAX_FAILURES:
                 customer.verification_locked_until = now + LOCK_DURATION
                 challenge.expires_at = now
-                _audit(session, now, "system", "verification_locked", f"customer:{customer.id}")
+                audit.record(session, now, "system", "verification_locked", audit.customer(customer.id))
                 uow.commit()
                 logger.warning("verification locked for customer %s", customer.id)
                 raise VerificationLocked(customer.verification_locked_until)
@@ -177,8 +179,8 @@ def verify_code(conversation_id: str, code: str, uow: UnitOfWork, settings: Sett
             raise CodeInvalid(MAX_FAILURES - failures)
         challenge.used_at = now
         verified = _open_session(session, conversation_id, customer, "full", "otp", now, channel)
-        _audit(session, now, f"customer:{customer.id}", "verified", _subject(conversation_id),
-               method="otp", channel=challenge.channel, level="full")
+        audit.record(session, now, audit.customer(customer.id), "verified", _subject(conversation_id),
+                     method="otp", channel=challenge.channel, level="full")
         uow.commit()
         logger.info("customer %s verified by code", customer.id)
         return verified
@@ -187,21 +189,11 @@ def verify_code(conversation_id: str, code: str, uow: UnitOfWork, settings: Sett
 def start_portal_session(conversation_id: str, customer_id: int, uow: UnitOfWork,
                          now: Optional[datetime] = None, channel: str = "socketio") -> VerifiedCustomer:
     """A customer signed in on the website may read; changes still need a code (step-up)."""
-    now = _now(now)
+    now = aware(now)
     with uow:
-        session = uow.session
-        customer = session.get(Customer, customer_id)
-        if customer is None:
+        verified = _sign_in_from_portal(uow.session, conversation_id, customer_id, now, channel)
+        if verified is None:
             raise NotVerified()
-        current = _current_session(session, conversation_id)
-        if (current is not None and current.customer_id == customer_id and current.channel == channel
-                and now - current.last_seen_at <= INACTIVITY_TIMEOUT):
-            current.last_seen_at = now  # already verified (maybe at 'full'): keep, don't downgrade
-            uow.commit()
-            return VerifiedCustomer(customer.id, customer.first_name, current.level)
-        verified = _open_session(session, conversation_id, customer, "read", "portal", now, channel)
-        _audit(session, now, f"customer:{customer.id}", "verified", _subject(conversation_id),
-               method="portal", level="read")
         uow.commit()
         return verified
 
@@ -212,32 +204,63 @@ def require_verified(conversation_id: str, level: Level, uow: UnitOfWork,
 
     With `channel`, the session counts only on the channel it was verified on.
     """
-    if level not in _LEVEL_RANK:
-        raise ValueError(f"unknown verification level {level!r}")
-    now = _now(now)
+    _check_level(level)
+    now = aware(now)
+    with uow:
+        verified = current_verification(uow.session, conversation_id, now, channel)
+        uow.commit()  # a lapsed session stays ended, activity is kept, even when refused below
+    return _at_level(verified, level)
+
+
+def verify_conversation(conversation_id: str, level: Level, channel: Optional[str],
+                        portal_customer_id: Optional[int], uow: UnitOfWork,
+                        now: Optional[datetime] = None) -> VerifiedCustomer:
+    """The assistant's guard, in one transaction: `require_verified`, plus the portal sign-in.
+
+    `portal_customer_id` is the customer of a valid portal token on this very message, or None.
+    It signs an unverified conversation in at 'read'; and a 'read' session counts only while
+    the message carries it, so the same conversation id sent without the token (REST trusts
+    the client's sender id) gets nothing.
+    """
+    _check_level(level)
+    now = aware(now)
     with uow:
         session = uow.session
-        current = _current_session(session, conversation_id)
-        if current is None or (channel is not None and current.channel != channel):
-            raise NotVerified()
-        lapsed = now - current.last_seen_at > INACTIVITY_TIMEOUT
-        if lapsed or _portal_revoked(session, current):
-            current.ended_at = current.last_seen_at + INACTIVITY_TIMEOUT if lapsed else now
-            uow.commit()
-            logger.info("verification lapsed for customer %s", current.customer_id)
-            raise NotVerified()
-        if now - current.last_seen_at >= ACTIVITY_RESOLUTION:
-            current.last_seen_at = now
-            uow.commit()
-        if _LEVEL_RANK[current.level] < _LEVEL_RANK[level]:
-            raise StepUpRequired()
-        customer = session.get_one(Customer, current.customer_id)
-        return VerifiedCustomer(customer.id, customer.first_name, current.level)
+        verified = current_verification(session, conversation_id, now, channel)
+        if verified is None and portal_customer_id is not None:
+            verified = _sign_in_from_portal(session, conversation_id, portal_customer_id, now,
+                                            channel or "socketio")
+        uow.commit()
+    verified = _at_level(verified, level)
+    if verified.level == "read" and verified.customer_id != portal_customer_id:
+        raise NotVerified()
+    return verified
+
+
+def current_verification(session: Session, conversation_id: str, now: datetime,
+                         channel: Optional[str] = None) -> Optional[VerifiedCustomer]:
+    """Who the conversation is verified as, inside the caller's unit of work; None if nobody.
+
+    Ends a lapsed or revoked session and slides the inactivity window: the caller commits.
+    With `channel`, the session counts only on the channel it was verified on.
+    """
+    current = _current_session(session, conversation_id)
+    if current is None or (channel is not None and current.channel != channel):
+        return None
+    lapsed = now - current.last_seen_at > INACTIVITY_TIMEOUT
+    if lapsed or _portal_revoked(session, current):
+        current.ended_at = current.last_seen_at + INACTIVITY_TIMEOUT if lapsed else now
+        logger.info("verification lapsed for customer %s", current.customer_id)
+        return None
+    if now - current.last_seen_at >= ACTIVITY_RESOLUTION:
+        current.last_seen_at = now
+    customer = session.get_one(Customer, current.customer_id)
+    return VerifiedCustomer(customer.id, customer.first_name, current.level)
 
 
 def end_verification(conversation_id: str, uow: UnitOfWork, now: Optional[datetime] = None) -> None:
     """Session end, restart or reset: the conversation must verify again, pending codes die."""
-    now = _now(now)
+    now = aware(now)
     with uow:
         _end_sessions(uow.session, conversation_id, now)
         _expire_open_challenges(uow.session, conversation_id, now)
@@ -245,12 +268,6 @@ def end_verification(conversation_id: str, uow: UnitOfWork, now: Optional[dateti
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def _now(now: Optional[datetime]) -> datetime:
-    if now is not None and now.tzinfo is None:
-        raise ValueError("now must be an aware UTC datetime")
-    return now or utcnow()
 
 
 def _subject(conversation_id: str) -> str:
@@ -271,21 +288,44 @@ def _find_customer(session: Session, identifier: str) -> Optional[Customer]:
     return session.scalars(query.limit(1)).first()
 
 
-def _expected_hash(customer: Optional[Customer], kind: Optional[str], settings: Settings) -> str:
+def _expected_hash(customer: Optional[Customer], kind: Optional[str], pepper: Secret) -> str:
     if customer is None or kind is None:
-        return keyed_hash(_DUMMY_FACTOR, settings.secret_pepper)
+        return keyed_hash(_DUMMY_FACTOR, pepper)
     if kind == "ssn4":
         return customer.ssn_last4_hash
     value = customer.zip_code[:5] if kind == "zip" else customer.date_of_birth.isoformat()
-    return keyed_hash(value, settings.secret_pepper)
+    return keyed_hash(value, pepper)
 
 
-def _audit(session: Session, now: datetime, actor: str, action: str, subject: str,
-           **details: object) -> None:
-    """An audit row at the service's clock (flushed so counts see it); never pass secrets."""
-    session.add(AuditLog(occurred_at=now, actor=actor, action=action, subject=subject,
-                         details=details))
-    session.flush()
+def _check_level(level: str) -> None:
+    if level not in _LEVEL_RANK:
+        raise ValueError(f"unknown verification level {level!r}")
+
+
+def _at_level(verified: Optional[VerifiedCustomer], level: str) -> VerifiedCustomer:
+    """The verified customer, if their session is at `level` or above."""
+    if verified is None:
+        raise NotVerified()
+    if _LEVEL_RANK[verified.level] < _LEVEL_RANK[level]:
+        raise StepUpRequired()
+    return verified
+
+
+def _sign_in_from_portal(session: Session, conversation_id: str, customer_id: int, now: datetime,
+                         channel: str) -> Optional[VerifiedCustomer]:
+    """A 'read' session for the portal's customer (None if there is no such customer)."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        return None
+    current = _current_session(session, conversation_id)
+    if (current is not None and current.customer_id == customer_id and current.channel == channel
+            and now - current.last_seen_at <= INACTIVITY_TIMEOUT):
+        current.last_seen_at = now  # already verified (maybe at 'full'): keep, don't downgrade
+        return VerifiedCustomer(customer.id, customer.first_name, current.level)
+    verified = _open_session(session, conversation_id, customer, "read", "portal", now, channel)
+    audit.record(session, now, audit.customer(customer.id), "verified", _subject(conversation_id),
+                 method="portal", level="read")
+    return verified
 
 
 def _ensure_not_locked(customer: Customer, now: datetime) -> None:
@@ -317,7 +357,7 @@ def _recent_code_failures(session: Session, customer: Customer, now: datetime) -
             since = moment
     return session.scalar(
         select(func.count()).select_from(AuditLog)
-        .where(AuditLog.action == "code_invalid", AuditLog.subject == f"customer:{customer.id}",
+        .where(AuditLog.action == "code_invalid", AuditLog.subject == audit.customer(customer.id),
                AuditLog.occurred_at >= since)
     ) or 0
 

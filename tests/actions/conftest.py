@@ -108,9 +108,10 @@ def texts(messages: list[dict[str, Any]]) -> str:
 def verify(store: Container, conversation_id: str, identifier: str = "7301004821",
            factor: str = "30309", channel: str = "unknown") -> identity.VerifiedCustomer:
     """Verifies a conversation the way a customer does: identify, code by email, enter it."""
-    identity.identify(conversation_id, identifier, factor, store.uow(), store.settings)
-    identity.send_code(conversation_id, "email", store.uow(), store.settings)
+    identity.identify(conversation_id, identifier, factor, store.settings.secret_pepper, store.uow())
+    identity.send_code(conversation_id, "email", store.settings.secret_pepper, store.uow())
     with store.uow() as uow:
         body = uow.session.scalars(select(OutboxMessage.body).order_by(OutboxMessage.id.desc())).first()
     code = re.search(r"\b(\d{6})\b", body or "").group(1)
-    return identity.verify_code(conversation_id, code, store.uow(), store.settings, channel=channel)
+    return identity.verify_code(conversation_id, code, store.settings.secret_pepper, store.uow(),
+                                channel=channel)

@@ -6,13 +6,16 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from actions import runtime
 from actions.conversation import ActionRestart, ActionSessionStart
 from actions.handoff import ActionHandoff, ActionHandoffReturn, ActionRecordFollowup
 from autofinance.bootstrap import Container
 from autofinance.adapters.store.models import AuditLog, ConversationStart, HandoffTicket
+from autofinance.services import handoff
 from tests.actions.conftest import make_tracker, run, texts, verify
 
 
@@ -124,3 +127,26 @@ async def test_yes_to_a_lease_end_specialist_files_a_lease_end_ticket(store: Con
     with store.uow() as uow:
         reasons = dict(uow.session.execute(select(HandoffTicket.conversation_id, HandoffTicket.reason)).all())
     assert reasons == {"lease-1": "lease_end", "other-1": "customer_request"}
+
+
+async def test_when_staffing_cannot_be_worked_out_the_ticket_is_kept_and_nothing_promised(
+    store: Container, agent_online: None,
+) -> None:
+    runtime.set_container(Container(replace(store.settings, lender_timezone="Nowhere/Atlantis"),
+                                    store.engine))
+    events, messages = await run(ActionHandoff(), make_tracker("unsure-1", intent="human_handoff"))
+    assert "No one from our support team is available right now. Your request is saved" in texts(messages)
+    assert "pause" not in _kinds(events)
+    with store.uow() as uow:
+        assert uow.session.scalar(select(HandoffTicket.conversation_id)) == "unsure-1"
+
+
+async def test_when_the_ticket_cannot_be_opened_the_customer_gets_the_apology(
+    store: Container, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("INSERT INTO handoff_tickets", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(handoff, "request_handoff", broken)
+    events, messages = await run(ActionHandoff(), make_tracker("broken-1", intent="human_handoff"))
+    assert texts(messages) == runtime.TECHNICAL_PROBLEM and events == []

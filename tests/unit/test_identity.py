@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, text
 
 from autofinance.adapters.security import keyed_hash
+from autofinance.adapters.store.db import UnitOfWork
 from autofinance.services import identity
 from autofinance.services.errors import (
     CodeAlreadyUsed,
@@ -39,8 +40,8 @@ CONV = "conv-1"
 
 
 def identify_maria(uow_factory, settings, clock, conversation=CONV):
-    return identity.identify(conversation, MARIA["account"], MARIA["zip"], uow_factory(),
-                             settings, now=clock.now)
+    return identity.identify(conversation, MARIA["account"], MARIA["zip"], settings.secret_pepper,
+                             uow_factory(), now=clock.now)
 
 
 def last_code(uow_factory) -> str:
@@ -53,11 +54,13 @@ def last_code(uow_factory) -> str:
 
 
 def send(uow_factory, settings, clock, channel="email", conversation=CONV):
-    return identity.send_code(conversation, channel, uow_factory(), settings, now=clock.now)
+    return identity.send_code(conversation, channel, settings.secret_pepper,
+                              uow_factory(), now=clock.now)
 
 
 def verify(uow_factory, settings, clock, code, conversation=CONV):
-    return identity.verify_code(conversation, code, uow_factory(), settings, now=clock.now)
+    return identity.verify_code(conversation, code, settings.secret_pepper,
+                                uow_factory(), now=clock.now)
 
 
 def verified_maria(uow_factory, settings, clock, conversation=CONV):
@@ -92,13 +95,13 @@ def test_identify_by_account_number_and_zip_opens_a_challenge_and_masks_contacts
 
 
 def test_identify_by_username_and_date_of_birth(uow_factory, settings, clock):
-    options = identity.identify(CONV, "jchen", "1979-11-02", uow_factory(), settings,
+    options = identity.identify(CONV, "jchen", "1979-11-02", settings.secret_pepper, uow_factory(),
                                 now=clock.now)
     assert options.phone_masked == "***-***-0142"
 
 
 def test_identify_by_account_number_and_ssn_last_four(uow_factory, settings, clock):
-    options = identity.identify(CONV, "7301005530", "5530", uow_factory(), settings,
+    options = identity.identify(CONV, "7301005530", "5530", settings.secret_pepper, uow_factory(),
                                 now=clock.now)
     assert options.email_masked == "d****@example.com"
 
@@ -106,11 +109,14 @@ def test_identify_by_account_number_and_ssn_last_four(uow_factory, settings, clo
 def test_a_wrong_factor_and_an_unknown_account_fail_with_the_same_message(
         uow_factory, settings, clock):
     with pytest.raises(IdentificationFailed) as wrong_factor:
-        identity.identify(CONV, MARIA["account"], "30310", uow_factory(), settings, now=clock.now)
+        identity.identify(CONV, MARIA["account"], "30310", settings.secret_pepper,
+                          uow_factory(), now=clock.now)
     with pytest.raises(IdentificationFailed) as unknown_account:
-        identity.identify(CONV, "7309999999", "30309", uow_factory(), settings, now=clock.now)
+        identity.identify(CONV, "7309999999", "30309", settings.secret_pepper,
+                          uow_factory(), now=clock.now)
     with pytest.raises(IdentificationFailed) as factor_of_another_customer:
-        identity.identify(CONV, MARIA["account"], "1177", uow_factory(), settings, now=clock.now)
+        identity.identify(CONV, MARIA["account"], "1177", settings.secret_pepper,
+                          uow_factory(), now=clock.now)
 
     assert wrong_factor.value.message == unknown_account.value.message
     assert str(wrong_factor.value) == str(factor_of_another_customer.value)
@@ -123,7 +129,7 @@ def test_a_new_identification_expires_the_open_one(uow_factory, settings, clock)
     identify_maria(uow_factory, settings, clock)
     send(uow_factory, settings, clock)
     old_code = last_code(uow_factory)
-    identity.identify(CONV, "jchen", "94107", uow_factory(), settings, now=clock.now)
+    identity.identify(CONV, "jchen", "94107", settings.secret_pepper, uow_factory(), now=clock.now)
 
     with pytest.raises(CodeExpired):
         verify(uow_factory, settings, clock, old_code)
@@ -137,7 +143,8 @@ def test_a_locked_customer_is_revealed_only_after_the_factor_matched(
         uow.commit()
 
     with pytest.raises(IdentificationFailed):
-        identity.identify(CONV, MARIA["account"], "00000", uow_factory(), settings, now=clock.now)
+        identity.identify(CONV, MARIA["account"], "00000", settings.secret_pepper,
+                          uow_factory(), now=clock.now)
     with pytest.raises(VerificationLocked) as locked:
         identify_maria(uow_factory, settings, clock)
     assert locked.value.until == clock.now + timedelta(minutes=10)
@@ -147,11 +154,12 @@ def test_five_failed_identifications_lock_the_conversation_for_fifteen_minutes(
         uow_factory, settings, clock):
     for _ in range(4):
         with pytest.raises(IdentificationFailed):
-            identity.identify(CONV, MARIA["account"], "11111", uow_factory(), settings,
-                              now=clock.now)
+            identity.identify(CONV, MARIA["account"], "11111", settings.secret_pepper,
+                              uow_factory(), now=clock.now)
         clock.advance(seconds=10)
     with pytest.raises(VerificationLocked):
-        identity.identify(CONV, MARIA["account"], "11111", uow_factory(), settings, now=clock.now)
+        identity.identify(CONV, MARIA["account"], "11111", settings.secret_pepper,
+                          uow_factory(), now=clock.now)
 
     with pytest.raises(VerificationLocked):  # even the right details, in this conversation
         identify_maria(uow_factory, settings, clock)
@@ -304,8 +312,8 @@ def test_codes_and_personal_data_never_reach_the_logs(uow_factory, settings, clo
     caplog.set_level(logging.DEBUG)
     identify_maria(uow_factory, settings, clock)
     with pytest.raises(IdentificationFailed):
-        identity.identify(CONV, MARIA["account"], "1985-01-01", uow_factory(), settings,
-                          now=clock.now)
+        identity.identify(CONV, MARIA["account"], "1985-01-01", settings.secret_pepper,
+                          uow_factory(), now=clock.now)
     verified_maria(uow_factory, settings, clock)
 
     for secret in (last_code(uow_factory), *MARIA.values()):
@@ -398,8 +406,8 @@ def test_a_code_upgrades_a_portal_session_and_the_portal_does_not_downgrade_it(
 def test_a_session_counts_only_on_the_channel_it_was_verified_on(uow_factory, settings, clock):
     identify_maria(uow_factory, settings, clock)
     send(uow_factory, settings, clock)
-    identity.verify_code(CONV, last_code(uow_factory), uow_factory(), settings, now=clock.now,
-                         channel="twilio")
+    identity.verify_code(CONV, last_code(uow_factory), settings.secret_pepper, uow_factory(),
+                         now=clock.now, channel="twilio")
 
     assert identity.require_verified(CONV, "full", uow_factory(), now=clock.now,
                                      channel="twilio").level == "full"
@@ -419,3 +427,89 @@ def test_end_verification_ends_the_session_and_pending_codes(uow_factory, settin
         identity.require_verified(CONV, "read", uow_factory(), now=clock.now)
     with pytest.raises(CodeExpired):
         verify(uow_factory, settings, clock, pending)
+
+
+# --- verify_conversation: the assistant's guard -------------------------------------------
+
+
+def count_transactions(monkeypatch):
+    """Records each unit of work entered from now on."""
+    opened = []
+    enter = UnitOfWork.__enter__
+
+    def counted(uow):
+        opened.append(uow)
+        return enter(uow)
+
+    monkeypatch.setattr(UnitOfWork, "__enter__", counted)
+    return opened
+
+
+def test_a_portal_customer_is_verified_at_read_in_one_transaction(uow_factory, clock, monkeypatch):
+    customer_id = maria_id(uow_factory)
+    transactions = count_transactions(monkeypatch)
+
+    verified = identity.verify_conversation(CONV, "read", "socketio", customer_id, uow_factory(),
+                                            now=clock.now)
+
+    assert verified == identity.VerifiedCustomer(customer_id, "Maria", "read")
+    assert len(transactions) == 1
+    with uow_factory() as uow:
+        session = uow.session.scalars(select(VerifiedSession)).one()
+        audit = uow.session.scalars(select(AuditLog).where(AuditLog.action == "verified")).one()
+        assert (session.method, session.level, session.channel) == ("portal", "read", "socketio")
+        assert audit.actor == f"customer:{customer_id}" and audit.subject == CONV
+        assert audit.details == {"method": "portal", "level": "read"}
+
+
+def test_a_portal_session_counts_only_with_the_token_of_its_customer(uow_factory, clock):
+    customer_id = maria_id(uow_factory)
+    identity.verify_conversation(CONV, "read", "socketio", customer_id, uow_factory(),
+                                 now=clock.now)
+
+    for token_customer in (None, customer_id + 1):
+        with pytest.raises(NotVerified):
+            identity.verify_conversation(CONV, "read", "socketio", token_customer, uow_factory(),
+                                         now=clock.now)
+    assert identity.verify_conversation(CONV, "read", None, customer_id, uow_factory(),
+                                        now=clock.now).level == "read"
+
+
+def test_a_portal_sign_in_is_kept_but_a_change_still_needs_a_code(uow_factory, clock):
+    with pytest.raises(StepUpRequired):
+        identity.verify_conversation(CONV, "full", None, maria_id(uow_factory), uow_factory(),
+                                     now=clock.now)
+    with uow_factory() as uow:
+        session = uow.session.scalars(select(VerifiedSession)).one()
+        assert (session.method, session.channel, session.ended_at) == ("portal", "socketio", None)
+
+
+def test_a_code_verified_conversation_needs_no_portal_token(uow_factory, settings, clock):
+    verified_maria(uow_factory, settings, clock)
+    for level in ("read", "full"):
+        passed = identity.verify_conversation(CONV, level, None, None, uow_factory(), now=clock.now)
+        assert (passed.first_name, passed.level) == ("Maria", "full")
+
+
+def test_an_unknown_portal_customer_or_no_token_verifies_nobody(uow_factory, clock):
+    for token_customer in (None, 999_999):
+        with pytest.raises(NotVerified):
+            identity.verify_conversation(CONV, "read", "socketio", token_customer, uow_factory(),
+                                         now=clock.now)
+    with uow_factory() as uow:
+        assert uow.session.scalars(select(VerifiedSession)).all() == []
+
+
+def test_a_lapsed_session_ends_and_the_portal_token_signs_in_again(uow_factory, settings, clock):
+    verified_maria(uow_factory, settings, clock)
+    verified_at = clock.now
+    clock.advance(minutes=16)
+
+    again = identity.verify_conversation(CONV, "read", None, maria_id(uow_factory), uow_factory(),
+                                         now=clock.now)
+
+    assert again.level == "read"
+    with uow_factory() as uow:
+        sessions = uow.session.scalars(select(VerifiedSession).order_by(VerifiedSession.id)).all()
+        assert [(s.method, s.ended_at) for s in sessions] == [
+            ("otp", verified_at + timedelta(minutes=15)), ("portal", None)]
