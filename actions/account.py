@@ -137,11 +137,11 @@ class ActionEmailPayoffQuote(AccountAction):
         good_through = date.fromisoformat(quoted) if quoted else today + timedelta(days=DEFAULT_PAYOFF_DAYS)
         try:
             emailed = await call(payoff.email_payoff_quote, customer.customer_id, good_through,
-                                 container().uow(), container().settings, today)
+                                 container().uow(), container().settings.public_base_url, today)
         except InvalidPayoffDate:  # the quote lapsed (a conversation left open past its date)
             emailed = await call(payoff.email_payoff_quote, customer.customer_id,
                                  today + timedelta(days=DEFAULT_PAYOFF_DAYS), container().uow(),
-                                 container().settings, today)
+                                 container().settings.public_base_url, today)
         quote = emailed.quote
         if emailed.sent:
             text = (f"I've emailed quote {quote.quote_number} ({format_usd(quote.amount)}, good through "

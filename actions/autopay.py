@@ -8,7 +8,6 @@ a second enrolment; the confirmation email goes out with the change, from the se
 """
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -19,8 +18,7 @@ from rasa_sdk.types import DomainDict
 from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date, parse_day_of_month
-from autofinance.domain.calendar import next_due
-from autofinance.services import accounts, autopay, identity, payments
+from autofinance.services import autopay, identity, payments
 from autofinance.services.errors import InvalidAutopayDay, ServiceError
 
 AUTOPAY_SLOTS = ("autopay_source", "autopay_day", "autopay_confirmed", "autopay_enrolled")
@@ -37,17 +35,8 @@ def _changing(tracker: Tracker) -> bool:
     return tracker.get_slot("autopay_enrolled") is True
 
 
-async def _options(customer_id: int) -> payments.PaymentOptions:
-    return await call(payments.payment_options, customer_id, container().uow(), lender_today())
-
-
-async def _status(customer_id: int) -> autopay.AutopayStatus:
-    return await call(autopay.autopay_status, customer_id, container().uow(), lender_today())
-
-
-async def _next_payment_due(customer_id: int) -> date:
-    balance = await call(accounts.balance_summary, customer_id, container().uow(), lender_today())
-    return balance.next_payment_due
+async def _setup(customer_id: int) -> autopay.AutopaySetup:
+    return await call(autopay.autopay_setup, customer_id, container().uow(), lender_today())
 
 
 class ActionCheckAutopay(AccountAction):
@@ -60,7 +49,8 @@ class ActionCheckAutopay(AccountAction):
 
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
-        status = await _status(customer.customer_id)
+        status = await call(autopay.autopay_status, customer.customer_id, container().uow(),
+                            lender_today())
         if not status.enrolled:
             return [SlotSet("autopay_enrolled", False)]
         assert status.day_of_month is not None and status.amount is not None
@@ -90,7 +80,7 @@ class ValidateAutopayForm(AccountFormValidation):
         said = next(tracker.get_latest_entity_values("funding_source"), None) or str(value)
         option = await call(payments.resolve_funding_source, customer_id, said, container().uow())
         if option is None:
-            names = ", ".join(o.masked_name for o in (await _options(customer_id)).funding_sources)
+            names = ", ".join((await _setup(customer_id)).source_names)
             dispatcher.utter_message(text=f"Please pick one of your saved accounts: {names}.")
             return {"autopay_source": None}
         return {"autopay_source": str(option.id)}
@@ -113,16 +103,15 @@ class ActionAskAutopaySource(AccountAction):
 
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
-        options = await _options(customer.customer_id)
+        setup = await _setup(customer.customer_id)
         if _changing(tracker):
-            status = await _status(customer.customer_id)
-            text = (f"Which account should autopay use? It uses {status.source_masked} now; pick it "
-                    "again to change only the day.")
+            text = (f"Which account should autopay use? It uses {setup.current.source_masked} now; "
+                    "pick it again to change only the day.")
         else:
-            text = (f"Autopay takes your monthly payment of {format_usd(options.monthly_payment)} "
+            text = (f"Autopay takes your monthly payment of {format_usd(setup.monthly_payment)} "
                     "automatically each month. Which saved account should it come from?")
-        buttons = [{"title": o.masked_name, "payload": f'/inform{{"funding_source":"{o.masked_name}"}}'}
-                   for o in options.funding_sources]
+        buttons = [{"title": name, "payload": f'/inform{{"funding_source":"{name}"}}'}
+                   for name in setup.source_names]
         dispatcher.utter_message(text=text, buttons=buttons)
         return []
 
@@ -135,10 +124,11 @@ class ActionAskAutopayDay(AccountAction):
 
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
-        due_day = (await _next_payment_due(customer.customer_id)).day
+        setup = await _setup(customer.customer_id)
+        due_day = setup.next_payment_due.day
         days = [(due_day, "your due date")]
         if _changing(tracker):
-            current = (await _status(customer.customer_id)).day_of_month
+            current = setup.current.day_of_month
             if current is not None and current != due_day:
                 days.append((current, "as now"))
         buttons = [{"title": f"The {ordinal(day)} ({why})", "payload": f'/inform{{"date":"the {ordinal(day)}"}}'}
@@ -161,27 +151,23 @@ class ActionAskAutopayConfirmed(AccountAction):
 
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
-        options = await _options(customer.customer_id)
-        source = next(o for o in options.funding_sources if str(o.id) == tracker.get_slot("autopay_source"))
-        day = int(tracker.get_slot("autopay_day"))
-        today = lender_today()
-        first = next_due(today, day)
-        plan = (f"autopay of {format_usd(options.monthly_payment)} (your monthly payment) from "
-                f"{source.masked_name} on the {ordinal(day)} of every month")
-        status = await _status(customer.customer_id) if _changing(tracker) else None
-        if status is not None and status.day_of_month is not None:
-            text = (f"Please confirm the change: {plan}, instead of on the "
-                    f"{ordinal(status.day_of_month)} from {status.source_masked}. "
-                    f"The next automatic payment would be on {format_long_date(first)}.")
+        source_id, day = int(tracker.get_slot("autopay_source")), int(tracker.get_slot("autopay_day"))
+        plan = await call(autopay.preview_autopay, customer.customer_id, source_id, day, container().uow(),
+                          lender_today())
+        first, current = format_long_date(plan.first_debit_date), plan.current
+        what = (f"autopay of {format_usd(plan.amount)} (your monthly payment) from "
+                f"{plan.source_masked} on the {ordinal(plan.day_of_month)} of every month")
+        if _changing(tracker) and current.day_of_month is not None:
+            text = (f"Please confirm the change: {what}, instead of on the "
+                    f"{ordinal(current.day_of_month)} from {current.source_masked}. "
+                    f"The next automatic payment would be on {first}.")
             yes, no = "Yes, change it", "No, leave it"
         else:
-            text = (f"Please confirm: {plan}. The first automatic payment would be on "
-                    f"{format_long_date(first)}.")
+            text = f"Please confirm: {what}. The first automatic payment would be on {first}."
             yes, no = "Yes, set up autopay", "No, don't"
-        due = await _next_payment_due(customer.customer_id)
-        if due < first:
-            text += (f" Your payment due {format_long_date(due)} comes before that, so you'd still "
-                     "need to pay that one yourself.")
+        if plan.due_before_first_debit is not None:
+            text += (f" Your payment due {format_long_date(plan.due_before_first_debit)} comes "
+                     "before that, so you'd still need to pay that one yourself.")
         dispatcher.utter_message(text=text + " Shall I go ahead?", buttons=[
             {"title": yes, "payload": "/affirm"}, {"title": no, "payload": "/deny"}])
         return []
@@ -204,14 +190,10 @@ class ActionSubmitAutopay(AccountAction):
                                      "Okay, I haven't set up autopay; nothing was changed.")
             return cleared
         source_id, day = int(tracker.get_slot("autopay_source")), int(tracker.get_slot("autopay_day"))
-        settings, today = container().settings, lender_today()
+        use_case = autopay.change_autopay if changing else autopay.enrol_autopay
         try:
-            if changing:
-                status = await call(autopay.change_autopay, customer.customer_id, source_id, day,
-                                    container().uow(), settings, today)
-            else:
-                status = await call(autopay.enrol_autopay, customer.customer_id, source_id, day,
-                                    container().uow(), settings, today)
+            status = await call(use_case, customer.customer_id, source_id, day, container().uow(),
+                                container().settings.public_base_url, lender_today())
         except ServiceError as error:
             dispatcher.utter_message(text=f"{error.message} Nothing was changed.")
             return cleared

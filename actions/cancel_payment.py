@@ -35,7 +35,7 @@ async def _upcoming(customer_id: int) -> tuple[list[PaymentLine], list[PaymentLi
     """(cancellable, already being processed): the service's own rule for what can be cancelled."""
     today = lender_today()
     lines = await call(payments.scheduled_payments, customer_id, container().uow(), today)
-    cancellable = [line for line in lines if line.status == "scheduled" and line.date > today]
+    cancellable = [line for line in lines if payments.cancellable(line.status, line.date, today)]
     return cancellable, [line for line in lines if line not in cancellable]
 
 

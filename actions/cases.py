@@ -42,7 +42,7 @@ class ActionSubmitFraudReport(Action):
             report = await call(
                 fraud.report_fraud, tracker.sender_id, tracker.get_slot("fraud_description") or "",
                 tracker.get_slot("fraud_when") or "", verified.customer_id if verified else None,
-                verified is not None, container().uow(), container().settings,
+                verified is not None, container().uow(),
             )
         except ServiceError as error:
             dispatcher.utter_message(text=error.message)
@@ -138,7 +138,7 @@ class ActionRequestHardship(AccountAction):
                        if e.get("event") == "user" and (e.get("parse_data") or {}).get("intent", {})
                        .get("name") in HARDSHIP_REASON_INTENTS), "") or "asked in chat"
         request = await call(hardship.request_hardship, customer.customer_id, option, reason,
-                             container().uow(), container().settings, lender_today())
+                             container().uow(), lender_today())
         dispatcher.utter_message(
             text=f"{request.message} Your case number is {request.case_number}. "
             "Would you like to talk to a hardship specialist now?",

@@ -101,7 +101,7 @@ class ValidateContactForm(AccountFormValidation):
         typed = new_value(field, str(value), entity)
         try:
             pending = await call(contact.request_contact_change, current_customer().customer_id, field,
-                                 typed, container().uow(), container().settings)
+                                 typed, container().uow(), container().settings.secret_pepper)
         except (InvalidContactValue, ContactUnchanged) as error:
             dispatcher.utter_message(text=f"{error.message} What's the new {WHAT[field]}?")
             return {"contact_value": None}
@@ -129,7 +129,7 @@ class ValidateContactForm(AccountFormValidation):
             return {"contact_code": None}
         try:
             changed = await call(contact.confirm_contact_change, current_customer().customer_id, field,
-                                 code, container().uow(), container().settings)
+                                 code, container().uow(), container().settings.secret_pepper)
         except ContactCodeInvalid as error:
             dispatcher.utter_message(text=error.message)
             return {"contact_code": None} if error.attempts_left > 0 else again

@@ -17,7 +17,6 @@ from rasa_sdk.types import DomainDict
 from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date, parse_months, your_account
-from autofinance.domain.calendar import add_months
 from autofinance.services import identity, lease_end
 from autofinance.services.errors import InvalidExtensionLength, NotALease, ServiceError
 
@@ -144,12 +143,12 @@ class ActionAskExtensionConfirmed(AccountAction):
 
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
-        options = await _options(customer.customer_id)
-        months = int(tracker.get_slot("extension_months"))
-        until = add_months(options.maturity_date, months)
+        preview = await call(lease_end.preview_lease_extension, customer.customer_id,
+                             int(tracker.get_slot("extension_months")), container().uow())
         dispatcher.utter_message(
-            text=f"Please confirm: a request to extend your lease by {_span(months)}, month to month at "
-            f"{format_usd(options.monthly_payment)} a month, to {format_long_date(until)}. A lease-end "
+            text=f"Please confirm: a request to extend your lease by {_span(preview.months)}, month to month "
+            f"at {format_usd(preview.monthly_payment)} a month, to "
+            f"{format_long_date(preview.requested_maturity_date)}. A lease-end "
             "specialist reviews it and contacts you; until then nothing on your lease changes. "
             "Shall I send the request?",
             buttons=[{"title": "Yes, send it", "payload": "/affirm"},
@@ -175,7 +174,7 @@ class ActionSubmitLeaseExtension(AccountAction):
         try:
             requested = await call(lease_end.request_lease_extension, current_customer().customer_id,
                                    int(tracker.get_slot("extension_months")), container().uow(),
-                                   container().settings, lender_today())
+                                   container().settings.public_base_url, lender_today())
         except ServiceError as error:
             dispatcher.utter_message(text=f"{error.message} Nothing was sent.")
             return cleared

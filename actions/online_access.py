@@ -21,8 +21,9 @@ class ActionSendPasswordReset(AccountAction):
 
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        settings = container().settings
         sent = await call(online_access.send_password_reset, customer.customer_id, container().uow(),
-                          container().settings)
+                          settings.public_base_url, settings.secret_pepper)
         dispatcher.utter_message(
             text=f"I've emailed a password reset link to {sent.destination_masked}. It works once and "
             f"expires in {sent.expires_in_minutes} minutes. Setting a new password also unlocks your "
@@ -39,8 +40,7 @@ class ActionSendUsername(AccountAction):
 
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
-        sent = await call(online_access.send_username_reminder, customer.customer_id, container().uow(),
-                          container().settings)
+        sent = await call(online_access.send_username_reminder, customer.customer_id, container().uow())
         dispatcher.utter_message(text=f"I've emailed your username to {sent.destination_masked}.")
         return []
 
@@ -55,18 +55,17 @@ class ActionLoginHelp(AccountAction):
 
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
-        status = await call(online_access.access_status, customer.customer_id, container().uow())
-        if not status.locked:
+        settings = container().settings
+        helped = await call(online_access.help_with_sign_in, customer.customer_id, container().uow(),
+                            settings.public_base_url, settings.secret_pepper)
+        status, sent = helped.status, helped.reset
+        if sent is None:
             dispatcher.utter_message(
                 text=f"Your online access ({status.username_masked}) isn't locked. If you've forgotten "
                 "your password I can email you a reset link.",
                 buttons=[{"title": "Send me a reset link", "payload": "/reset_password"},
                          {"title": "Send me my username", "payload": "/forgot_username"}])
             return []
-        await call(online_access.unlock_online_access, customer.customer_id, container().uow(),
-                   container().settings)
-        sent = await call(online_access.send_password_reset, customer.customer_id, container().uow(),
-                          container().settings)
         dispatcher.utter_message(
             text=f"Your online access was locked after {status.failed_sign_ins} failed sign-ins. I've "
             f"unlocked it, and emailed a password reset link to {sent.destination_masked} in case you "

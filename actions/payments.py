@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -18,9 +18,9 @@ from rasa_sdk.types import DomainDict
 
 from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
-from autofinance.domain.parsing import format_long_date, parse_amount, parse_amount_choice, parse_date
+from autofinance.domain.parsing import AmountChoice, format_long_date, parse_amount, parse_amount_choice, parse_date
 from autofinance.services import identity, payments
-from autofinance.services.errors import ServiceError
+from autofinance.services.errors import AmountOverPayoff, InvalidAmount, InvalidPaymentDate, ServiceError
 
 PAYMENT_SLOTS = ("payment_amount", "payment_date", "payment_source", "payment_confirmed", "payment_attempt")
 CHOICE_LABELS = {"monthly_payment": "your monthly payment", "past_due": "the past-due amount",
@@ -42,6 +42,14 @@ def _day_label(day: date, today: date) -> str:
 
 async def _options(customer_id: int) -> payments.PaymentOptions:
     return await call(payments.payment_options, customer_id, container().uow(), lender_today())
+
+
+def _wanted_amount(value: Any, tracker: Tracker) -> Optional[Union[AmountChoice, Decimal]]:
+    """What the customer asked to pay: a named amount or a figure; None if unclear."""
+    choice = _latest_entity(tracker, "amount_choice") or parse_amount_choice(str(value))
+    if choice is not None:
+        return choice if choice in payments.AMOUNT_CHOICES else None
+    return parse_amount(_latest_entity(tracker, "amount") or str(value))
 
 
 def _payment_request(tracker: Tracker) -> dict[str, Any]:
@@ -84,48 +92,31 @@ class ValidatePaymentForm(AccountFormValidation):
     async def validate_payment_amount(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        options = await _options(current_customer().customer_id)
-        choice = _latest_entity(tracker, "amount_choice") or parse_amount_choice(str(value))
-        amount = _latest_entity(tracker, "amount")
-        amount = parse_amount(amount or str(value)) if choice is None else {
-            "monthly_payment": options.monthly_payment,
-            "past_due": options.past_due_amount,
-            "payoff": options.payoff_amount,
-        }.get(choice)
+        wanted = _wanted_amount(value, tracker)
         attempt = {"payment_attempt": tracker.get_slot("payment_attempt") or uuid.uuid4().hex}
-        if amount is None:
+        if wanted is None:
             dispatcher.utter_message(text="Sorry, I didn't catch the amount. How much would you like to pay, for example $250?")
             return {"payment_amount": None, **attempt}
-        if amount <= 0:
-            message = ("You don't have a past-due amount right now." if choice == "past_due"
-                       else "The amount has to be more than $0.00.")
-            dispatcher.utter_message(text=message + " How much would you like to pay?")
+        try:
+            amount = await call(payments.resolve_amount, current_customer().customer_id, wanted,
+                                container().uow(), lender_today())
+        except (InvalidAmount, AmountOverPayoff) as refused:
+            dispatcher.utter_message(text=refused.message)
             return {"payment_amount": None, **attempt}
-        if amount > options.payoff_amount:
-            dispatcher.utter_message(
-                text=f"That's more than your payoff amount of {format_usd(options.payoff_amount)}. "
-                "Please choose a smaller amount."
-            )
-            return {"payment_amount": None, **attempt}
-        if amount != amount.quantize(Decimal("0.01")):
-            dispatcher.utter_message(text="Amounts go to the cent, like $125.50. How much would you like to pay?")
-            return {"payment_amount": None, **attempt}
-        return {"payment_amount": str(amount.quantize(Decimal("0.01"))), **attempt}
+        return {"payment_amount": str(amount), **attempt}
 
     async def validate_payment_date(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         today = lender_today()
         day = parse_date(_latest_entity(tracker, "date") or str(value), today)
-        last = today + timedelta(days=payments.MAX_DAYS_AHEAD)
         if day is None:
             dispatcher.utter_message(text="Sorry, I didn't catch the date. You can say \"today\", \"Friday\" or a date like 12/15.")
             return {"payment_date": None}
-        if day < today:
-            dispatcher.utter_message(text=f"{format_long_date(day)} has already passed. Please choose today or a later date.")
-            return {"payment_date": None}
-        if day > last:
-            dispatcher.utter_message(text=f"I can schedule payments up to {format_long_date(last)}. Please choose an earlier date.")
+        try:
+            payments.check_payment_date(day, today)
+        except InvalidPaymentDate as refused:
+            dispatcher.utter_message(text=refused.message)
             return {"payment_date": None}
         return {"payment_date": day.isoformat()}
 
@@ -226,7 +217,7 @@ class ActionSubmitPayment(AccountAction):
                 date.fromisoformat(tracker.get_slot("payment_date")),
                 int(tracker.get_slot("payment_source")),
                 payment_key(tracker.sender_id, tracker.get_slot("payment_attempt")),
-                container().uow(), container().settings, lender_today(),
+                container().uow(), container().settings.public_base_url, lender_today(),
             )
         except ServiceError as error:
             dispatcher.utter_message(text=f"{error.message} No payment was made.")

@@ -22,21 +22,23 @@ class ActionSendStatement(AccountAction):
 
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
-        listed = await call(documents.list_statements, customer.customer_id, container().uow(), lender_today())
-        statements = [d for d in listed if d.kind == "statement"]
-        oldest = f"Statements from {statements[-1].label} onward" if statements else "No monthly statements yet"
-        chosen = documents.choose_document(listed, tracker.latest_message.get("text") or "")
-        if chosen is None and not statements:
+        settings = container().settings
+        requested = await call(documents.send_requested_document, customer.customer_id,
+                               tracker.latest_message.get("text") or "", container().uow(),
+                               settings.public_base_url, settings.secret_pepper,
+                               settings.lender_timezone)
+        first = requested.oldest_statement
+        oldest = f"Statements from {first} onward" if first else "No monthly statements yet"
+        sent = requested.sent
+        if sent is None and first is None:
             dispatcher.utter_message(text="There are no monthly statements on your account yet. I can email "
                                           "you your contract: just say \"the contract\".")
             return []
-        if chosen is None:
+        if sent is None:
             dispatcher.utter_message(text=f"I can't find that one. {oldest} are available, and your contract. "
                                           "Which would you like?")
             return []
-        sent = await call(documents.send_document_link, customer.customer_id, chosen.document_id,
-                          container().uow(), container().settings)
-        what = sent.label if chosen.kind == "contract" else f"{sent.label} statement"
+        what = sent.label if requested.is_contract else f"{sent.label} statement"
         dispatcher.utter_message(
             text=f"I've emailed a link to your {what} to {sent.destination_masked}; it works for "
             f"{sent.expires_in_hours} hours. {oldest} and your contract are available too: just tell me "
@@ -77,7 +79,7 @@ class ActionCancelAutopay(AccountAction):
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         cancelled = await call(autopay.cancel_autopay, customer.customer_id, container().uow(),
-                               container().settings, lender_today())
+                               container().settings.public_base_url, lender_today())
         dispatcher.utter_message(
             text=f"Done: autopay from {cancelled.source_masked} is cancelled and a confirmation is on its "
             f"way to your email. Your next payment of {format_usd(cancelled.amount)} is due "

@@ -15,11 +15,11 @@ from typing import Literal, Optional, Union
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from autofinance.domain.masking import mask_account_number
-from autofinance.domain.calendar import next_due
-from autofinance.services.errors import AccountNotFound
 from autofinance.adapters.store.db import UnitOfWork
 from autofinance.adapters.store.models import Account, Payment
+from autofinance.domain.calendar import upcoming_due_date
+from autofinance.domain.masking import mask_account_number
+from autofinance.services.errors import AccountNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -107,14 +107,6 @@ def payment_line(payment: Payment) -> PaymentLine:
     )
 
 
-def _next_payment_due(account: Account, today: date) -> date:
-    """The stored next due date, rolled forward if the store has not been advanced since it
-    passed (the nightly posting run does that in production; a demo store may be days old)."""
-    if account.next_due_date >= today:
-        return account.next_due_date
-    return next_due(today, account.payment_due_day)
-
-
 def balance_summary(
     customer_id: int, uow: UnitOfWork, today: date
 ) -> Union[LoanBalance, LeaseBalance]:
@@ -123,7 +115,7 @@ def balance_summary(
         account = primary_account(uow.session, customer_id)
         vehicle = account.vehicle.description if account.vehicle else ""
         masked = mask_account_number(account.account_number)
-        due = _next_payment_due(account, today)
+        due = upcoming_due_date(account.next_due_date, account.payment_due_day, today)
         if account.product == "lease":
             assert account.residual_value is not None  # a schema check guarantees it
             return LeaseBalance(

@@ -18,12 +18,15 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from autofinance.config import Settings
-from autofinance.domain.money import format_usd
 from autofinance.adapters.notify import queue_message
-from autofinance.domain.parsing import format_long_date
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import Account, AutopayEnrolment, Customer, FundingSource
+from autofinance.domain.calendar import next_due, upcoming_due_date
+from autofinance.domain.clock import aware
 from autofinance.domain.masking import mask_account_number
-from autofinance.domain.calendar import next_due
+from autofinance.domain.money import format_usd
+from autofinance.domain.parsing import format_long_date
+from autofinance.services import audit
 from autofinance.services.accounts import primary_account
 from autofinance.services.errors import (
     AccountFrozen,
@@ -32,9 +35,6 @@ from autofinance.services.errors import (
     NotEnrolled,
     UnknownFundingSource,
 )
-from autofinance.adapters.store.db import UnitOfWork
-from autofinance.adapters.store.models import Account, AuditLog, AutopayEnrolment, Customer, FundingSource
-from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -65,22 +65,67 @@ class CancelledAutopay:
     next_payment_due: date
 
 
+@dataclass(frozen=True)
+class AutopaySetup:
+    """What setting up or changing autopay offers the customer."""
+
+    monthly_payment: Decimal  # what autopay takes each month
+    source_names: tuple[str, ...]  # the saved, active sources, oldest first: 'checking ****6789'
+    next_payment_due: date
+    current: AutopayStatus  # the enrolment a change would replace; `enrolled` False if none
+
+
+@dataclass(frozen=True)
+class AutopayPreview:
+    """The plan the customer is asked to confirm; nothing is stored yet."""
+
+    day_of_month: int
+    amount: Decimal
+    source_masked: str
+    first_debit_date: date
+    current: AutopayStatus  # the enrolment a change would replace; `enrolled` False if none
+    due_before_first_debit: Optional[date]  # a payment due before then: the customer makes it
+
+
 def autopay_status(customer_id: int, uow: UnitOfWork, today: date) -> AutopayStatus:
     """Whether autopay is on and, if so, what it takes, from where, and when it next runs."""
     with uow:
-        account = primary_account(uow.session, customer_id)
-        enrolment = _active(uow.session, account.id)
-        if enrolment is None:
-            return AutopayStatus(enrolled=False)
-        return _status(enrolment.day_of_month, enrolment.amount,
-                       enrolment.funding_source.masked_name, today)
+        return _current(uow.session, primary_account(uow.session, customer_id).id, today)
+
+
+def autopay_setup(customer_id: int, uow: UnitOfWork, today: date) -> AutopaySetup:
+    """What the customer chooses from, and what a change would replace: one read per question."""
+    with uow:
+        session = uow.session
+        account = primary_account(session, customer_id)
+        sources = session.scalars(select(FundingSource).where(
+            FundingSource.customer_id == customer_id, FundingSource.active.is_(True)
+        ).order_by(FundingSource.id))
+        due = upcoming_due_date(account.next_due_date, account.payment_due_day, today)
+        return AutopaySetup(account.monthly_payment, tuple(s.masked_name for s in sources), due,
+                            _current(session, account.id, today))
+
+
+def preview_autopay(customer_id: int, funding_source_id: int, day_of_month: int, uow: UnitOfWork,
+                    today: date) -> AutopayPreview:
+    """The plan to confirm before anything is stored: the first debit is the next chosen day, so
+    a payment due before it is still the customer's to make."""
+    day = _checked_day(day_of_month)
+    with uow:
+        session = uow.session
+        account = primary_account(session, customer_id)
+        source = _source(session, customer_id, funding_source_id)
+        first = next_due(today, day)
+        due = upcoming_due_date(account.next_due_date, account.payment_due_day, today)
+        return AutopayPreview(day, account.monthly_payment, source.masked_name, first,
+                              _current(session, account.id, today), due if due < first else None)
 
 
 def enrol_autopay(customer_id: int, funding_source_id: int, day_of_month: int, uow: UnitOfWork,
-                  settings: Settings, today: date, now: Optional[datetime] = None) -> AutopayStatus:
+                  base_url: str, today: date, now: Optional[datetime] = None) -> AutopayStatus:
     """Set up autopay for the monthly payment. An existing enrolment is never replaced here
     (AlreadyEnrolled): changing it is `change_autopay`, so a repeated request can't double up."""
-    now, day = _aware(now), _checked_day(day_of_month)
+    now, day = aware(now), _checked_day(day_of_month)
     with uow:
         session = uow.session
         account = primary_account(session, customer_id)
@@ -96,7 +141,7 @@ def enrol_autopay(customer_id: int, funding_source_id: int, day_of_month: int, u
                                          day_of_month=day, amount=account.monthly_payment,
                                          created_at=now))
             session.flush()
-            _notify_and_audit(session, account, "autopay_enrolled", now, status, settings)
+            _notify_and_audit(session, account, "autopay_enrolled", now, status, base_url)
             uow.commit()
         except IntegrityError:
             uow.rollback()
@@ -109,14 +154,14 @@ def enrol_autopay(customer_id: int, funding_source_id: int, day_of_month: int, u
 
 
 def change_autopay(customer_id: int, funding_source_id: Optional[int],
-                   day_of_month: Optional[int], uow: UnitOfWork, settings: Settings, today: date,
+                   day_of_month: Optional[int], uow: UnitOfWork, base_url: str, today: date,
                    now: Optional[datetime] = None) -> AutopayStatus:
     """Change the source, the day or both (None keeps it); the amount follows the current
     monthly payment. Updated in place, conditionally, so a change racing a cancel can't revive
     a cancelled enrolment."""
     if funding_source_id is None and day_of_month is None:
         raise ValueError("nothing to change: give a funding source, a day or both")
-    now = _aware(now)
+    now = aware(now)
     day = None if day_of_month is None else _checked_day(day_of_month)
     with uow:
         session = uow.session
@@ -140,17 +185,17 @@ def change_autopay(customer_id: int, funding_source_id: Optional[int],
         if changed is None:
             raise NotEnrolled()
         status = _status(new_day, account.monthly_payment, source.masked_name, today)
-        _notify_and_audit(session, account, "autopay_changed", now, status, settings, before)
+        _notify_and_audit(session, account, "autopay_changed", now, status, base_url, before)
         uow.commit()
         logger.info("autopay changed for customer %s", customer_id)
         return status
 
 
-def cancel_autopay(customer_id: int, uow: UnitOfWork, settings: Settings, today: date,
+def cancel_autopay(customer_id: int, uow: UnitOfWork, base_url: str, today: date,
                    now: Optional[datetime] = None) -> CancelledAutopay:
     """Stop autopay. The row is kept (inactive, cancelled_at) as the record of what ran; the
     result names the next payment still due, so the customer knows to pay it another way."""
-    now = _aware(now)
+    now = aware(now)
     with uow:
         session = uow.session
         account = primary_account(session, customer_id)
@@ -159,8 +204,7 @@ def cancel_autopay(customer_id: int, uow: UnitOfWork, settings: Settings, today:
             raise NotEnrolled()
         result = CancelledAutopay(
             enrolment.day_of_month, enrolment.amount, enrolment.funding_source.masked_name, now,
-            account.next_due_date if account.next_due_date >= today
-            else next_due(today, account.payment_due_day),
+            upcoming_due_date(account.next_due_date, account.payment_due_day, today),
         )
         changed = session.scalar(
             update(AutopayEnrolment)
@@ -172,7 +216,7 @@ def cancel_autopay(customer_id: int, uow: UnitOfWork, settings: Settings, today:
             raise NotEnrolled()
         _notify_and_audit(session, account, "autopay_cancelled", now,
                           _status(result.day_of_month, result.amount, result.source_masked, today),
-                          settings, next_payment=(account.monthly_payment, result.next_payment_due))
+                          base_url, next_payment=(account.monthly_payment, result.next_payment_due))
         uow.commit()
         logger.info("autopay cancelled for customer %s", customer_id)
         return result
@@ -181,6 +225,14 @@ def cancel_autopay(customer_id: int, uow: UnitOfWork, settings: Settings, today:
 def _active(session: Session, account_id: int) -> Optional[AutopayEnrolment]:
     return session.scalar(select(AutopayEnrolment).where(
         AutopayEnrolment.account_id == account_id, AutopayEnrolment.active.is_(True)))
+
+
+def _current(session: Session, account_id: int, today: date) -> AutopayStatus:
+    enrolment = _active(session, account_id)
+    if enrolment is None:
+        return AutopayStatus(enrolled=False)
+    return _status(enrolment.day_of_month, enrolment.amount, enrolment.funding_source.masked_name,
+                   today)
 
 
 def _status(day: int, amount: Decimal, source_masked: str, today: date) -> AutopayStatus:
@@ -202,7 +254,7 @@ def _source(session: Session, customer_id: int, source_id: int) -> FundingSource
 
 
 def _notify_and_audit(session: Session, account: Account, kind: str, now: datetime,
-                      status: AutopayStatus, settings: Settings,
+                      status: AutopayStatus, base_url: str,
                       before: Optional[dict[str, Any]] = None,
                       next_payment: Optional[tuple[Decimal, date]] = None) -> None:
     """Email the customer and record the action, inside the caller's transaction."""
@@ -219,7 +271,7 @@ def _notify_and_audit(session: Session, account: Account, kind: str, now: dateti
         verb = "is set up" if kind == "autopay_enrolled" else "was changed"
         body = (f"Your autopay {verb}: {plan}. The next automatic payment is on "
                 f"{format_long_date(status.next_debit_date)}.")
-    body += (f" Account {masked}. To review it, visit {settings.public_base_url}. "
+    body += (f" Account {masked}. To review it, visit {base_url}. "
              "If you didn't make this change, please contact us right away.")
     queue_message(session, to=customer.email, channel="email", kind=kind,
                   subject=_SUBJECTS[kind], body=body, customer_id=customer.id)
@@ -227,12 +279,5 @@ def _notify_and_audit(session: Session, account: Account, kind: str, now: dateti
                                "amount": str(status.amount), "source": status.source_masked}
     if before is not None:
         details["before"] = before
-    session.add(AuditLog(occurred_at=now, actor=f"customer:{customer.id}", action=kind,
-                         subject=f"account:{masked}", details=details))
+    audit.record(session, now, audit.customer(customer.id), kind, f"account:{masked}", **details)
 
-
-def _aware(now: Optional[datetime]) -> datetime:
-    now = now or utcnow()
-    if now.tzinfo is None:
-        raise ValueError("now must be an aware UTC datetime")
-    return now

@@ -18,17 +18,18 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from autofinance.config import Settings
 from autofinance.adapters.notify import queue_message
 from autofinance.adapters.security import keyed_hash, same_secret
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import ContactChange, Customer
+from autofinance.config import Secret
+from autofinance.domain.clock import aware
 from autofinance.domain.masking import mask_email, mask_phone
+from autofinance.services import audit
 from autofinance.services.errors import (
     ContactChangeLimitReached, ContactCodeExpired, ContactCodeInvalid, ContactUnchanged,
     InvalidContactValue, NoPendingContactChange, ServiceError,
 )
-from autofinance.adapters.store.db import UnitOfWork
-from autofinance.adapters.store.models import AuditLog, ContactChange, Customer
-from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -134,10 +135,10 @@ def current_value(customer: Customer, field: str) -> str:
 
 
 def request_contact_change(customer_id: int, field: Field, new_value: str, uow: UnitOfWork,
-                           settings: Settings, now: Optional[datetime] = None
+                           pepper: Secret, now: Optional[datetime] = None
                            ) -> ContactChangePending:
     """Validate the new value and send a 10-minute code; nothing on file changes yet."""
-    now, value = _aware(now), normalise(field, new_value)
+    now, value = aware(now), normalise(field, new_value)
     with uow:
         session = uow.session
         customer = session.get_one(Customer, customer_id)
@@ -155,13 +156,14 @@ def request_contact_change(customer_id: int, field: Field, new_value: str, uow: 
         code = pyotp.TOTP(pyotp.random_base32(), digits=6).now()  # random secret: random code
         session.add(ContactChange(
             customer_id=customer_id, field=field, new_value=value, created_at=now, attempts=0,
-            code_hash=keyed_hash(code, settings.secret_pepper), expires_at=now + CODE_LIFETIME))
+            code_hash=keyed_hash(code, pepper), expires_at=now + CODE_LIFETIME))
         masked_to = _send(  # the NEW email or mobile; an address has nowhere else to send to
             session, customer_id, field, customer.email if field == "address" else value,
             "contact_change_code", "Confirm your Meridian Auto Finance contact change",
             f"Your Meridian Auto Finance code to confirm your new {_WHAT[field]} is {code}. It "
             "expires in 10 minutes. If you didn't ask for this change, ignore this message.")
-        _audit(session, now, customer_id, "contact_change_requested", field=field, to=masked_to)
+        audit.record(session, now, audit.customer(customer_id), "contact_change_requested",
+                     f"customer:{customer_id}", field=field, to=masked_to)
         try:
             uow.commit()
         except IntegrityError:  # a concurrent request for the same field took the pending slot
@@ -172,9 +174,9 @@ def request_contact_change(customer_id: int, field: Field, new_value: str, uow: 
 
 
 def confirm_contact_change(customer_id: int, field: Field, code: str, uow: UnitOfWork,
-                           settings: Settings, now: Optional[datetime] = None) -> ContactChanged:
+                           pepper: Secret, now: Optional[datetime] = None) -> ContactChanged:
     """Apply the pending change if the code matches; tell the old email or number it happened."""
-    now = _aware(now)
+    now = aware(now)
     with uow:
         session = uow.session
         change = session.scalars(select(ContactChange).where(
@@ -185,13 +187,13 @@ def confirm_contact_change(customer_id: int, field: Field, code: str, uow: UnitO
             raise NoPendingContactChange()
         if change.expires_at <= now:
             raise ContactCodeExpired()
-        if not same_secret("".join(code.split()), change.code_hash, settings.secret_pepper):
+        if not same_secret("".join(code.split()), change.code_hash, pepper):
             change.attempts += 1
             left = MAX_ATTEMPTS - change.attempts
             if left <= 0:
                 change.cancelled_at = now
-                _audit(session, now, customer_id, "contact_change_cancelled", field=field,
-                       reason="too_many_wrong_codes")
+                audit.record(session, now, audit.customer(customer_id), "contact_change_cancelled",
+                             f"customer:{customer_id}", field=field, reason="too_many_wrong_codes")
             uow.commit()
             logger.info("wrong %s change code for customer %s", field, customer_id)
             raise ContactCodeInvalid(max(left, 0))
@@ -205,8 +207,9 @@ def confirm_contact_change(customer_id: int, field: Field, code: str, uow: UnitO
             f"The {_WHAT[field]} on your Meridian Auto Finance account was changed to "
             f"{mask(field, new)}. If you did not make this change, call us right away at "
             f"{SUPPORT_PHONE}.")
-        _audit(session, now, customer_id, "contact_changed", field=field,
-               old=mask(field, old), new=mask(field, new))
+        audit.record(session, now, audit.customer(customer_id), "contact_changed",
+                     f"customer:{customer_id}", field=field, old=mask(field, old),
+                     new=mask(field, new))
         uow.commit()
         logger.info("%s changed for customer %s", field, customer_id)
         return ContactChanged(field, mask(field, new))
@@ -229,15 +232,3 @@ def _send(session: Session, customer_id: int, field: str, to: str, kind: str, su
                   subject="" if sms else subject, customer_id=customer_id)
     return mask_phone(to) if sms else mask_email(to)
 
-
-def _audit(session: Session, now: datetime, customer_id: int, action: str, **details: str) -> None:
-    """Audit rows hold masked values only: the log is read widely, the record is not."""
-    session.add(AuditLog(
-        occurred_at=now, actor=f"customer:{customer_id}", action=action,
-        subject=f"customer:{customer_id}", details=details))
-
-
-def _aware(now: Optional[datetime]) -> datetime:
-    if now is not None and now.tzinfo is None:
-        raise ValueError("now must be an aware UTC datetime")
-    return now or utcnow()

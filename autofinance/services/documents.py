@@ -21,18 +21,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from autofinance.config import Settings
-from autofinance.domain.money import format_usd
 from autofinance.adapters.notify import queue_message
-from autofinance.domain.parsing import format_long_date
 from autofinance.adapters.security import keyed_hash
-from autofinance.domain.masking import mask_account_number, mask_email
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import Account, Customer, Payment
+from autofinance.config import Secret
 from autofinance.domain.calendar import add_months
+from autofinance.domain.clock import aware, utcnow
+from autofinance.domain.masking import mask_account_number, mask_email
+from autofinance.domain.money import format_usd
+from autofinance.domain.parsing import format_long_date
+from autofinance.services import audit
 from autofinance.services.accounts import payment_line, primary_account
 from autofinance.services.errors import UnknownDocument
-from autofinance.adapters.store.db import UnitOfWork
-from autofinance.adapters.store.models import Account, AuditLog, Customer, Payment
-from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,15 @@ class DocumentLinkSent:
     label: str
     destination_masked: str
     expires_in_hours: int
+
+
+@dataclass(frozen=True)
+class RequestedDocument:
+    """What a request for a document by name came to: the link sent, or None if nothing matched."""
+
+    sent: Optional[DocumentLinkSent]
+    is_contract: bool
+    oldest_statement: Optional[str]  # the oldest statement on offer ('November 2025'), if any
 
 
 def _documents(account: Account, today: date) -> list[StatementInfo]:
@@ -111,26 +121,25 @@ def choose_document(listed: list[StatementInfo], asked: str) -> Optional[Stateme
                  and (year is None or d.period_end.year == year)), None)
 
 
-def _signature(customer_id: int, document_id: str, exp: int, settings: Settings) -> str:
-    return keyed_hash(f"{_SIGNING_PREFIX}{customer_id}|{document_id}|{exp}",
-                      settings.secret_pepper)
+def _signature(customer_id: int, document_id: str, exp: int, pepper: Secret) -> str:
+    return keyed_hash(f"{_SIGNING_PREFIX}{customer_id}|{document_id}|{exp}", pepper)
 
 
-def document_link(customer_id: int, document_id: str, settings: Settings,
+def document_link(customer_id: int, document_id: str, base_url: str, pepper: Secret,
                   now: Optional[datetime] = None, ttl_minutes: int = 60 * 24) -> str:
     """A signed URL to one document of one customer, good for `ttl_minutes` (at most 7 days)."""
     if not _DOCUMENT_ID.fullmatch(document_id):
         raise UnknownDocument()
     if not 0 < ttl_minutes <= MAX_LINK_MINUTES:
         raise ValueError("ttl_minutes must be between 1 and 7 days")
-    exp = int((_aware(now) + timedelta(minutes=ttl_minutes)).timestamp())
+    exp = int((aware(now) + timedelta(minutes=ttl_minutes)).timestamp())
     query = urlencode({"c": customer_id, "exp": exp,
-                       "sig": _signature(customer_id, document_id, exp, settings)})
-    return f"{settings.public_base_url.rstrip('/')}/documents/{quote(document_id)}?{query}"
+                       "sig": _signature(customer_id, document_id, exp, pepper)})
+    return f"{base_url.rstrip('/')}/documents/{quote(document_id)}?{query}"
 
 
 def verify_document_link(customer_id: Union[int, str], document_id: str, exp: Union[int, str],
-                         sig: str, settings: Settings, now: Optional[datetime] = None) -> bool:
+                         sig: str, pepper: Secret, now: Optional[datetime] = None) -> bool:
     """True only for an untampered link before its expiry; values may come raw from a URL."""
     try:
         customer, expires = int(customer_id), int(exp)
@@ -138,35 +147,63 @@ def verify_document_link(customer_id: Union[int, str], document_id: str, exp: Un
         return False
     if not _DOCUMENT_ID.fullmatch(document_id) or not isinstance(sig, str):
         return False
-    expected = _signature(customer, document_id, expires, settings)
+    expected = _signature(customer, document_id, expires, pepper)
     genuine = hmac.compare_digest(expected.encode(), sig.encode("utf-8", "replace"))
-    return genuine and _aware(now).timestamp() < expires
+    return genuine and aware(now).timestamp() < expires
 
 
-def send_document_link(customer_id: int, document_id: str, uow: UnitOfWork, settings: Settings,
-                       now: Optional[datetime] = None) -> DocumentLinkSent:
+def send_document_link(customer_id: int, document_id: str, uow: UnitOfWork, base_url: str,
+                       pepper: Secret, timezone: str, now: Optional[datetime] = None
+                       ) -> DocumentLinkSent:
     """Email a 24-hour link to the address on file: the link never appears in the chat."""
-    now = _aware(now)
-    today = now.astimezone(ZoneInfo(settings.lender_timezone)).date()
+    now = aware(now)
     with uow:
-        session = uow.session
-        found = _find(primary_account(session, customer_id), document_id, today)
-        customer = session.get_one(Customer, customer_id)
-        link = document_link(customer_id, document_id, settings, now)
-        what = found.label if found.kind == "contract" else f"{found.label} statement"
-        queue_message(
-            session, to=customer.email, channel="email", kind="document_link",
-            customer_id=customer_id, subject=f"Your Meridian Auto Finance {what}",
-            body=f"Here is the link to your {what}: {link}\nIt works for 24 hours. Do not forward "
-                 f"this email: anyone with the link can open the document. Questions? Call "
-                 f"{SUPPORT_PHONE}.",
-        )
-        masked = mask_email(customer.email)
-        session.add(AuditLog(occurred_at=now, actor=f"customer:{customer_id}",
-                             action="document_link_sent", subject=f"customer:{customer_id}",
-                             details={"document_id": document_id, "to": masked}))
-        uow.commit()
-    logger.info("document link %s sent to customer %s", document_id, customer_id)
+        account = primary_account(uow.session, customer_id)
+        found = _find(account, document_id, _lender_date(now, timezone))
+        return _email_link(uow, customer_id, found, base_url, pepper, now)
+
+
+def send_requested_document(customer_id: int, asked: str, uow: UnitOfWork, base_url: str,
+                            pepper: Secret, timezone: str, now: Optional[datetime] = None
+                            ) -> RequestedDocument:
+    """Email a link to the document the customer names ("March", "the contract"; the latest
+    statement if none), or send nothing when none of theirs matches (`choose_document`)."""
+    now = aware(now)
+    with uow:
+        listed = _documents(primary_account(uow.session, customer_id), _lender_date(now, timezone))
+        statements = [d for d in listed if d.kind == "statement"]
+        oldest = statements[-1].label if statements else None
+        chosen = choose_document(listed, asked)
+        if chosen is None:
+            return RequestedDocument(None, False, oldest)
+        sent = _email_link(uow, customer_id, chosen, base_url, pepper, now)
+        return RequestedDocument(sent, chosen.kind == "contract", oldest)
+
+
+def _lender_date(now: datetime, timezone: str) -> date:
+    """The lender's today: which statements exist depends on the month where the lender is."""
+    return now.astimezone(ZoneInfo(timezone)).date()
+
+
+def _email_link(uow: UnitOfWork, customer_id: int, found: StatementInfo, base_url: str,
+                pepper: Secret, now: datetime) -> DocumentLinkSent:
+    """Queue the email with the link and audit it, then commit (the caller's unit of work)."""
+    session = uow.session
+    customer = session.get_one(Customer, customer_id)
+    link = document_link(customer_id, found.document_id, base_url, pepper, now)
+    what = found.label if found.kind == "contract" else f"{found.label} statement"
+    queue_message(
+        session, to=customer.email, channel="email", kind="document_link",
+        customer_id=customer_id, subject=f"Your Meridian Auto Finance {what}",
+        body=f"Here is the link to your {what}: {link}\nIt works for 24 hours. Do not forward "
+             f"this email: anyone with the link can open the document. Questions? Call "
+             f"{SUPPORT_PHONE}.",
+    )
+    masked = mask_email(customer.email)
+    audit.record(session, now, audit.customer(customer_id), "document_link_sent",
+                 f"customer:{customer_id}", document_id=found.document_id, to=masked)
+    uow.commit()
+    logger.info("document link %s sent to customer %s", found.document_id, customer_id)
     return DocumentLinkSent(found.label, masked, 24)
 
 
@@ -230,8 +267,3 @@ def _contract_lines(account: Account) -> list[str]:
     return lines + ["", "This is a summary of the terms on file, not a copy of your signed "
                         f"contract. For a copy of the signed contract, call {SUPPORT_PHONE}."]
 
-
-def _aware(now: Optional[datetime]) -> datetime:
-    if now is not None and now.tzinfo is None:
-        raise ValueError("now must be an aware UTC datetime")
-    return now or utcnow()

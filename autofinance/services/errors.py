@@ -5,8 +5,12 @@ customer or any detail of the record. Keep this a flat list of small classes.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Optional
+
+from autofinance.domain.money import format_usd
+from autofinance.domain.parsing import format_long_date
 
 
 class ServiceError(Exception):
@@ -106,6 +110,47 @@ class AmountOverPayoff(ServiceError):
 
 class InvalidPaymentDate(ServiceError):
     message = "Please choose a payment date from today through the next 30 days."
+
+
+# The payment form's refusals: each names the exact problem with the answer just given. They
+# are the general refusals above, so a caller can catch either.
+
+
+class AmountNotPositive(InvalidAmount):
+    message = "The amount has to be more than $0.00. How much would you like to pay?"
+
+
+class NoPastDueAmount(AmountNotPositive):
+    message = "You don't have a past-due amount right now. How much would you like to pay?"
+
+
+class AmountNotWholeCents(InvalidAmount):
+    message = "Amounts go to the cent, like $125.50. How much would you like to pay?"
+
+
+class AmountAbovePayoff(AmountOverPayoff):
+    """More than `payoff`, what it would take to close the account."""
+
+    def __init__(self, payoff: Decimal, message: Optional[str] = None) -> None:
+        self.payoff = payoff
+        super().__init__(message or f"That's more than your payoff amount of {format_usd(payoff)}. "
+                         "Please choose a smaller amount.")
+
+
+class PaymentDateInPast(InvalidPaymentDate):
+    def __init__(self, day: date, message: Optional[str] = None) -> None:
+        self.day = day
+        super().__init__(message or f"{format_long_date(day)} has already passed. "
+                         "Please choose today or a later date.")
+
+
+class PaymentDateTooFar(InvalidPaymentDate):
+    """Beyond `last`, the latest day a payment can be scheduled for."""
+
+    def __init__(self, last: date, message: Optional[str] = None) -> None:
+        self.last = last
+        super().__init__(message or f"I can schedule payments up to {format_long_date(last)}. "
+                         "Please choose an earlier date.")
 
 
 class AccountFrozen(ServiceError):

@@ -20,20 +20,19 @@ from typing import Optional
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from autofinance.config import Settings
 from autofinance.adapters.notify import queue_message
-from autofinance.domain.masking import mask_account_number
-from autofinance.services.errors import InvalidFraudReport
 from autofinance.adapters.store.db import UnitOfWork
 from autofinance.adapters.store.models import (
     Account,
-    AuditLog,
     Customer,
     FraudCase,
     OnlineCredential,
     Payment,
 )
-from autofinance.domain.clock import utcnow
+from autofinance.domain.clock import aware
+from autofinance.domain.masking import mask_account_number
+from autofinance.services import audit
+from autofinance.services.errors import InvalidFraudReport
 
 logger = logging.getLogger(__name__)
 
@@ -62,14 +61,13 @@ class FraudReport:
 
 def report_fraud(conversation_id: str, description: str, occurred: str,
                  customer_id: Optional[int], verified: bool, uow: UnitOfWork,
-                 settings: Settings, now: Optional[datetime] = None) -> FraudReport:
+                 now: Optional[datetime] = None) -> FraudReport:
     """Open a fraud case; protect the account only if the reporter is the verified customer.
 
     `verified` must come from the verification guard for this conversation, never from what
     the reporter says. An unknown `customer_id` is recorded as no customer, silently.
-    `settings` is unused today; it keeps the signature the same as the other use cases.
     """
-    now = _aware(now)
+    now = aware(now)
     text = _clean_description(description)
     with uow:
         session = uow.session
@@ -87,13 +85,10 @@ def report_fraud(conversation_id: str, description: str, occurred: str,
             cancelled = _cancel_recent_self_service_payments(session, customer.id, now)
             frozen = _freeze_accounts(session, customer.id)
             _notify(session, customer, case.case_number, cancelled)
-        actor = f"customer:{customer.id}" if trusted and customer else "anonymous"
-        session.add(AuditLog(
-            occurred_at=now, actor=actor,
-            action="fraud_reported", subject=f"fraud_case:{case.case_number}",
-            details={"verified": trusted, "locked_online_access": locked,
-                     "cancelled_payments": list(cancelled), "frozen_accounts": list(frozen)},
-        ))
+        actor = audit.customer(customer.id) if trusted and customer else "anonymous"
+        audit.record(session, now, actor, "fraud_reported", f"fraud_case:{case.case_number}",
+                     verified=trusted, locked_online_access=locked,
+                     cancelled_payments=list(cancelled), frozen_accounts=list(frozen))
         result = FraudReport(case.case_number, locked, cancelled, ADVICE)
         uow.commit()
     logger.info("fraud case %s opened (verified=%s, %d payments cancelled)",
@@ -188,9 +183,3 @@ def _case_number() -> str:
     """'FR' + 8 base32 characters (40 random bits): unique in practice, not guessable."""
     return "FR" + b32encode(secrets.token_bytes(5)).decode()
 
-
-def _aware(now: Optional[datetime]) -> datetime:
-    now = now or utcnow()
-    if now.tzinfo is None:
-        raise ValueError("now must be an aware UTC datetime")
-    return now

@@ -18,16 +18,16 @@ from typing import Optional
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from autofinance.config import Settings
 from autofinance.adapters.notify import queue_message
-from autofinance.domain.parsing import format_long_date
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import Account, Customer, HardshipCase
+from autofinance.domain.calendar import add_months, upcoming_due_date
+from autofinance.domain.clock import aware
 from autofinance.domain.masking import mask_account_number
-from autofinance.domain.calendar import add_months, next_due
+from autofinance.domain.parsing import format_long_date
+from autofinance.services import audit
 from autofinance.services.accounts import primary_account
 from autofinance.services.errors import DueDateMoveTooFar, InvalidDueDay, NotEligible
-from autofinance.adapters.store.db import UnitOfWork
-from autofinance.adapters.store.models import Account, AuditLog, Customer, HardshipCase
-from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -87,16 +87,15 @@ def hardship_options(customer_id: int, uow: UnitOfWork, today: date) -> Hardship
             max(1, day - MAX_DUE_DAY_MOVE), min(28, day + MAX_DUE_DAY_MOVE))
 
 
-def change_due_date(customer_id: int, new_day: int, uow: UnitOfWork, settings: Settings,
-                    today: date, now: Optional[datetime] = None,
-                    reason_text: str = "") -> HardshipRequest:
+def change_due_date(customer_id: int, new_day: int, uow: UnitOfWork, today: date,
+                    now: Optional[datetime] = None, reason_text: str = "") -> HardshipRequest:
     """Move the monthly due day by at most 15 days, at once, and record it as an approved case.
 
     The move is counted within the month (the 28th to the 2nd is 26 days), so a change never
     skips or doubles a payment across a month end. A new day that has already passed this
     month takes effect next month, never in the past.
     """
-    now = _aware(now)
+    now = aware(now)
     if isinstance(new_day, bool) or not isinstance(new_day, int) or not 1 <= new_day <= 28:
         raise InvalidDueDay()
     with uow:
@@ -110,8 +109,7 @@ def change_due_date(customer_id: int, new_day: int, uow: UnitOfWork, settings: S
             raise InvalidDueDay("Your payment is already due on that day, so nothing changes.")
         if abs(new_day - old_day) > MAX_DUE_DAY_MOVE:
             raise DueDateMoveTooFar()
-        current = account.next_due_date if account.next_due_date >= today else next_due(
-            today, old_day)
+        current = upcoming_due_date(account.next_due_date, old_day, today)
         moved = current.replace(day=new_day)
         moved = moved if moved >= today else add_months(moved, 1, new_day)
         # conditional: of two racing changes only one passes the once-in-12-months rule
@@ -131,7 +129,7 @@ def change_due_date(customer_id: int, new_day: int, uow: UnitOfWork, settings: S
 
 
 def request_hardship(customer_id: int, option: str, reason_text: str, uow: UnitOfWork,
-                     settings: Settings, today: date, now: Optional[datetime] = None,
+                     today: date, now: Optional[datetime] = None,
                      new_day: Optional[int] = None) -> HardshipRequest:
     """Ask for one option. 'due_date_change' needs `new_day` and is `change_due_date`.
 
@@ -143,8 +141,8 @@ def request_hardship(customer_id: int, option: str, reason_text: str, uow: UnitO
     if option == "due_date_change":
         if new_day is None:
             raise InvalidDueDay()
-        return change_due_date(customer_id, new_day, uow, settings, today, now, reason_text)
-    now = _aware(now)
+        return change_due_date(customer_id, new_day, uow, today, now, reason_text)
+    now = aware(now)
     with uow:
         session = uow.session
         account = primary_account(session, customer_id)
@@ -215,9 +213,8 @@ def _open_case(session: Session, account: Account, option: str, status: str, rea
                   subject="Your Meridian Auto Finance hardship request",
                   body=f"{message} Account {masked}. If you didn't ask for this, please "
                        "contact us right away.", customer_id=customer.id)
-    session.add(AuditLog(occurred_at=now, actor=f"customer:{customer.id}", action=kind,
-                         subject=f"hardship_case:{number}",
-                         details={"account": masked, "option": option, "status": status}))
+    audit.record(session, now, audit.customer(customer.id), kind, f"hardship_case:{number}",
+                 account=masked, option=option, status=status)
     result = HardshipRequest(number, option, status, message, next_due_date)
     uow.commit()
     logger.info("hardship case %s (%s, %s) for customer %s", number, option, status, customer.id)
@@ -228,9 +225,3 @@ def _case_number() -> str:
     """'HS' + 8 base32 characters (40 random bits): unique in practice, not guessable."""
     return "HS" + b32encode(secrets.token_bytes(5)).decode()
 
-
-def _aware(now: Optional[datetime]) -> datetime:
-    now = now or utcnow()
-    if now.tzinfo is None:
-        raise ValueError("now must be an aware UTC datetime")
-    return now

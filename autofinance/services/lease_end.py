@@ -15,18 +15,18 @@ from typing import Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from autofinance.config import Settings
-from autofinance.domain.money import format_usd
 from autofinance.adapters.notify import queue_message
-from autofinance.domain.parsing import format_long_date
-from autofinance.domain.masking import mask_account_number
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import Account, AuditLog, Customer
 from autofinance.domain.calendar import add_months
+from autofinance.domain.clock import aware
+from autofinance.domain.masking import mask_account_number
+from autofinance.domain.money import format_usd
+from autofinance.domain.parsing import format_long_date
+from autofinance.services import audit
 from autofinance.services.accounts import primary_account
 from autofinance.services.errors import InvalidExtensionLength, NotALease
 from autofinance.services.payoff import payoff_amount
-from autofinance.adapters.store.db import UnitOfWork
-from autofinance.adapters.store.models import Account, AuditLog, Customer
-from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,16 @@ class LeaseEndOptions:
     monthly_payment: Decimal
     return_info: ReturnInfo
     extension_months_available: int
+
+
+@dataclass(frozen=True)
+class LeaseExtensionPreview:
+    """The request the customer is asked to confirm; nothing is sent yet."""
+
+    months: int
+    monthly_payment: Decimal
+    maturity_date: date
+    requested_maturity_date: date
 
 
 @dataclass(frozen=True)
@@ -112,16 +122,21 @@ def extension_reference(account: Account, months: int, today: date) -> str:
     return f"LX{account.account_number[-4:]}{today:%y%m%d}{months}"
 
 
-def request_lease_extension(customer_id: int, months: int, uow: UnitOfWork, settings: Settings,
+def preview_lease_extension(customer_id: int, months: int, uow: UnitOfWork
+                            ) -> LeaseExtensionPreview:
+    """What extending by `months` would mean: the same payment, the end that much later."""
+    months = _checked_months(months)
+    with uow:
+        account = _lease(uow.session, customer_id)
+        return LeaseExtensionPreview(months, account.monthly_payment, account.maturity_date,
+                                     add_months(account.maturity_date, months))
+
+
+def request_lease_extension(customer_id: int, months: int, uow: UnitOfWork, base_url: str,
                             today: date, now: Optional[datetime] = None
                             ) -> LeaseExtensionRequested:
     """Record a request to extend the lease by 1 to 6 months; a specialist confirms it."""
-    if isinstance(months, bool) or not isinstance(months, int) or not (
-            1 <= months <= MAX_EXTENSION_MONTHS):
-        raise InvalidExtensionLength()
-    if now is not None and now.tzinfo is None:
-        raise ValueError("now must be an aware UTC datetime")
-    now = now or utcnow()
+    months, now = _checked_months(months), aware(now)
     with uow:
         session = uow.session
         account = _lease(session, customer_id)
@@ -147,14 +162,20 @@ def request_lease_extension(customer_id: int, months: int, uow: UnitOfWork, sett
             customer_id=customer_id, subject="We received your lease extension request",
             body=f"We received your request to {what}. {pending} Account "
                  f"{mask_account_number(account.account_number)}. Nothing on your lease has "
-                 f"changed yet. Questions? Visit {settings.public_base_url}.",
+                 f"changed yet. Questions? Visit {base_url}.",
         )
-        session.add(AuditLog(
-            occurred_at=now, actor=f"customer:{customer_id}", action="lease_extension_requested",
-            subject=subject, details={
-                "account": mask_account_number(account.account_number), "months": months,
-                "maturity_date": account.maturity_date.isoformat(),
-                "requested_maturity_date": requested.isoformat()}))
+        audit.record(session, now, audit.customer(customer_id), "lease_extension_requested",
+                     subject, account=mask_account_number(account.account_number), months=months,
+                     maturity_date=account.maturity_date.isoformat(),
+                     requested_maturity_date=requested.isoformat())
         uow.commit()
     logger.info("lease extension of %d months requested for customer %s", months, customer_id)
     return result
+
+
+def _checked_months(months: object) -> int:
+    """1 to 6 whole months: an extension runs month to month, at most half a year."""
+    if isinstance(months, bool) or not isinstance(months, int) or not (
+            1 <= months <= MAX_EXTENSION_MONTHS):
+        raise InvalidExtensionLength()
+    return months

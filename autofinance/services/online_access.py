@@ -1,7 +1,7 @@
 """Website access: lock status, password-reset links, password resets, username reminders, unlocks.
 
-TRUST: `access_status`, `send_password_reset`, `send_username_reminder` and
-`unlock_online_access` act on the `customer_id` they are given without checking who asks; the
+TRUST: `access_status`, `send_password_reset`, `send_username_reminder`, `unlock_online_access`
+and `help_with_sign_in` act on the `customer_id` they are given without checking who asks; the
 Rasa adapter calls them only after `identity.require_verified` for that customer (level 'full',
 as they send mail to the customer and change the lock). `reset_link_valid` and `reset_password`
 take no customer: the emailed token is the credential.
@@ -22,16 +22,17 @@ from typing import Optional
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from autofinance.config import Settings
 from autofinance.adapters.notify import queue_message
 from autofinance.adapters.security import hash_password, keyed_hash
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import Customer, OnlineCredential, PasswordResetToken
+from autofinance.config import Secret
+from autofinance.domain.clock import aware
 from autofinance.domain.masking import mask_email
+from autofinance.services import audit
 from autofinance.services.errors import (
     InvalidResetLink, NoOnlineAccess, ResetLimitReached, WeakPassword,
 )
-from autofinance.adapters.store.db import UnitOfWork
-from autofinance.adapters.store.models import AuditLog, Customer, OnlineCredential, PasswordResetToken
-from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,12 @@ class AccessUnlocked:
     was_locked: bool
 
 
+@dataclass(frozen=True)
+class SignInHelp:
+    status: AccessStatus  # as it was when the customer asked
+    reset: Optional[ResetLinkSent]  # sent when access was locked (it is now unlocked), else None
+
+
 def access_status(customer_id: int, uow: UnitOfWork) -> AccessStatus:
     with uow:
         credential = _credential(uow.session, customer_id)
@@ -87,10 +94,10 @@ def access_status(customer_id: int, uow: UnitOfWork) -> AccessStatus:
                             credential.failed_sign_ins)
 
 
-def send_password_reset(customer_id: int, uow: UnitOfWork, settings: Settings,
+def send_password_reset(customer_id: int, uow: UnitOfWork, base_url: str, pepper: Secret,
                         now: Optional[datetime] = None) -> ResetLinkSent:
     """Email a 30-minute single-use link to the email on file; earlier unused links stop working."""
-    now = _aware(now)
+    now = aware(now)
     with uow:
         session = uow.session
         _credential(session, customer_id)
@@ -102,34 +109,35 @@ def send_password_reset(customer_id: int, uow: UnitOfWork, settings: Settings,
         _expire_open_tokens(session, customer_id, now)
         token = secrets.token_urlsafe(32)
         session.add(PasswordResetToken(
-            customer_id=customer_id, token_hash=keyed_hash(token, settings.secret_pepper),
+            customer_id=customer_id, token_hash=keyed_hash(token, pepper),
             created_at=now, expires_at=now + RESET_LIFETIME))
-        link = f"{settings.public_base_url.rstrip('/')}/reset-password?token={token}"
+        link = f"{base_url.rstrip('/')}/reset-password?token={token}"
         to = _email(session, customer_id, "password_reset", "Reset your password",
                     f"use this link to choose a new password: {link}\nIt works once, for 30 "
                     "minutes. If you didn't ask for this, ignore this email: your password "
                     "stays the same.")
-        _audit(session, now, customer_id, "password_reset_link_sent", to=to)
+        audit.record(session, now, audit.customer(customer_id), "password_reset_link_sent",
+                     f"customer:{customer_id}", to=to)
         uow.commit()
         logger.info("password reset link sent to customer %s", customer_id)
         return ResetLinkSent(to, int(RESET_LIFETIME.total_seconds() // 60))
 
 
-def reset_link_valid(token: str, uow: UnitOfWork, settings: Settings,
+def reset_link_valid(token: str, uow: UnitOfWork, pepper: Secret,
                      now: Optional[datetime] = None) -> bool:
     """Whether a link would still work, without using it: lets the page say so before the form."""
-    now = _aware(now)
+    now = aware(now)
     with uow:
-        return _open_token(uow.session, token, settings, now) is not None
+        return _open_token(uow.session, token, pepper, now) is not None
 
 
-def reset_password(token: str, new_password: str, uow: UnitOfWork, settings: Settings,
+def reset_password(token: str, new_password: str, uow: UnitOfWork, pepper: Secret,
                    now: Optional[datetime] = None) -> PasswordChanged:
     """Set a new password from a reset link; also unlocks access and signs out old sessions."""
-    now = _aware(now)
+    now = aware(now)
     with uow:
         session = uow.session
-        row = _open_token(session, token, settings, now)
+        row = _open_token(session, token, pepper, now)
         credential = None if row is None else session.scalar(
             select(OnlineCredential).where(OnlineCredential.customer_id == row.customer_id))
         if row is None or credential is None:
@@ -151,31 +159,33 @@ def reset_password(token: str, new_password: str, uow: UnitOfWork, settings: Set
         _email(session, customer.id, "password_changed", "Your password was changed",
                "the password for your online account was just changed, and other devices were "
                f"signed out. If this wasn't you, call us right away at {SUPPORT_PHONE}.")
-        _audit(session, now, customer.id, "password_reset", unlocked=True)
+        audit.record(session, now, audit.customer(customer.id), "password_reset",
+                     f"customer:{customer.id}", unlocked=True)
         uow.commit()
         logger.info("password reset for customer %s", customer.id)
         return PasswordChanged(customer.first_name)
 
 
-def send_username_reminder(customer_id: int, uow: UnitOfWork, settings: Settings,
+def send_username_reminder(customer_id: int, uow: UnitOfWork,
                            now: Optional[datetime] = None) -> UsernameSent:
     """Email the username to the email on file; chat only ever shows it masked."""
-    now = _aware(now)
+    now = aware(now)
     with uow:
         session = uow.session
         username = _credential(session, customer_id).username
         to = _email(session, customer_id, "username_reminder", "Your username",
                     f"your username is {username}. If you didn't ask for this, you can ignore "
                     "this email.")
-        _audit(session, now, customer_id, "username_reminder_sent", to=to)
+        audit.record(session, now, audit.customer(customer_id), "username_reminder_sent",
+                     f"customer:{customer_id}", to=to)
         uow.commit()
         return UsernameSent(to)
 
 
-def unlock_online_access(customer_id: int, uow: UnitOfWork, settings: Settings,
+def unlock_online_access(customer_id: int, uow: UnitOfWork,
                          now: Optional[datetime] = None) -> AccessUnlocked:
     """Unlock after failed sign-ins (the password is unchanged); a no-op if it was not locked."""
-    now = _aware(now)
+    now = aware(now)
     with uow:
         session = uow.session
         credential = _credential(session, customer_id)
@@ -185,10 +195,24 @@ def unlock_online_access(customer_id: int, uow: UnitOfWork, settings: Settings,
         _email(session, customer_id, "online_access_unlocked", "Your online access is unlocked",
                "your online access was unlocked at your request. If this wasn't you, call us "
                f"right away at {SUPPORT_PHONE}.")
-        _audit(session, now, customer_id, "online_access_unlocked")
+        audit.record(session, now, audit.customer(customer_id), "online_access_unlocked",
+                     f"customer:{customer_id}")
         uow.commit()
         logger.info("online access unlocked for customer %s", customer_id)
         return AccessUnlocked(was_locked=True)
+
+
+def help_with_sign_in(customer_id: int, uow: UnitOfWork, base_url: str, pepper: Secret,
+                      now: Optional[datetime] = None) -> SignInHelp:
+    """Why sign-in fails, and the way back in: a lock after failed sign-ins is lifted and a
+    reset link sent, in case the password is forgotten too. One transaction per step, so the
+    unlock stands even when the daily reset limit refuses the link."""
+    now = aware(now)
+    status = access_status(customer_id, uow)
+    if not status.locked:
+        return SignInHelp(status, None)
+    unlock_online_access(customer_id, uow, now)
+    return SignInHelp(status, send_password_reset(customer_id, uow, base_url, pepper, now))
 
 
 def check_password_strength(password: str, username: str, names: tuple[str, ...]) -> None:
@@ -239,13 +263,13 @@ def _credential(session: Session, customer_id: int) -> OnlineCredential:
     return credential
 
 
-def _open_token(session: Session, token: str, settings: Settings,
+def _open_token(session: Session, token: str, pepper: Secret,
                 now: datetime) -> Optional[PasswordResetToken]:
     """The unused, unexpired row for a token; malformed tokens never reach the database."""
     if not isinstance(token, str) or not _TOKEN.fullmatch(token):
         return None
     row = session.scalar(select(PasswordResetToken).where(
-        PasswordResetToken.token_hash == keyed_hash(token, settings.secret_pepper)))
+        PasswordResetToken.token_hash == keyed_hash(token, pepper)))
     if row is None or row.used_at is not None or row.expires_at <= now:
         return None
     return row
@@ -256,14 +280,3 @@ def _expire_open_tokens(session: Session, customer_id: int, now: datetime) -> No
         PasswordResetToken.customer_id == customer_id, PasswordResetToken.used_at.is_(None),
         PasswordResetToken.expires_at > now).values(expires_at=now))
 
-
-def _audit(session: Session, now: datetime, customer_id: int, action: str, **details: object) -> None:
-    """Audit rows never hold a token, a password or an unmasked email."""
-    session.add(AuditLog(occurred_at=now, actor=f"customer:{customer_id}", action=action,
-                         subject=f"customer:{customer_id}", details=details))
-
-
-def _aware(now: Optional[datetime]) -> datetime:
-    if now is not None and now.tzinfo is None:
-        raise ValueError("now must be an aware UTC datetime")
-    return now or utcnow()

@@ -12,40 +12,48 @@ import logging
 import re
 import secrets
 from base64 import b32encode
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Optional
+from typing import Iterator, Optional, Union, get_args
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from autofinance.config import Settings
-from autofinance.domain.money import CENT, format_usd
 from autofinance.adapters.notify import queue_message
-from autofinance.domain.parsing import format_long_date
+from autofinance.adapters.store.db import UnitOfWork
+from autofinance.adapters.store.models import Account, Customer, FundingSource, Payment
+from autofinance.domain.clock import aware
 from autofinance.domain.masking import mask_account_number
+from autofinance.domain.money import CENT, format_usd
+from autofinance.domain.parsing import AmountChoice, format_long_date
+from autofinance.services import audit
 from autofinance.services.accounts import PaymentLine, payment_line, primary_account
 from autofinance.services.errors import (
     AccountFrozen,
+    AmountAbovePayoff,
+    AmountNotPositive,
+    AmountNotWholeCents,
     AmountOverPayoff,
     IdempotencyConflict,
     InvalidAmount,
     InvalidPaymentDate,
+    NoPastDueAmount,
+    PaymentDateInPast,
+    PaymentDateTooFar,
     PaymentNotCancellable,
     PaymentNotFound,
     UnknownFundingSource,
 )
 from autofinance.services.payoff import payoff_amount
-from autofinance.adapters.store.db import UnitOfWork
-from autofinance.adapters.store.models import Account, AuditLog, Customer, FundingSource, Payment
-from autofinance.domain.clock import utcnow
 
 logger = logging.getLogger(__name__)
 
 DEBIT_CARD_FEE = Decimal("2.95")  # the lender's convenience fee per debit-card payment
 MAX_DAYS_AHEAD = 30  # the latest date a one-time payment may be scheduled, counted from today
+AMOUNT_CHOICES: tuple[AmountChoice, ...] = get_args(AmountChoice)  # the amounts named by choice
 _KIND_WORDS = {"checking": ("checking", "bank"), "savings": ("savings", "bank"),
                "debit_card": ("debit", "card")}
 _AUDIT_ACTIONS = {"payment_confirmation": "payment_scheduled",
@@ -146,14 +154,64 @@ def resolve_funding_source(
         return _option(matches[0]) if len(matches) == 1 else None
 
 
-def _checked_amount(amount: Decimal) -> Decimal:
-    """The amount to the cent; zero, negative or fractions of a cent are refused, not rounded."""
+def _checked_amount(amount: Decimal, payoff: Optional[Decimal] = None) -> Decimal:
+    """The amount to the cent: more than zero, not above the payoff (when given) and in whole
+    cents, checked in that order; a refused amount is never rounded into an accepted one."""
     if isinstance(amount, float):
         raise TypeError("money must not be a float")
     amount = Decimal(amount)
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT):
-        raise InvalidAmount()
+    if not amount.is_finite() or amount <= 0:
+        raise AmountNotPositive()
+    if payoff is not None and amount > payoff:
+        raise AmountAbovePayoff(payoff)
+    if amount != amount.quantize(CENT):
+        raise AmountNotWholeCents()
     return amount.quantize(CENT)
+
+
+def resolve_amount(customer_id: int, wanted: Union[AmountChoice, Decimal], uow: UnitOfWork,
+                   today: date) -> Decimal:
+    """The amount the customer asked to pay, by name ('my past due') or as a figure, checked
+    against today's payoff: the date is not known yet when the amount is asked for."""
+    with uow:
+        account = primary_account(uow.session, customer_id)
+        payoff = payoff_amount(account, today, today)
+        named = {"monthly_payment": account.monthly_payment,
+                 "past_due": account.past_due_amount, "payoff": payoff}
+    if isinstance(wanted, Decimal):
+        return _checked_amount(wanted, payoff)
+    if wanted == "past_due" and named["past_due"] <= 0:
+        raise NoPastDueAmount()
+    return _checked_amount(named[wanted], payoff)
+
+
+def check_payment_date(pay_on: date, today: date) -> None:
+    """A one-time payment goes today or on a day up to MAX_DAYS_AHEAD days ahead."""
+    if pay_on < today:
+        raise PaymentDateInPast(pay_on)
+    last = today + timedelta(days=MAX_DAYS_AHEAD)
+    if pay_on > last:
+        raise PaymentDateTooFar(last)
+
+
+def cancellable(status: str, pay_on: date, today: date) -> bool:
+    """Only a payment scheduled for a later day can be cancelled: one being processed today
+    (or already posted, cancelled or returned) cannot be recalled."""
+    return status == "scheduled" and pay_on > today
+
+
+@contextmanager
+def _general_refusals() -> Iterator[None]:
+    """At submission the form is over, so a refused amount or date gets the general message,
+    not the form's follow-up question ("How much would you like to pay?")."""
+    try:
+        yield
+    except InvalidAmount:
+        raise InvalidAmount() from None
+    except AmountOverPayoff:
+        raise AmountOverPayoff() from None
+    except InvalidPaymentDate:
+        raise InvalidPaymentDate() from None
 
 
 def _masked_source(payment: Payment) -> str:
@@ -184,13 +242,19 @@ def new_confirmation_number() -> str:
     return "MP" + b32encode(secrets.token_bytes(5)).decode()
 
 
+@_general_refusals()
 def schedule_payment(
     customer_id: int, amount: Decimal, pay_on: date, funding_source_id: int,
-    idempotency_key: str, uow: UnitOfWork, settings: Settings, today: date,
+    idempotency_key: str, uow: UnitOfWork, base_url: str, today: date,
     now: Optional[datetime] = None,
 ) -> PaymentReceipt:
-    """Schedule (or, for today, submit) a one-time payment, exactly once per idempotency key."""
-    now, amount = _aware(now), _checked_amount(amount)
+    """Schedule (or, for today, submit) a one-time payment, exactly once per idempotency key.
+
+    The form's amount and date rules apply again, the payoff now being the one on the payment
+    date; a refusal is the general one (see `_general_refusals`). The confirmation email links
+    to `base_url`.
+    """
+    now, amount = aware(now), _checked_amount(amount)
     if not 0 < len(idempotency_key) <= 128:  # the column's width; hash longer keys upstream
         raise ValueError("idempotency_key must be 1 to 128 characters")
     request = (idempotency_key, customer_id, amount, pay_on, funding_source_id)
@@ -198,23 +262,21 @@ def schedule_payment(
         session = uow.session
         if replayed := _replay(session, *request):
             return replayed
-        if not today <= pay_on <= today + timedelta(days=MAX_DAYS_AHEAD):
-            raise InvalidPaymentDate()
+        check_payment_date(pay_on, today)
         account = primary_account(session, customer_id)
         if account.fraud_frozen:
             raise AccountFrozen()
         source = session.get(FundingSource, funding_source_id)
         if source is None or source.customer_id != customer_id or not source.active:
             raise UnknownFundingSource()
-        if amount > payoff_amount(account, pay_on, today):
-            raise AmountOverPayoff()
+        _checked_amount(amount, payoff_amount(account, pay_on, today))
         payment = Payment(
             account=account, funding_source=source, amount=amount, fee=fee_for(source.kind),
             scheduled_for=pay_on, status="pending" if pay_on == today else "scheduled",
             origin="chat", confirmation_number=new_confirmation_number(),
             idempotency_key=idempotency_key, created_at=now,
         )
-        footer = f" To view or cancel it, visit {settings.public_base_url}."
+        footer = f" To view or cancel it, visit {base_url}."
         try:  # any flush from here on may hit the unique key a concurrent request just took
             session.add(payment)
             _notify_and_audit(session, account, payment, now, "payment_confirmation", footer)
@@ -233,7 +295,7 @@ def schedule_payment(
 def cancel_payment(customer_id: int, confirmation_number: str, uow: UnitOfWork, today: date,
                    now: Optional[datetime] = None) -> CancelledPayment:
     """Cancel a payment scheduled for a future day; one already submitted cannot be recalled."""
-    now = _aware(now)
+    now = aware(now)
     with uow:
         session = uow.session
         payment = session.scalar(
@@ -243,7 +305,7 @@ def cancel_payment(customer_id: int, confirmation_number: str, uow: UnitOfWork, 
         )
         if payment is None:
             raise PaymentNotFound()
-        if payment.status != "scheduled" or payment.scheduled_for <= today:
+        if not cancellable(payment.status, payment.scheduled_for, today):
             raise PaymentNotCancellable()
         # conditional update: of two racing cancels (or a cancel racing the posting run) one wins
         changed = session.scalar(
@@ -295,17 +357,8 @@ def _notify_and_audit(session: Session, account: Account, payment: Payment, now:
     body += f" Confirmation number: {payment.confirmation_number}.{footer}"
     queue_message(session, to=customer.email, channel="email", kind=kind, subject=subject,
                   body=body, customer_id=customer.id)
-    session.add(AuditLog(
-        occurred_at=now, actor=f"customer:{customer.id}", action=_AUDIT_ACTIONS[kind],
-        subject=f"payment:{payment.confirmation_number}",
-        details={"amount": str(payment.amount), "fee": str(payment.fee), "source": source,
-                 "date": payment.scheduled_for.isoformat(),
-                 "account": mask_account_number(account.account_number)},
-    ))
-
-
-def _aware(now: Optional[datetime]) -> datetime:
-    now = now or utcnow()
-    if now.tzinfo is None:
-        raise ValueError("now must be an aware UTC datetime")
-    return now
+    audit.record(session, now, audit.customer(customer.id), _AUDIT_ACTIONS[kind],
+                 f"payment:{payment.confirmation_number}",
+                 amount=str(payment.amount), fee=str(payment.fee), source=source,
+                 date=payment.scheduled_for.isoformat(),
+                 account=mask_account_number(account.account_number))

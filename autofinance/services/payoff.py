@@ -15,16 +15,16 @@ from typing import Optional
 
 from sqlalchemy import select
 
-from autofinance.config import Settings
-from autofinance.domain.money import format_usd, to_money
 from autofinance.adapters.notify import queue_message
-from autofinance.domain.parsing import format_long_date
-from autofinance.domain.masking import mask_account_number, mask_email
-from autofinance.services.accounts import primary_account
-from autofinance.services.errors import InvalidPayoffDate
 from autofinance.adapters.store.db import UnitOfWork
 from autofinance.adapters.store.models import Account, AuditLog, Customer
-from autofinance.domain.clock import utcnow
+from autofinance.domain.clock import aware
+from autofinance.domain.masking import mask_account_number, mask_email
+from autofinance.domain.money import format_usd, to_money
+from autofinance.domain.parsing import format_long_date
+from autofinance.services import audit
+from autofinance.services.accounts import primary_account
+from autofinance.services.errors import InvalidPayoffDate
 
 logger = logging.getLogger(__name__)
 
@@ -75,31 +75,43 @@ def quote_number(account: Account, good_through: date) -> str:
     return f"PQ{account.account_number[-4:]}{good_through:%y%m%d}"
 
 
-def payoff_quote(customer_id: int, good_through: date, uow: UnitOfWork, today: date) -> PayoffQuote:
-    """A payoff quote good through a date from today to 30 days ahead."""
+def _check_quote_date(good_through: date, today: date) -> None:
     if not today <= good_through <= today + timedelta(days=MAX_QUOTE_DAYS):
         raise InvalidPayoffDate()
+
+
+def _quote(account: Account, good_through: date, today: date) -> PayoffQuote:
+    return PayoffQuote(
+        amount=payoff_amount(account, good_through, today),
+        good_through=good_through,
+        per_diem=to_money(per_diem(account)),
+        quote_number=quote_number(account, good_through),
+    )
+
+
+def payoff_quote(customer_id: int, good_through: date, uow: UnitOfWork, today: date) -> PayoffQuote:
+    """A payoff quote good through a date from today to 30 days ahead."""
+    _check_quote_date(good_through, today)
     with uow:
-        account = primary_account(uow.session, customer_id)
-        quote = PayoffQuote(
-            amount=payoff_amount(account, good_through, today),
-            good_through=good_through,
-            per_diem=to_money(per_diem(account)),
-            quote_number=quote_number(account, good_through),
-        )
+        quote = _quote(primary_account(uow.session, customer_id), good_through, today)
     logger.info("payoff quote %s for customer %s", quote.quote_number, customer_id)
     return quote
 
 
-def email_payoff_quote(customer_id: int, good_through: date, uow: UnitOfWork, settings: Settings,
+def email_payoff_quote(customer_id: int, good_through: date, uow: UnitOfWork, base_url: str,
                        today: date, now: Optional[datetime] = None) -> QuoteEmailed:
-    """Email the quote to the address on file, once per quote number (a retry finds the first)."""
-    quote = payoff_quote(customer_id, good_through, uow, today)
-    now = now or utcnow()
-    subject = f"payoff_quote:{quote.quote_number}"
+    """Email the quote to the address on file, once per quote number (a retry finds the first).
+
+    The quote is worked out in the same transaction that records the email, so the figures sent
+    are the figures quoted; the email points to `base_url` for questions.
+    """
+    _check_quote_date(good_through, today)
+    now = aware(now)
     with uow:
         session = uow.session
         account = primary_account(session, customer_id)
+        quote = _quote(account, good_through, today)
+        subject = f"payoff_quote:{quote.quote_number}"
         customer = session.get_one(Customer, customer_id)
         masked = mask_email(customer.email)
         if session.scalar(select(AuditLog.id).where(
@@ -112,13 +124,12 @@ def email_payoff_quote(customer_id: int, good_through: date, uow: UnitOfWork, se
         if quote.per_diem > 0:
             body += f" After that date, interest adds {format_usd(quote.per_diem)} a day."
         body += (" Pay it from a saved account in the chat or online, or mail a check with the quote "
-                 f"number. Questions? Visit {settings.public_base_url}.")
+                 f"number. Questions? Visit {base_url}.")
         queue_message(session, to=customer.email, channel="email", kind="payoff_quote",
                       customer_id=customer_id, subject=f"Your {what} quote {quote.quote_number}",
                       body=body)
-        session.add(AuditLog(occurred_at=now, actor=f"customer:{customer_id}",
-                             action="payoff_quote_emailed", subject=subject,
-                             details={"to": masked, "good_through": quote.good_through.isoformat()}))
+        audit.record(session, now, audit.customer(customer_id), "payoff_quote_emailed", subject,
+                     to=masked, good_through=quote.good_through.isoformat())
         uow.commit()
     logger.info("payoff quote %s emailed to customer %s", quote.quote_number, customer_id)
     return QuoteEmailed(quote, masked, sent=True)

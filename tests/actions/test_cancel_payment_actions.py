@@ -35,7 +35,7 @@ def _schedule(store: Container, account_number: str, last4: str, amount: str, da
     today = lender_today()
     return payments.schedule_payment(customer_id, Decimal(amount), today + timedelta(days=days_ahead), source_id,
                                      f"test-{account_number}-{amount}-{days_ahead}", store.uow(),
-                                     store.settings, today)
+                                     store.settings.public_base_url, today)
 
 
 def _status(store: Container, number: str) -> str:

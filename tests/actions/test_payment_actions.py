@@ -42,6 +42,18 @@ async def test_amounts_are_read_from_words_and_refused_when_out_of_range(store: 
     assert slots["payment_amount"] is None and "payoff amount" in said
 
 
+async def test_each_refused_amount_is_told_exactly_what_is_wrong(store: Container) -> None:
+    verify(store, "maria-chat")
+    for said, reply in [
+        ("my past due", "You don't have a past-due amount right now. How much would you like to pay?"),
+        ("$10.005", "Amounts go to the cent, like $125.50. How much would you like to pay?"),
+        ("$99,999", "That's more than your payoff amount of $18,420.55. Please choose a smaller amount."),
+        ("blah", "Sorry, I didn't catch the amount. How much would you like to pay, for example $250?"),
+    ]:
+        slots, text = await _validate("payment_amount", said)
+        assert slots["payment_amount"] is None and text == reply, said
+
+
 async def test_past_and_far_future_dates_are_refused(store: Container) -> None:
     verify(store, "maria-chat")
     today = lender_today()

@@ -58,7 +58,7 @@ def bodies(uow_factory: UowFactory, kind: str) -> list[str]:
 def enrol(uow_factory: UowFactory, settings: Settings, account: str = MARIA, last4: str = "6789",
           day: Any = 15) -> AutopayStatus:
     return autopay.enrol_autopay(customer_id(uow_factory, account), source_id(uow_factory, last4),
-                                 day, uow_factory(), settings, TODAY, now=NOW)
+                                 day, uow_factory(), settings.public_base_url, TODAY, now=NOW)
 
 
 # --- status -----------------------------------------------------------------------------------
@@ -73,6 +73,49 @@ def test_james_sees_his_autopay_from_checking_on_the_first(uow_factory: UowFacto
 def test_maria_is_not_enrolled(uow_factory: UowFactory) -> None:
     status = autopay.autopay_status(customer_id(uow_factory, MARIA), uow_factory(), TODAY)
     assert status == AutopayStatus(enrolled=False)
+
+
+# --- before a yes -----------------------------------------------------------------------------
+
+
+def test_setting_up_offers_the_saved_sources_the_due_date_and_any_current_enrolment(
+        uow_factory: UowFactory) -> None:
+    maria = autopay.autopay_setup(customer_id(uow_factory, MARIA), uow_factory(), TODAY)
+    assert maria == autopay.AutopaySetup(
+        Decimal("452.18"), ("checking ****6789", "debit card ****1111"), date(2026, 12, 15),
+        AutopayStatus(enrolled=False))
+    james = autopay.autopay_setup(customer_id(uow_factory, JAMES), uow_factory(), TODAY)
+    assert james.current == autopay.autopay_status(customer_id(uow_factory, JAMES), uow_factory(),
+                                                   TODAY)
+
+
+@pytest.mark.parametrize("day, first_debit, due_before", [
+    (20, date(2026, 12, 20), date(2026, 12, 15)),  # the payment due on the 15th comes first
+    (10, date(2026, 12, 10), None),
+    (15, date(2026, 12, 15), None),
+])
+def test_the_summary_names_the_first_debit_and_a_payment_due_before_it(
+        day: int, first_debit: date, due_before: Any, uow_factory: UowFactory) -> None:
+    before = snapshot(uow_factory)
+    plan = autopay.preview_autopay(customer_id(uow_factory, MARIA), source_id(uow_factory, "6789"),
+                                   day, uow_factory(), TODAY)
+    assert plan == autopay.AutopayPreview(day, Decimal("452.18"), "checking ****6789", first_debit,
+                                          AutopayStatus(enrolled=False), due_before)
+    assert snapshot(uow_factory) == before  # nothing is stored before the yes
+
+
+def test_the_summary_of_a_change_shows_the_enrolment_it_replaces(uow_factory: UowFactory) -> None:
+    james = customer_id(uow_factory, JAMES)
+    plan = autopay.preview_autopay(james, source_id(uow_factory, "2244"), 5, uow_factory(), TODAY)
+    assert (plan.current.day_of_month, plan.current.source_masked) == (1, "checking ****2244")
+
+
+def test_the_summary_refuses_a_source_or_day_autopay_could_not_use(uow_factory: UowFactory) -> None:
+    maria = customer_id(uow_factory, MARIA)
+    with pytest.raises(UnknownFundingSource):
+        autopay.preview_autopay(maria, source_id(uow_factory, "2244"), 5, uow_factory(), TODAY)
+    with pytest.raises(InvalidAutopayDay):
+        autopay.preview_autopay(maria, source_id(uow_factory, "6789"), 29, uow_factory(), TODAY)
 
 
 # --- enrolling --------------------------------------------------------------------------------
@@ -135,8 +178,8 @@ def test_concurrent_enrolments_make_exactly_one(uow_factory: UowFactory,
     def attempt() -> None:
         barrier.wait()
         try:
-            results.append(autopay.enrol_autopay(maria, checking, 15, uow_factory(), settings,
-                                                 TODAY, now=NOW))
+            results.append(autopay.enrol_autopay(maria, checking, 15, uow_factory(),
+                                                 settings.public_base_url, TODAY, now=NOW))
         except BaseException as error:  # noqa: BLE001 - checked below
             results.append(error)
 
@@ -190,7 +233,8 @@ def test_refuses_to_enrol_a_fraud_frozen_account(uow_factory: UowFactory,
 def test_james_moves_his_autopay_to_the_fifth(uow_factory: UowFactory,
                                               settings: Settings) -> None:
     james = customer_id(uow_factory, JAMES)
-    status = autopay.change_autopay(james, None, 5, uow_factory(), settings, TODAY, now=NOW)
+    status = autopay.change_autopay(james, None, 5, uow_factory(), settings.public_base_url, TODAY,
+                                    now=NOW)
 
     assert status == AutopayStatus(True, 5, Decimal("389.00"), "checking ****2244",
                                    date(2026, 12, 5))
@@ -208,7 +252,7 @@ def test_maria_switches_her_autopay_to_her_debit_card(uow_factory: UowFactory,
                                                       settings: Settings) -> None:
     enrol(uow_factory, settings)
     status = autopay.change_autopay(customer_id(uow_factory, MARIA), source_id(uow_factory, "1111"),
-                                    None, uow_factory(), settings, TODAY, now=NOW)
+                                    None, uow_factory(), settings.public_base_url, TODAY, now=NOW)
     assert (status.source_masked, status.day_of_month) == ("debit card ****1111", 15)
 
 
@@ -216,8 +260,8 @@ def test_changing_autopay_that_is_not_set_up_is_refused(uow_factory: UowFactory,
                                                         settings: Settings) -> None:
     before = snapshot(uow_factory)
     with pytest.raises(NotEnrolled):
-        autopay.change_autopay(customer_id(uow_factory, MARIA), None, 20, uow_factory(), settings,
-                               TODAY, now=NOW)
+        autopay.change_autopay(customer_id(uow_factory, MARIA), None, 20, uow_factory(),
+                               settings.public_base_url, TODAY, now=NOW)
     assert snapshot(uow_factory) == before
 
 
@@ -230,7 +274,8 @@ def test_an_invalid_change_leaves_autopay_as_it_was(uow_factory: UowFactory, set
     source_arg = None if source is None else source_id(uow_factory, source)  # Maria's checking
     before = snapshot(uow_factory)
     with pytest.raises(error):
-        autopay.change_autopay(james, source_arg, day, uow_factory(), settings, TODAY, now=NOW)
+        autopay.change_autopay(james, source_arg, day, uow_factory(), settings.public_base_url,
+                               TODAY, now=NOW)
     assert snapshot(uow_factory) == before
 
 
@@ -241,7 +286,8 @@ def test_james_cancels_autopay_and_enrols_again(uow_factory: UowFactory,
                                                 settings: Settings) -> None:
     james = customer_id(uow_factory, JAMES)
 
-    cancelled = autopay.cancel_autopay(james, uow_factory(), settings, TODAY, now=NOW)
+    cancelled = autopay.cancel_autopay(james, uow_factory(), settings.public_base_url, TODAY,
+                                       now=NOW)
 
     assert (cancelled.day_of_month, cancelled.amount, cancelled.source_masked) == (
         1, Decimal("389.00"), "checking ****2244")
@@ -255,7 +301,7 @@ def test_james_cancels_autopay_and_enrols_again(uow_factory: UowFactory,
 
     later = NOW + timedelta(hours=1)
     again = autopay.enrol_autopay(james, source_id(uow_factory, "2244"), 3, uow_factory(),
-                                  settings, TODAY, now=later)
+                                  settings.public_base_url, TODAY, now=later)
 
     assert again == AutopayStatus(True, 3, Decimal("389.00"), "checking ****2244",
                                   date(2026, 12, 3))
@@ -266,17 +312,18 @@ def test_cancelling_autopay_that_is_not_set_up_is_refused(uow_factory: UowFactor
                                                           settings: Settings) -> None:
     before = snapshot(uow_factory)
     with pytest.raises(NotEnrolled):
-        autopay.cancel_autopay(customer_id(uow_factory, MARIA), uow_factory(), settings, TODAY)
+        autopay.cancel_autopay(customer_id(uow_factory, MARIA), uow_factory(),
+                               settings.public_base_url, TODAY)
     assert snapshot(uow_factory) == before
 
 
 def test_cancelling_twice_is_refused_the_second_time(uow_factory: UowFactory,
                                                      settings: Settings) -> None:
     james = customer_id(uow_factory, JAMES)
-    autopay.cancel_autopay(james, uow_factory(), settings, TODAY, now=NOW)
+    autopay.cancel_autopay(james, uow_factory(), settings.public_base_url, TODAY, now=NOW)
     before = snapshot(uow_factory)
     with pytest.raises(NotEnrolled):
-        autopay.cancel_autopay(james, uow_factory(), settings, TODAY, now=NOW)
+        autopay.cancel_autopay(james, uow_factory(), settings.public_base_url, TODAY, now=NOW)
     assert snapshot(uow_factory) == before
 
 
@@ -288,6 +335,6 @@ def test_refusal_messages_are_safe_to_show_the_customer() -> None:
 def test_refuses_a_naive_now(uow_factory: UowFactory, settings: Settings) -> None:
     before = snapshot(uow_factory)
     with pytest.raises(ValueError):
-        autopay.cancel_autopay(customer_id(uow_factory, JAMES), uow_factory(), settings, TODAY,
-                               now=datetime(2026, 11, 24, 15, 0))
+        autopay.cancel_autopay(customer_id(uow_factory, JAMES), uow_factory(),
+                               settings.public_base_url, TODAY, now=datetime(2026, 11, 24, 15, 0))
     assert snapshot(uow_factory) == before

@@ -31,13 +31,13 @@ from autofinance.adapters.store.models import AuditLog, ContactChange, Customer,
 def request(uow_factory: UowFactory, settings: Settings, clock: Any, field: str, value: str,
             account: str = MARIA) -> ContactChangePending:
     return contact.request_contact_change(customer_id(uow_factory, account), field, value,
-                                          uow_factory(), settings, now=clock.now)
+                                          uow_factory(), settings.secret_pepper, now=clock.now)
 
 
 def confirm(uow_factory: UowFactory, settings: Settings, clock: Any, field: str, code: str,
             account: str = MARIA) -> ContactChanged:
     return contact.confirm_contact_change(customer_id(uow_factory, account), field, code,
-                                          uow_factory(), settings, now=clock.now)
+                                          uow_factory(), settings.secret_pepper, now=clock.now)
 
 
 def messages(uow_factory: UowFactory, kind: str) -> list[OutboxMessage]:

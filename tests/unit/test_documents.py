@@ -13,7 +13,9 @@ from sqlalchemy import select, update
 
 from autofinance.config import Secret, Settings
 from autofinance.services import documents
-from autofinance.services.documents import DocumentLinkSent, StatementInfo, choose_document
+from autofinance.services.documents import (
+    DocumentLinkSent, RequestedDocument, StatementInfo, choose_document,
+)
 from autofinance.services.errors import UnknownDocument
 from autofinance.adapters.store.models import AuditLog, OutboxMessage, Payment
 
@@ -30,7 +32,7 @@ def link_parts(link: str) -> tuple[str, dict[str, str]]:
 def verify(settings: Settings, document_id: str, query: dict[str, str],
            now: datetime = NOW) -> bool:
     return documents.verify_document_link(query["c"], document_id, query["exp"], query["sig"],
-                                          settings, now=now)
+                                          settings.secret_pepper, now=now)
 
 
 def nothing_sent(uow_factory: UowFactory) -> tuple[int, int]:
@@ -71,7 +73,8 @@ def test_only_months_that_end_after_the_account_opened_have_a_statement(
 def test_a_link_is_signed_for_one_customer_and_document_and_expires_in_a_day(
         uow_factory: UowFactory, settings: Settings) -> None:
     maria = customer_id(uow_factory, MARIA)
-    link = documents.document_link(maria, "statement-2026-10", settings, now=NOW)
+    link = documents.document_link(maria, "statement-2026-10", settings.public_base_url,
+                                   settings.secret_pepper, now=NOW)
 
     assert link.startswith(f"{settings.public_base_url}/documents/statement-2026-10?c={maria}&exp=")
     document_id, query = link_parts(link)
@@ -96,7 +99,7 @@ def test_a_link_is_signed_for_one_customer_and_document_and_expires_in_a_day(
 def test_a_tampered_link_is_refused(tamper: Any, uow_factory: UowFactory,
                                     settings: Settings) -> None:
     link = documents.document_link(customer_id(uow_factory, MARIA), "statement-2026-10",
-                                   settings, now=NOW)
+                                   settings.public_base_url, settings.secret_pepper, now=NOW)
     document_id, query = tamper(*link_parts(link))
     assert not verify(settings, document_id, query)
 
@@ -104,7 +107,8 @@ def test_a_tampered_link_is_refused(tamper: Any, uow_factory: UowFactory,
 def test_a_link_signed_for_another_customer_does_not_open_this_customers_document(
         uow_factory: UowFactory, settings: Settings) -> None:
     james, maria = customer_id(uow_factory, JAMES), customer_id(uow_factory, MARIA)
-    document_id, query = link_parts(documents.document_link(james, "contract", settings, now=NOW))
+    document_id, query = link_parts(documents.document_link(
+        james, "contract", settings.public_base_url, settings.secret_pepper, now=NOW))
     assert not verify(settings, document_id, {**query, "c": str(maria)})
 
 
@@ -112,7 +116,8 @@ def test_an_expired_link_or_another_servers_signature_is_refused(
         uow_factory: UowFactory, settings: Settings) -> None:
     maria = customer_id(uow_factory, MARIA)
     document_id, query = link_parts(
-        documents.document_link(maria, "contract", settings, now=NOW, ttl_minutes=60))
+        documents.document_link(maria, "contract", settings.public_base_url,
+                                settings.secret_pepper, now=NOW, ttl_minutes=60))
 
     assert verify(settings, document_id, query, now=NOW + timedelta(minutes=59))
     assert not verify(settings, document_id, query, now=NOW + timedelta(minutes=60))
@@ -125,13 +130,15 @@ def test_an_expired_link_or_another_servers_signature_is_refused(
 def test_a_link_is_only_made_for_a_well_formed_document_id(document_id: str,
                                                            settings: Settings) -> None:
     with pytest.raises(UnknownDocument):
-        documents.document_link(1, document_id, settings, now=NOW)
+        documents.document_link(1, document_id, settings.public_base_url, settings.secret_pepper,
+                                now=NOW)
 
 
 @pytest.mark.parametrize("ttl", [0, -5, 7 * 24 * 60 + 1])
 def test_a_link_lives_between_a_minute_and_a_week(ttl: int, settings: Settings) -> None:
     with pytest.raises(ValueError):
-        documents.document_link(1, "contract", settings, now=NOW, ttl_minutes=ttl)
+        documents.document_link(1, "contract", settings.public_base_url, settings.secret_pepper,
+                                now=NOW, ttl_minutes=ttl)
 
 
 # --- sending a link ---------------------------------------------------------------------
@@ -140,8 +147,9 @@ def test_a_link_lives_between_a_minute_and_a_week(ttl: int, settings: Settings) 
 def test_sending_a_link_emails_the_address_on_file_with_a_working_link(
         uow_factory: UowFactory, settings: Settings) -> None:
     maria = customer_id(uow_factory, MARIA)
-    sent = documents.send_document_link(maria, "statement-2026-10", uow_factory(), settings,
-                                        now=NOW)
+    sent = documents.send_document_link(maria, "statement-2026-10", uow_factory(),
+                                        settings.public_base_url, settings.secret_pepper,
+                                        settings.lender_timezone, now=NOW)
 
     assert sent == DocumentLinkSent("October 2026", "m****@example.com", 24)
     with uow_factory() as uow:
@@ -165,8 +173,44 @@ def test_a_document_the_customer_does_not_have_is_refused_and_nothing_is_sent(
     before = nothing_sent(uow_factory)
     with pytest.raises(UnknownDocument):
         documents.send_document_link(customer_id(uow_factory, JAMES), document_id, uow_factory(),
-                                     settings, now=NOW)
+                                     settings.public_base_url, settings.secret_pepper,
+                                     settings.lender_timezone, now=NOW)
     assert nothing_sent(uow_factory) == before
+
+
+def test_a_document_asked_for_by_name_is_emailed_with_the_oldest_statement_on_offer(
+        uow_factory: UowFactory, settings: Settings) -> None:
+    requested = documents.send_requested_document(
+        customer_id(uow_factory, MARIA), "my march statement please", uow_factory(),
+        settings.public_base_url, settings.secret_pepper, settings.lender_timezone, now=NOW)
+
+    assert requested == RequestedDocument(DocumentLinkSent("March 2026", "m****@example.com", 24),
+                                          False, "November 2025")
+    with uow_factory() as uow:
+        body = uow.session.scalars(select(OutboxMessage.body)).one()
+    assert "/documents/statement-2026-03?" in body
+
+
+def test_a_document_asked_for_that_the_customer_does_not_have_sends_nothing(
+        uow_factory: UowFactory, settings: Settings) -> None:
+    before = nothing_sent(uow_factory)
+    requested = documents.send_requested_document(
+        customer_id(uow_factory, MARIA), "march 2019", uow_factory(), settings.public_base_url,
+        settings.secret_pepper, settings.lender_timezone, now=NOW)
+
+    assert requested == RequestedDocument(None, False, "November 2025")
+    assert nothing_sent(uow_factory) == before
+
+
+def test_before_the_first_statement_the_contract_can_still_be_asked_for(
+        uow_factory: UowFactory, settings: Settings) -> None:
+    set_account(uow_factory, JAMES, opened_on=date(2026, 11, 2))
+    requested = documents.send_requested_document(
+        customer_id(uow_factory, JAMES), "the contract", uow_factory(), settings.public_base_url,
+        settings.secret_pepper, settings.lender_timezone, now=NOW)
+
+    assert requested.sent is not None and requested.sent.label == "Lease contract"
+    assert requested.is_contract and requested.oldest_statement is None
 
 
 # --- the text ---------------------------------------------------------------------------

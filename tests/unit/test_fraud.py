@@ -62,13 +62,13 @@ def account_state(uow_factory: UowFactory, account_number: str) -> tuple[Any, ..
                 credential.sessions_valid_after)
 
 
-def report(uow_factory: UowFactory, settings: Settings, account: Optional[str] = MARIA,
+def report(uow_factory: UowFactory, account: Optional[str] = MARIA,
            verified: bool = True, description: str = STORY,
            customer: Optional[int] = None) -> FraudReport:
     who = customer if customer is not None else (
         customer_id(uow_factory, account) if account else None)
     return fraud.report_fraud("conv-1", description, "yesterday evening", who, verified,
-                              uow_factory(), settings, now=NOW)
+                              uow_factory(), now=NOW)
 
 
 def cases(uow_factory: UowFactory) -> list[FraudCase]:
@@ -82,7 +82,7 @@ def cases(uow_factory: UowFactory) -> list[FraudCase]:
 
 
 def test_a_verified_report_locks_online_access_cancels_recent_chat_payments_and_freezes(
-    uow_factory: UowFactory, settings: Settings,
+    uow_factory: UowFactory,
 ) -> None:
     add_payment(uow_factory, MARIA, "MPRECENTCHAT")
     add_payment(uow_factory, MARIA, "MPRECENTPORT", origin="portal", age=timedelta(days=6))
@@ -92,7 +92,7 @@ def test_a_verified_report_locks_online_access_cancels_recent_chat_payments_and_
     add_payment(uow_factory, MARIA, "MPRECENTAUTO", origin="autopay")
     add_payment(uow_factory, MARIA, "MPRECENTFONE", origin="phone")
 
-    result = report(uow_factory, settings)
+    result = report(uow_factory)
 
     assert result.locked_online_access is True
     assert result.cancelled_payments == ("MPRECENTCHAT", "MPRECENTPORT")
@@ -113,17 +113,17 @@ def test_a_verified_report_locks_online_access_cancels_recent_chat_payments_and_
 
 
 def test_a_frozen_account_takes_no_new_payment(uow_factory: UowFactory, settings: Settings) -> None:
-    report(uow_factory, settings)
+    report(uow_factory)
     with pytest.raises(AccountFrozen):
         payments.schedule_payment(customer_id(uow_factory, MARIA), Decimal("452.18"),
                                   date(2026, 12, 15), source_id(uow_factory, "6789"), "k",
-                                  uow_factory(), settings, TODAY, now=NOW)
+                                  uow_factory(), settings.public_base_url, TODAY, now=NOW)
 
 
 def test_the_customer_on_file_is_told_by_email_and_text_without_the_reports_details(
-    uow_factory: UowFactory, settings: Settings,
+    uow_factory: UowFactory,
 ) -> None:
-    result = report(uow_factory, settings)
+    result = report(uow_factory)
     with uow_factory() as uow:
         messages = list(uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.channel)))
         sent = [(m.kind, m.channel, m.to, m.body) for m in messages]
@@ -137,10 +137,10 @@ def test_the_customer_on_file_is_told_by_email_and_text_without_the_reports_deta
 
 
 def test_the_email_names_the_cancelled_payments_so_a_customer_can_pay_again(
-    uow_factory: UowFactory, settings: Settings,
+    uow_factory: UowFactory,
 ) -> None:
     add_payment(uow_factory, MARIA, "MPRECENTCHAT")
-    report(uow_factory, settings)
+    report(uow_factory)
     with uow_factory() as uow:
         email, sms = (uow.session.scalar(select(OutboxMessage.body).where(
             OutboxMessage.channel == channel)) for channel in ("email", "sms"))
@@ -148,25 +148,23 @@ def test_the_email_names_the_cancelled_payments_so_a_customer_can_pay_again(
     assert sms is not None and "MPRECENTCHAT" not in sms
 
 
-def test_another_customers_payments_are_left_alone(uow_factory: UowFactory,
-                                                   settings: Settings) -> None:
+def test_another_customers_payments_are_left_alone(uow_factory: UowFactory) -> None:
     add_payment(uow_factory, DANA, "MPDANARECENT")
-    assert report(uow_factory, settings).cancelled_payments == ()
+    assert report(uow_factory).cancelled_payments == ()
     assert payment_statuses(uow_factory)["MPDANARECENT"] == "scheduled"
     assert account_state(uow_factory, DANA) == (False, False, None, None)
 
 
 def test_robert_already_locked_is_still_locked_and_gets_a_lock_time(
-    uow_factory: UowFactory, settings: Settings,
+    uow_factory: UowFactory,
 ) -> None:
-    assert report(uow_factory, settings, account=ROBERT).locked_online_access is True
+    assert report(uow_factory, account=ROBERT).locked_online_access is True
     assert account_state(uow_factory, ROBERT) == (True, True, NOW, NOW)
 
 
-def test_the_report_is_audited_without_its_description(uow_factory: UowFactory,
-                                                       settings: Settings) -> None:
+def test_the_report_is_audited_without_its_description(uow_factory: UowFactory) -> None:
     add_payment(uow_factory, MARIA, "MPRECENTCHAT")
-    result = report(uow_factory, settings)
+    result = report(uow_factory)
     with uow_factory() as uow:
         audit = uow.session.scalar(select(AuditLog).where(AuditLog.action == "fraud_reported"))
         assert audit is not None
@@ -181,13 +179,13 @@ def test_the_report_is_audited_without_its_description(uow_factory: UowFactory,
 
 
 def test_an_unverified_report_changes_nothing_for_the_account_and_still_creates_a_case(
-    uow_factory: UowFactory, settings: Settings,
+    uow_factory: UowFactory,
 ) -> None:
     add_payment(uow_factory, MARIA, "MPRECENTCHAT")
     before = (account_state(uow_factory, MARIA), payment_statuses(uow_factory),
               count(uow_factory, OutboxMessage))
 
-    result = report(uow_factory, settings, verified=False)
+    result = report(uow_factory, verified=False)
 
     assert (result.locked_online_access, result.cancelled_payments) == (False, ())
     assert result.advice == ADVICE
@@ -208,10 +206,10 @@ def test_an_unverified_report_changes_nothing_for_the_account_and_still_creates_
     (None, None, False),  # no customer named at all
 ])
 def test_an_unverified_report_does_not_reveal_whether_an_account_exists(
-    uow_factory: UowFactory, settings: Settings, account: Optional[str], customer: Optional[int],
+    uow_factory: UowFactory, account: Optional[str], customer: Optional[int],
     verified: bool,
 ) -> None:
-    result = report(uow_factory, settings, account=account, customer=customer, verified=verified)
+    result = report(uow_factory, account=account, customer=customer, verified=verified)
     assert replace(result, case_number="") == FraudReport("", False, (), ADVICE)
     assert count(uow_factory, OutboxMessage) == 0
     assert count(uow_factory, FraudCase, FraudCase.reporter_verified.is_(False)) == 1
@@ -221,27 +219,27 @@ def test_an_unverified_report_does_not_reveal_whether_an_account_exists(
 
 
 @pytest.mark.parametrize("description", ["", "   \n\t ", None])
-def test_an_empty_description_is_refused(uow_factory: UowFactory, settings: Settings,
+def test_an_empty_description_is_refused(uow_factory: UowFactory,
                                          description: Any) -> None:
     before = (account_state(uow_factory, MARIA), count(uow_factory, OutboxMessage))
     with pytest.raises(InvalidFraudReport):
-        report(uow_factory, settings, description=description)
+        report(uow_factory, description=description)
     assert count(uow_factory, FraudCase) == 0 and count(uow_factory, AuditLog) == 0
     assert (account_state(uow_factory, MARIA), count(uow_factory, OutboxMessage)) == before
 
 
 def test_a_description_is_trimmed_and_only_its_first_2000_characters_kept(
-    uow_factory: UowFactory, settings: Settings,
+    uow_factory: UowFactory,
 ) -> None:
     long_text = "a" * 1990 + "b" * 20 + "c" * 500
-    report(uow_factory, settings, description=f"  \n{long_text}  ")
+    report(uow_factory, description=f"  \n{long_text}  ")
     assert cases(uow_factory)[0].description == "a" * 1990 + "b" * 10
 
 
 def test_numbers_that_look_like_cards_codes_or_ssns_are_not_stored(
-    uow_factory: UowFactory, settings: Settings,
+    uow_factory: UowFactory,
 ) -> None:
-    report(uow_factory, settings, description=(
+    report(uow_factory, description=(
         "They used card 4111 1111 1111 1111, asked for code 482913 and my SSN 123-45-6789 "
         "on 11/20/2026 and took $1,500"))
     stored = cases(uow_factory)[0].description

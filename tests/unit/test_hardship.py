@@ -9,7 +9,6 @@ import pytest
 from fixtures_store import DANA, JAMES, MARIA, UowFactory, count, customer_id, set_account
 from sqlalchemy import select
 
-from autofinance.config import Settings
 from autofinance.domain.calendar import add_months
 from autofinance.services import hardship
 from autofinance.services.errors import DueDateMoveTooFar, InvalidDueDay, NotEligible
@@ -38,16 +37,16 @@ def snapshot(uow_factory: UowFactory, account_number: str) -> tuple[Any, ...]:
             count(uow_factory, OutboxMessage), count(uow_factory, AuditLog))
 
 
-def request(uow_factory: UowFactory, settings: Settings, account: str, option: str,
+def request(uow_factory: UowFactory, account: str, option: str,
             **kwargs: Any) -> hardship.HardshipRequest:
     return hardship.request_hardship(customer_id(uow_factory, account), option, "lost my job",
-                                     uow_factory(), settings, TODAY, now=NOW, **kwargs)
+                                     uow_factory(), TODAY, now=NOW, **kwargs)
 
 
-def move_due_day(uow_factory: UowFactory, settings: Settings, account: str,
+def move_due_day(uow_factory: UowFactory, account: str,
                  new_day: Any) -> hardship.HardshipRequest:
     return hardship.change_due_date(customer_id(uow_factory, account), new_day, uow_factory(),
-                                    settings, TODAY, now=NOW)
+                                    TODAY, now=NOW)
 
 
 # --- which options ----------------------------------------------------------------------------
@@ -128,11 +127,10 @@ def test_no_second_due_date_change_within_12_months(uow_factory: UowFactory) -> 
 # --- extension and specialist requests --------------------------------------------------------
 
 
-def test_dana_requests_an_extension_and_a_specialist_decides(uow_factory: UowFactory,
-                                                             settings: Settings) -> None:
+def test_dana_requests_an_extension_and_a_specialist_decides(uow_factory: UowFactory) -> None:
     account_before = account_row(uow_factory, DANA)
 
-    result = request(uow_factory, settings, DANA, "extension")
+    result = request(uow_factory, DANA, "extension")
 
     assert (result.option, result.status, result.next_due_date) == ("extension", "requested", None)
     assert re.fullmatch(r"HS[A-Z2-7]{8}", result.case_number)
@@ -152,55 +150,50 @@ def test_dana_requests_an_extension_and_a_specialist_decides(uow_factory: UowFac
         assert "lost my job" not in str(audit.details)
 
 
-def test_asking_again_for_an_open_extension_returns_the_same_case(uow_factory: UowFactory,
-                                                                  settings: Settings) -> None:
-    first = request(uow_factory, settings, DANA, "extension")
+def test_asking_again_for_an_open_extension_returns_the_same_case(uow_factory: UowFactory) -> None:
+    first = request(uow_factory, DANA, "extension")
     before = snapshot(uow_factory, DANA)
-    assert request(uow_factory, settings, DANA, "extension") == first
+    assert request(uow_factory, DANA, "extension") == first
     assert snapshot(uow_factory, DANA) == before
 
 
-def test_an_ineligible_extension_is_refused_with_the_reason(uow_factory: UowFactory,
-                                                            settings: Settings) -> None:
+def test_an_ineligible_extension_is_refused_with_the_reason(uow_factory: UowFactory) -> None:
     set_account(uow_factory, DANA, days_past_due=61)
     reason = options(uow_factory, DANA).extension.reason
     before = snapshot(uow_factory, DANA)
     with pytest.raises(NotEligible) as refused:
-        request(uow_factory, settings, DANA, "extension")
+        request(uow_factory, DANA, "extension")
     assert refused.value.message == reason
     assert snapshot(uow_factory, DANA) == before
 
 
-def test_james_cannot_request_an_extension_on_his_lease(uow_factory: UowFactory,
-                                                        settings: Settings) -> None:
+def test_james_cannot_request_an_extension_on_his_lease(uow_factory: UowFactory) -> None:
     before = snapshot(uow_factory, JAMES)
     with pytest.raises(NotEligible) as refused:
-        request(uow_factory, settings, JAMES, "extension")
+        request(uow_factory, JAMES, "extension")
     assert "lease-end" in refused.value.message
     assert snapshot(uow_factory, JAMES) == before
 
 
-def test_a_specialist_is_always_available(uow_factory: UowFactory, settings: Settings) -> None:
+def test_a_specialist_is_always_available(uow_factory: UowFactory) -> None:
     set_account(uow_factory, DANA, days_past_due=90, opened_on=add_months(TODAY, -2))
-    result = request(uow_factory, settings, DANA, "specialist")
+    result = request(uow_factory, DANA, "specialist")
     assert (result.option, result.status) == ("specialist", "requested")
     assert count(uow_factory, HardshipCase, HardshipCase.option == "specialist") == 1
 
 
-def test_an_unknown_option_is_a_programming_error(uow_factory: UowFactory,
-                                                  settings: Settings) -> None:
+def test_an_unknown_option_is_a_programming_error(uow_factory: UowFactory) -> None:
     before = snapshot(uow_factory, DANA)
     with pytest.raises(ValueError):
-        request(uow_factory, settings, DANA, "forgiveness")
+        request(uow_factory, DANA, "forgiveness")
     assert snapshot(uow_factory, DANA) == before
 
 
 # --- due-date changes -------------------------------------------------------------------------
 
 
-def test_maria_moves_her_due_date_to_the_25th_at_once(uow_factory: UowFactory,
-                                                      settings: Settings) -> None:
-    result = request(uow_factory, settings, MARIA, "due_date_change", new_day=25)
+def test_maria_moves_her_due_date_to_the_25th_at_once(uow_factory: UowFactory) -> None:
+    result = request(uow_factory, MARIA, "due_date_change", new_day=25)
 
     assert (result.option, result.status) == ("due_date_change", "approved")
     assert result.next_due_date == date(2026, 12, 25)
@@ -214,62 +207,55 @@ def test_maria_moves_her_due_date_to_the_25th_at_once(uow_factory: UowFactory,
 
 
 def test_an_earlier_day_moves_the_next_payment_earlier_in_the_same_month(
-    uow_factory: UowFactory, settings: Settings,
+    uow_factory: UowFactory,
 ) -> None:
-    assert move_due_day(uow_factory, settings, MARIA, 5).next_due_date == date(2026, 12, 5)
+    assert move_due_day(uow_factory, MARIA, 5).next_due_date == date(2026, 12, 5)
 
 
-def test_a_day_already_passed_this_month_takes_effect_next_month(uow_factory: UowFactory,
-                                                                 settings: Settings) -> None:
+def test_a_day_already_passed_this_month_takes_effect_next_month(uow_factory: UowFactory) -> None:
     set_account(uow_factory, MARIA, payment_due_day=25, next_due_date=date(2026, 11, 25))
-    assert move_due_day(uow_factory, settings, MARIA, 20).next_due_date == date(2026, 12, 20)
+    assert move_due_day(uow_factory, MARIA, 20).next_due_date == date(2026, 12, 20)
 
 
-def test_dana_may_move_her_due_date_by_15_days(uow_factory: UowFactory,
-                                               settings: Settings) -> None:
-    assert move_due_day(uow_factory, settings, DANA, 20).next_due_date == date(2026, 12, 20)
+def test_dana_may_move_her_due_date_by_15_days(uow_factory: UowFactory) -> None:
+    assert move_due_day(uow_factory, DANA, 20).next_due_date == date(2026, 12, 20)
 
 
-def test_a_due_date_change_by_16_days_is_refused(uow_factory: UowFactory,
-                                                 settings: Settings) -> None:
+def test_a_due_date_change_by_16_days_is_refused(uow_factory: UowFactory) -> None:
     before = snapshot(uow_factory, DANA)
     with pytest.raises(DueDateMoveTooFar):
-        move_due_day(uow_factory, settings, DANA, 21)
+        move_due_day(uow_factory, DANA, 21)
     assert snapshot(uow_factory, DANA) == before
 
 
 @pytest.mark.parametrize("new_day", [0, 29, 31, -3, 15, True, "20"])
 def test_a_day_outside_1_to_28_or_the_current_day_is_refused(uow_factory: UowFactory,
-                                                             settings: Settings,
                                                              new_day: Any) -> None:
     before = snapshot(uow_factory, MARIA)
     with pytest.raises(InvalidDueDay):
-        move_due_day(uow_factory, settings, MARIA, new_day)
+        move_due_day(uow_factory, MARIA, new_day)
     assert snapshot(uow_factory, MARIA) == before
 
 
-def test_a_due_date_change_request_without_a_day_asks_for_one(uow_factory: UowFactory,
-                                                              settings: Settings) -> None:
+def test_a_due_date_change_request_without_a_day_asks_for_one(uow_factory: UowFactory) -> None:
     before = snapshot(uow_factory, MARIA)
     with pytest.raises(InvalidDueDay):
-        request(uow_factory, settings, MARIA, "due_date_change")
+        request(uow_factory, MARIA, "due_date_change")
     assert snapshot(uow_factory, MARIA) == before
 
 
-def test_a_second_due_date_change_within_12_months_is_refused(uow_factory: UowFactory,
-                                                              settings: Settings) -> None:
-    move_due_day(uow_factory, settings, MARIA, 20)
+def test_a_second_due_date_change_within_12_months_is_refused(uow_factory: UowFactory) -> None:
+    move_due_day(uow_factory, MARIA, 20)
     before = snapshot(uow_factory, MARIA)
     with pytest.raises(NotEligible) as refused:
-        move_due_day(uow_factory, settings, MARIA, 25)
+        move_due_day(uow_factory, MARIA, 25)
     assert "12 months" in refused.value.message
     assert snapshot(uow_factory, MARIA) == before
 
 
-def test_a_due_date_change_before_the_first_payment_is_refused(uow_factory: UowFactory,
-                                                               settings: Settings) -> None:
+def test_a_due_date_change_before_the_first_payment_is_refused(uow_factory: UowFactory) -> None:
     set_account(uow_factory, MARIA, first_payment_date=date(2026, 12, 15))
     before = snapshot(uow_factory, MARIA)
     with pytest.raises(NotEligible):
-        move_due_day(uow_factory, settings, MARIA, 20)
+        move_due_day(uow_factory, MARIA, 20)
     assert snapshot(uow_factory, MARIA) == before

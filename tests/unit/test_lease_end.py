@@ -34,7 +34,8 @@ def stored(uow_factory: UowFactory) -> tuple[Any, ...]:
 def extend(uow_factory: UowFactory, settings: Settings, months: Any,
            account: str = JAMES) -> lease_end.LeaseExtensionRequested:
     return lease_end.request_lease_extension(customer_id(uow_factory, account), months,
-                                             uow_factory(), settings, TODAY, now=NOW)
+                                             uow_factory(), settings.public_base_url, TODAY,
+                                             now=NOW)
 
 
 def test_james_sees_his_buyout_maturity_and_return_terms(uow_factory: UowFactory) -> None:
@@ -92,6 +93,24 @@ def test_an_extension_request_records_and_confirms_receipt_but_leaves_the_lease_
         assert audit.details == {"account": "****7734", "months": 3,
                                  "maturity_date": "2027-02-07",
                                  "requested_maturity_date": "2027-05-07"}
+
+
+def test_the_summary_before_a_yes_moves_the_end_by_the_months_at_the_same_payment(
+        uow_factory: UowFactory) -> None:
+    before = stored(uow_factory)
+    preview = lease_end.preview_lease_extension(customer_id(uow_factory, JAMES), 3, uow_factory())
+
+    assert preview == lease_end.LeaseExtensionPreview(3, Decimal("389.00"), date(2027, 2, 7),
+                                                      date(2027, 5, 7))
+    assert stored(uow_factory) == before  # nothing is sent before the yes
+
+
+@pytest.mark.parametrize("account, months, refused", [
+    (MARIA, 3, NotALease), (JAMES, 7, InvalidExtensionLength), (JAMES, 0, InvalidExtensionLength)])
+def test_the_summary_is_only_for_a_lease_and_1_to_6_months(
+        account: str, months: int, refused: type, uow_factory: UowFactory) -> None:
+    with pytest.raises(refused):
+        lease_end.preview_lease_extension(customer_id(uow_factory, account), months, uow_factory())
 
 
 def test_asking_twice_the_same_day_sends_one_confirmation(

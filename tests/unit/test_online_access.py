@@ -31,12 +31,14 @@ GOOD = "Blue-Harbor-Kite-42"
 def send(uow_factory: UowFactory, settings: Settings, clock: Any,
          account: str = ROBERT) -> ResetLinkSent:
     return online_access.send_password_reset(customer_id(uow_factory, account), uow_factory(),
-                                             settings, now=clock.now)
+                                             settings.public_base_url, settings.secret_pepper,
+                                             now=clock.now)
 
 
 def reset(uow_factory: UowFactory, settings: Settings, clock: Any, token: str,
           password: str = GOOD) -> PasswordChanged:
-    return online_access.reset_password(token, password, uow_factory(), settings, now=clock.now)
+    return online_access.reset_password(token, password, uow_factory(), settings.secret_pepper,
+                                        now=clock.now)
 
 
 def messages(uow_factory: UowFactory, kind: str) -> list[OutboxMessage]:
@@ -112,9 +114,11 @@ def test_a_link_works_for_30_minutes(uow_factory: UowFactory, settings: Settings
     send(uow_factory, settings, clock)
     token = last_token(uow_factory, settings)
     clock.advance(minutes=29, seconds=59)
-    assert online_access.reset_link_valid(token, uow_factory(), settings, now=clock.now)
+    assert online_access.reset_link_valid(token, uow_factory(), settings.secret_pepper,
+                                          now=clock.now)
     clock.advance(seconds=1)
-    assert not online_access.reset_link_valid(token, uow_factory(), settings, now=clock.now)
+    assert not online_access.reset_link_valid(token, uow_factory(), settings.secret_pepper,
+                                              now=clock.now)
     with pytest.raises(InvalidResetLink):
         reset(uow_factory, settings, clock, token)
     assert credential(uow_factory).locked
@@ -123,9 +127,11 @@ def test_a_link_works_for_30_minutes(uow_factory: UowFactory, settings: Settings
 def test_a_link_works_once(uow_factory: UowFactory, settings: Settings, clock: Any) -> None:
     send(uow_factory, settings, clock)
     token = last_token(uow_factory, settings)
-    assert online_access.reset_link_valid(token, uow_factory(), settings, now=clock.now)
+    assert online_access.reset_link_valid(token, uow_factory(), settings.secret_pepper,
+                                          now=clock.now)
     reset(uow_factory, settings, clock, token)  # checking validity above did not use it up
-    assert not online_access.reset_link_valid(token, uow_factory(), settings, now=clock.now)
+    assert not online_access.reset_link_valid(token, uow_factory(), settings.secret_pepper,
+                                              now=clock.now)
     before = snapshot(uow_factory)
     with pytest.raises(InvalidResetLink) as refused:
         reset(uow_factory, settings, clock, token, "Another-Good-Pass-77")
@@ -168,7 +174,8 @@ def test_a_new_link_cancels_the_earlier_one(uow_factory: UowFactory, settings: S
 @pytest.mark.parametrize("token", ["", "short", "x" * 43 + "y", "<script>" + "a" * 35])
 def test_unknown_and_malformed_tokens_are_refused_the_same_way(
         token: str, uow_factory: UowFactory, settings: Settings, clock: Any) -> None:
-    assert not online_access.reset_link_valid(token, uow_factory(), settings, now=clock.now)
+    assert not online_access.reset_link_valid(token, uow_factory(), settings.secret_pepper,
+                                              now=clock.now)
     with pytest.raises(InvalidResetLink):
         reset(uow_factory, settings, clock, token)
 
@@ -262,10 +269,9 @@ def test_a_reset_unlocks_ends_old_sessions_and_tells_the_customer(
 # --- username reminder and unlock -------------------------------------------------------
 
 
-def test_the_username_goes_to_the_email_on_file(uow_factory: UowFactory, settings: Settings,
-                                               clock: Any) -> None:
+def test_the_username_goes_to_the_email_on_file(uow_factory: UowFactory, clock: Any) -> None:
     sent = online_access.send_username_reminder(customer_id(uow_factory, MARIA), uow_factory(),
-                                                settings, now=clock.now)
+                                                now=clock.now)
     assert sent == UsernameSent("m****@example.com")
     (message,) = messages(uow_factory, "username_reminder")
     assert message.to == "maria.lopez@example.com" and "mlopez" in message.body
@@ -273,9 +279,9 @@ def test_the_username_goes_to_the_email_on_file(uow_factory: UowFactory, setting
 
 
 def test_unlock_resets_the_failed_count_and_tells_the_customer(
-        uow_factory: UowFactory, settings: Settings, clock: Any) -> None:
+        uow_factory: UowFactory, clock: Any) -> None:
     robert = customer_id(uow_factory, ROBERT)
-    unlocked = online_access.unlock_online_access(robert, uow_factory(), settings, now=clock.now)
+    unlocked = online_access.unlock_online_access(robert, uow_factory(), now=clock.now)
 
     assert unlocked == AccessUnlocked(was_locked=True)
     row = credential(uow_factory)
@@ -286,11 +292,54 @@ def test_unlock_resets_the_failed_count_and_tells_the_customer(
     assert audit_actions(uow_factory)[-1] == "online_access_unlocked"
 
     before = snapshot(uow_factory)
-    again = online_access.unlock_online_access(robert, uow_factory(), settings, now=clock.now)
+    again = online_access.unlock_online_access(robert, uow_factory(), now=clock.now)
     assert again == AccessUnlocked(was_locked=False) and snapshot(uow_factory) == before
 
 
 def test_a_naive_time_is_refused(uow_factory: UowFactory, settings: Settings, clock: Any) -> None:
     with pytest.raises(ValueError):
         online_access.send_password_reset(customer_id(uow_factory, ROBERT), uow_factory(),
-                                          settings, now=clock.now.replace(tzinfo=None))
+                                          settings.public_base_url, settings.secret_pepper,
+                                          now=clock.now.replace(tzinfo=None))
+
+
+# --- help signing in --------------------------------------------------------------------
+
+
+def help_signing_in(uow_factory: UowFactory, settings: Settings, clock: Any,
+                    account: str = ROBERT) -> online_access.SignInHelp:
+    return online_access.help_with_sign_in(customer_id(uow_factory, account), uow_factory(),
+                                           settings.public_base_url, settings.secret_pepper,
+                                           now=clock.now)
+
+
+def test_a_locked_customer_asking_for_help_is_unlocked_and_sent_a_reset_link(
+        uow_factory: UowFactory, settings: Settings, clock: Any) -> None:
+    helped = help_signing_in(uow_factory, settings, clock)
+
+    assert helped == online_access.SignInHelp(
+        AccessStatus("ro***r", locked=True, failed_sign_ins=5), ResetLinkSent("r****@example.com", 30))
+    row = credential(uow_factory)
+    assert (row.locked, row.failed_sign_ins) == (False, 0)
+    assert audit_actions(uow_factory)[-2:] == ["online_access_unlocked", "password_reset_link_sent"]
+    assert last_token(uow_factory, settings)
+
+
+def test_a_customer_whose_access_is_not_locked_gets_the_status_and_nothing_is_sent(
+        uow_factory: UowFactory, settings: Settings, clock: Any) -> None:
+    before = snapshot(uow_factory)
+    helped = help_signing_in(uow_factory, settings, clock, MARIA)
+
+    assert helped == online_access.SignInHelp(
+        AccessStatus("ml***z", locked=False, failed_sign_ins=0), None)
+    assert snapshot(uow_factory) == before
+
+
+def test_the_unlock_stands_when_the_daily_limit_refuses_the_reset_link(
+        uow_factory: UowFactory, settings: Settings, clock: Any) -> None:
+    for _ in range(5):
+        send(uow_factory, settings, clock)
+    with pytest.raises(ResetLimitReached):
+        help_signing_in(uow_factory, settings, clock)
+    assert credential(uow_factory).locked is False
+    assert len(messages(uow_factory, "password_reset")) == 5

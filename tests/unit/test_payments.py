@@ -26,10 +26,16 @@ from autofinance.config import Settings
 from autofinance.services import payments
 from autofinance.services.errors import (
     AccountFrozen,
+    AmountAbovePayoff,
+    AmountNotPositive,
+    AmountNotWholeCents,
     AmountOverPayoff,
     IdempotencyConflict,
     InvalidAmount,
     InvalidPaymentDate,
+    NoPastDueAmount,
+    PaymentDateInPast,
+    PaymentDateTooFar,
     PaymentNotCancellable,
     PaymentNotFound,
     ServiceError,
@@ -49,7 +55,7 @@ def pay(uow_factory: UowFactory, settings: Settings, amount: Any = Decimal("452.
     return payments.schedule_payment(
         customer_id(uow_factory, account), amount, pay_on,
         source if source is not None else source_id(uow_factory, last4), key,
-        uow_factory(), settings, TODAY, now=NOW,
+        uow_factory(), settings.public_base_url, TODAY, now=NOW,
     )
 
 
@@ -107,6 +113,93 @@ def test_does_not_resolve_an_inactive_source(uow_factory: UowFactory) -> None:
     maria = customer_id(uow_factory, MARIA)
     assert payments.resolve_funding_source(maria, "debit card", uow_factory()) is None
     assert payments.resolve_funding_source(maria, "card", uow_factory()) is None
+
+
+# --- the amount and date rules the form checks as the customer answers ------------------------
+
+
+@pytest.mark.parametrize("account, choice, expected", [
+    (MARIA, "monthly_payment", Decimal("452.18")), (MARIA, "payoff", Decimal("18420.55")),
+    (DANA, "past_due", Decimal("812.40")),
+])
+def test_a_named_amount_is_the_accounts_own_figure(uow_factory: UowFactory, account: str,
+                                                    choice: str, expected: Decimal) -> None:
+    assert payments.resolve_amount(customer_id(uow_factory, account), choice, uow_factory(),
+                                   TODAY) == expected
+
+
+def test_a_typed_amount_comes_back_to_the_cent(uow_factory: UowFactory) -> None:
+    amount = payments.resolve_amount(customer_id(uow_factory, MARIA), Decimal("100"), uow_factory(),
+                                     TODAY)
+    assert str(amount) == "100.00"
+
+
+def test_the_past_due_amount_is_refused_when_nothing_is_past_due(uow_factory: UowFactory) -> None:
+    with pytest.raises(NoPastDueAmount) as refused:
+        payments.resolve_amount(customer_id(uow_factory, MARIA), "past_due", uow_factory(), TODAY)
+    assert refused.value.message == ("You don't have a past-due amount right now. "
+                                     "How much would you like to pay?")
+
+
+@pytest.mark.parametrize("amount", [Decimal("0"), Decimal("-5.00")])
+def test_an_amount_that_is_not_more_than_zero_is_refused(uow_factory: UowFactory,
+                                                         amount: Decimal) -> None:
+    with pytest.raises(AmountNotPositive) as refused:
+        payments.resolve_amount(customer_id(uow_factory, MARIA), amount, uow_factory(), TODAY)
+    assert refused.value.message == ("The amount has to be more than $0.00. "
+                                     "How much would you like to pay?")
+
+
+def test_an_amount_above_todays_payoff_is_refused_naming_the_payoff(uow_factory: UowFactory) -> None:
+    with pytest.raises(AmountAbovePayoff) as refused:
+        payments.resolve_amount(customer_id(uow_factory, MARIA), Decimal("18420.56"), uow_factory(),
+                                TODAY)
+    assert refused.value.message == ("That's more than your payoff amount of $18,420.55. "
+                                     "Please choose a smaller amount.")
+
+
+def test_an_amount_in_fractions_of_a_cent_is_refused(uow_factory: UowFactory) -> None:
+    with pytest.raises(AmountNotWholeCents) as refused:
+        payments.resolve_amount(customer_id(uow_factory, MARIA), Decimal("10.005"), uow_factory(),
+                                TODAY)
+    assert refused.value.message == ("Amounts go to the cent, like $125.50. "
+                                     "How much would you like to pay?")
+
+
+def test_an_amount_above_the_payoff_is_refused_for_that_before_its_fractions_of_a_cent(
+    uow_factory: UowFactory,
+) -> None:
+    with pytest.raises(AmountAbovePayoff):
+        payments.resolve_amount(customer_id(uow_factory, MARIA), Decimal("99999.999"),
+                                uow_factory(), TODAY)
+
+
+def test_a_payment_date_in_the_past_is_refused_naming_the_date() -> None:
+    with pytest.raises(PaymentDateInPast) as refused:
+        payments.check_payment_date(TODAY - timedelta(days=3), TODAY)
+    assert refused.value.message == ("November 21, 2026 has already passed. "
+                                     "Please choose today or a later date.")
+
+
+def test_a_payment_date_beyond_thirty_days_is_refused_naming_the_last_day() -> None:
+    with pytest.raises(PaymentDateTooFar) as refused:
+        payments.check_payment_date(TODAY + timedelta(days=31), TODAY)
+    assert refused.value.message == ("I can schedule payments up to December 24, 2026. "
+                                     "Please choose an earlier date.")
+
+
+@pytest.mark.parametrize("days", [0, 30])
+def test_today_and_thirty_days_ahead_are_payment_dates(days: int) -> None:
+    payments.check_payment_date(TODAY + timedelta(days=days), TODAY)
+
+
+@pytest.mark.parametrize("status, pay_on, expected", [
+    ("scheduled", TODAY + timedelta(days=1), True), ("scheduled", TODAY, False),
+    ("pending", TODAY + timedelta(days=1), False), ("cancelled", TODAY + timedelta(days=1), False),
+])
+def test_only_a_payment_scheduled_for_a_later_day_can_be_cancelled(status: str, pay_on: date,
+                                                                   expected: bool) -> None:
+    assert payments.cancellable(status, pay_on, TODAY) is expected
 
 
 # --- scheduling -------------------------------------------------------------------------------
@@ -187,7 +280,8 @@ def test_an_idempotent_replay_still_works_after_the_payment_date_has_come(
     first = pay(uow_factory, settings, pay_on=TODAY)
     maria = customer_id(uow_factory, MARIA)
     again = payments.schedule_payment(maria, Decimal("452.18"), TODAY, source_id(uow_factory, "6789"),
-                                      "key-1", uow_factory(), settings, TODAY + timedelta(days=1))
+                                      "key-1", uow_factory(), settings.public_base_url,
+                                      TODAY + timedelta(days=1))
     assert again.confirmation_number == first.confirmation_number and not again.created
 
 
@@ -224,7 +318,7 @@ def test_concurrent_requests_with_one_key_make_exactly_one_payment(uow_factory: 
         try:
             receipts.append(payments.schedule_payment(
                 maria, Decimal("452.18"), date(2026, 12, 15), checking, "race-key", uow_factory(),
-                settings, TODAY, now=NOW))
+                settings.public_base_url, TODAY, now=NOW))
         except BaseException as error:  # noqa: BLE001 - reported by the assertion below
             errors.append(error)
 
@@ -314,6 +408,19 @@ def test_refuses_a_source_that_is_not_the_customers_or_not_active(
     assert stored(uow_factory) == before
 
 
+@pytest.mark.parametrize("change, general", [
+    ({"amount": Decimal("0")}, InvalidAmount), ({"amount": Decimal("10.005")}, InvalidAmount),
+    ({"amount": Decimal("18420.56"), "pay_on": TODAY}, AmountOverPayoff),
+    ({"pay_on": TODAY - timedelta(days=1)}, InvalidPaymentDate),
+])
+def test_a_refusal_at_submission_gives_the_general_message_not_the_forms_question(
+    uow_factory: UowFactory, settings: Settings, change: dict, general: type[ServiceError],
+) -> None:
+    with pytest.raises(general) as refused:
+        pay(uow_factory, settings, **change)
+    assert refused.value.message == general.message
+
+
 def test_refusal_messages_are_safe_to_show_the_customer() -> None:
     for error in (InvalidAmount(), AmountOverPayoff(), InvalidPaymentDate(), AccountFrozen(),
                   UnknownFundingSource(), IdempotencyConflict(), PaymentNotCancellable(),
@@ -326,8 +433,8 @@ def test_refuses_a_naive_now(uow_factory: UowFactory, settings: Settings) -> Non
     before = stored(uow_factory)
     with pytest.raises(ValueError):
         payments.schedule_payment(customer_id(uow_factory, MARIA), Decimal("1.00"), TODAY,
-                                  source_id(uow_factory, "6789"), "k", uow_factory(), settings,
-                                  TODAY, now=datetime(2026, 11, 24, 15, 0))
+                                  source_id(uow_factory, "6789"), "k", uow_factory(),
+                                  settings.public_base_url, TODAY, now=datetime(2026, 11, 24, 15, 0))
     assert stored(uow_factory) == before
 
 

@@ -122,7 +122,8 @@ def _emailed(uow_factory: UowFactory) -> list[tuple[str, str, str]]:
 def test_a_quote_is_emailed_to_the_address_on_file_with_its_figures(
         uow_factory: UowFactory, settings: Settings) -> None:
     good_through = TODAY + timedelta(days=10)
-    emailed = email_payoff_quote(customer_id(uow_factory, MARIA), good_through, uow_factory(), settings, TODAY)
+    emailed = email_payoff_quote(customer_id(uow_factory, MARIA), good_through, uow_factory(),
+                                 settings.public_base_url, TODAY)
 
     assert emailed.sent and emailed.destination_masked == "m****@example.com"
     assert emailed.quote.amount == Decimal("18448.26")
@@ -137,8 +138,8 @@ def test_a_quote_is_emailed_to_the_address_on_file_with_its_figures(
 def test_asking_again_for_the_same_quote_sends_no_second_email(
         uow_factory: UowFactory, settings: Settings) -> None:
     customer = customer_id(uow_factory, JAMES)
-    first = email_payoff_quote(customer, TODAY, uow_factory(), settings, TODAY)
-    again = email_payoff_quote(customer, TODAY, uow_factory(), settings, TODAY)
+    first = email_payoff_quote(customer, TODAY, uow_factory(), settings.public_base_url, TODAY)
+    again = email_payoff_quote(customer, TODAY, uow_factory(), settings.public_base_url, TODAY)
 
     assert first.sent and not again.sent and again.quote == first.quote
     [(_, _, body)] = _emailed(uow_factory)
@@ -148,5 +149,5 @@ def test_asking_again_for_the_same_quote_sends_no_second_email(
 def test_a_quote_for_a_date_out_of_range_is_not_emailed(uow_factory: UowFactory, settings: Settings) -> None:
     with pytest.raises(InvalidPayoffDate):
         email_payoff_quote(customer_id(uow_factory, MARIA), TODAY + timedelta(days=31), uow_factory(),
-                           settings, TODAY)
+                           settings.public_base_url, TODAY)
     assert _emailed(uow_factory) == [] and count(uow_factory, AuditLog) == 0
