@@ -16,7 +16,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from autofinance.config import Settings, configure_logging
+from autofinance.config import Settings, process_settings
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +46,7 @@ async def settle_heap(*_: object) -> None:
 
 
 def main() -> int:
-    try:
-        settings = Settings.from_env()  # in production: refuses demo or missing secrets
-    except ValueError as error:
-        print(f"Could not start the action server: {error}", file=sys.stderr, flush=True)
-        return 1
-    configure_logging(settings)
+    settings = process_settings("the action server")  # in production: refuses demo or missing secrets
     app = create_action_app(settings)
     app.run(host=settings.action_server_host, port=settings.action_server_port,
             workers=settings.action_server_sanic_workers, access_log=False)

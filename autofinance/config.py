@@ -465,10 +465,17 @@ class Settings:
         return settings
 
 
-def configure_logging(settings: Settings) -> None:
-    """The action server's and the web app's log format, at LOG_LEVEL."""
+def process_settings(process: str) -> Settings:
+    """A server process's settings with its logging set up; a bad setting (in production, a
+    demo or missing secret) is one line on stderr and exit code 1, not a traceback."""
+    try:
+        settings = Settings.from_env()
+    except ValueError as error:
+        print(f"Could not start {process}: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
 
 
 def markdown_table() -> str:

@@ -1,1 +1,1 @@
-"""Business services: one module per topic, each a set of functions over a unit of work."""
+"""Use cases, one module per topic, each a function over a unit of work: imported by actions and entry points; they import the domain, the adapters and the config, never an entry point or the demo data."""

@@ -89,7 +89,7 @@ def test_of_many_agents_claiming_at_once_exactly_one_wins(
     assert claims == 1
 
 
-def test_queue_order_and_visibility(uow_factory: Callable[[], UnitOfWork], staff: list[Staff]) -> None:
+def test_the_queue_is_ordered_by_priority_and_age_and_shows_each_role_its_tickets(uow_factory: Callable[[], UnitOfWork], staff: list[Staff]) -> None:
     agent, other, supervisor = staff[0], staff[1], staff[-1]
     add_ticket(uow_factory, "HTLOW", priority=4, created_at=NOW - timedelta(hours=3))
     add_ticket(uow_factory, "HTNEW", priority=3, created_at=NOW - timedelta(minutes=1))

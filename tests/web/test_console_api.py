@@ -228,7 +228,7 @@ async def test_the_script_builds_the_page_with_text_only_and_is_served_locally(c
 # --- queue and claim -------------------------------------------------------------------------
 
 
-async def test_queue_order_and_visibility_per_role(
+async def test_the_queue_order_and_what_each_role_sees(
         client: TestClient, store: Container, alice: Staff, bob: Staff, supervisor: Staff) -> None:
     confused = queue_ticket(store, "misunderstanding", conversation="c-confused")
     fraud = queue_ticket(store, "fraud", conversation="c-fraud", customer=MARIA)

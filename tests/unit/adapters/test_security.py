@@ -1,9 +1,8 @@
-"""Short secrets are keyed-hashed, passwords argon2-hashed, and personal data masked for display."""
+"""Short secrets are keyed-hashed and passwords argon2-hashed."""
 from __future__ import annotations
 
 from autofinance.config import Secret
 from autofinance.adapters.security import hash_password, keyed_hash, same_secret, verify_password
-from autofinance.domain.masking import mask_account_number, mask_email, mask_phone
 
 PEPPER = Secret("test-pepper")
 
@@ -38,8 +37,3 @@ def test_a_password_hash_verifies_the_password_and_rejects_a_wrong_one() -> None
 def test_a_malformed_password_hash_is_a_rejection_not_a_crash() -> None:
     assert not verify_password("anything", "not-an-argon2-hash")
 
-
-def test_masks_show_only_what_a_customer_needs_to_recognise() -> None:
-    assert mask_account_number("1000004821") == "****4821"
-    assert mask_email("maria.lopez@example.com") == "m****@example.com"
-    assert mask_phone("+14045550101") == "***-***-0101"

@@ -1,6 +1,6 @@
 """Checks of `rasa_ext.intent_classifier` that need Rasa: run by Rasa's Python.
 
-`tests/unit/test_intent_classifier.py` runs this file with `.venv/rasa/bin/python` (the app
+`tests/unit/rasa_ext/test_intent_classifier.py` runs this file with `.venv/rasa/bin/python` (the app
 environment has no Rasa) and asserts on the JSON it prints on its last line.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Checks of `rasa_ext.serving` and the tracker store that need Rasa: run by Rasa's Python.
 
-`tests/unit/test_rasa_serving.py` runs this file with `.venv/rasa/bin/python` (the app
+`tests/unit/rasa_ext/test_serving.py` runs this file with `.venv/rasa/bin/python` (the app
 environment has no Rasa) and asserts on the JSON it prints: one entry per check.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from rasa_ext import serving
 from rasa_ext.redaction import redact_events
 from rasa_ext.tracker_store import RedactingSQLTrackerStore
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CHECKS: Dict[str, Callable[[], Any]] = {}
 
 

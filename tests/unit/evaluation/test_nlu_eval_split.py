@@ -102,11 +102,11 @@ GOLD = ["a", "a", "a", "b", "b", "c"]
 PREDICTED = ["a", "a", "b", "b", "nlu_fallback", "a"]
 
 
-def test_accuracy() -> None:
+def test_accuracy_is_the_share_of_exact_matches() -> None:
     assert accuracy(GOLD, PREDICTED) == pytest.approx(3 / 6)
 
 
-def test_per_label_scores() -> None:
+def test_per_label_scores_are_given_for_gold_labels_only() -> None:
     scores = per_label_scores(GOLD, PREDICTED)
     assert list(scores) == ["a", "b", "c"]  # gold labels only: no row for nlu_fallback
     # a: predicted 3 times, 2 right; 3 gold
@@ -133,7 +133,7 @@ def test_macro_f1_weights_every_label_equally() -> None:
     assert macro_f1(per_label_scores(GOLD, PREDICTED)) == pytest.approx((2 / 3 + 1 / 2 + 0) / 3)
 
 
-def test_refusal_share() -> None:
+def test_refusal_share_counts_out_of_scope_and_fallback() -> None:
     predicted = ["out_of_scope", "nlu_fallback", "greet", "faq", "out_of_scope"]
     assert refusal_share(predicted) == pytest.approx(3 / 5)
     assert 1 - refusal_share(PREDICTED) == pytest.approx(5 / 6)  # "still understood"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.rasa_checks import run_in_rasa
+from tests.unit.rasa_ext.rasa_checks import run_in_rasa
 
 CHECKS = Path(__file__).with_name("intent_classifier_checks.py")
 

@@ -1,6 +1,6 @@
 """Checks of `rasa_ext.crf_entity_extractor` that need Rasa: run by Rasa's Python.
 
-`tests/unit/test_crf_entity_extractor.py` runs this file with `.venv/rasa/bin/python` and
+`tests/unit/rasa_ext/test_crf_entity_extractor.py` runs this file with `.venv/rasa/bin/python` and
 asserts on the JSON it prints on its last line.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Rasa's serving shortcuts (`rasa_ext.serving`) and the tracker store's reads: same answers,
 less repeated work. The checks need Rasa, so they run in Rasa's environment
-(`tests/unit/rasa_serving_checks.py`); the launcher check runs here."""
+(`tests/unit/rasa_ext/serving_checks.py`); the launcher check runs here."""
 from __future__ import annotations
 
 import subprocess
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from autofinance.entrypoints.stack import RASA_PYTHON, rasa_service, service_environment
-from tests.unit.rasa_checks import run_in_rasa
+from tests.unit.rasa_ext.rasa_checks import run_in_rasa
 
-CHECKS = Path(__file__).with_name("rasa_serving_checks.py")
+CHECKS = Path(__file__).with_name("serving_checks.py")
 
 
 @pytest.fixture(scope="module")
