@@ -19,7 +19,7 @@ export RASA_TELEMETRY_ENABLED := false
 RASA_YAML_ENV := $(APP_PY) -m autofinance.config rasa-env --
 
 .PHONY: bench help run test eval envs db train shell test-unit test-integration test-rasa test-e2e validate lock clean
-.PHONY: test-scale
+.PHONY: test-scale test-security
 .PHONY: web-assets
 
 help:
@@ -93,6 +93,12 @@ test-e2e: envs $(MODEL)
 	@echo "==> end-to-end tests (running services, the console in headless Chromium)"
 	@$(APP_PY) -m pytest tests/e2e
 
+# The adversarial suite: attacks on every channel and door of the running stack, each asserting
+# that nothing was disclosed or changed, and a scan of every store afterwards.
+test-security: envs $(MODEL)
+	@echo "==> adversarial suite (attacks on the running services; stores scanned afterwards)"
+	@$(APP_PY) -m pytest tests/security
+
 # Two Rasa replicas and two action servers behind HAProxy on the production profile (PostgreSQL,
 # Redis, RabbitMQ), and the compose / k8s files checked against them. Without HAProxy (or a
 # store) those tests report themselves skipped with the reason.
@@ -101,7 +107,7 @@ test-scale: envs $(MODEL)
 	@echo "==> scale-out tests (2 Rasa replicas, 2 action servers, HAProxy; deployment files)"
 	@$(APP_PY) -m pytest tests/scale
 
-test: test-unit test-integration validate test-rasa test-e2e test-scale
+test: test-unit test-integration validate test-rasa test-e2e test-security test-scale
 	@echo "==> all tests passed"
 
 # Our assistant and the stock `rasa init` one under the same load: reports/bench/report.md.

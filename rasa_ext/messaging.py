@@ -39,6 +39,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
+from rasa_ext.limits import guarded
+
 WHATSAPP_PREFIX = "whatsapp:"
 
 
@@ -96,6 +98,11 @@ class TelegramInput(RasaTelegramInput):
         if self._output is None:
             self._output = TelegramOutput(self.access_token, self.api_base_url)
         return self._output
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """Rasa's webhook, behind the message rules every channel of ours applies (length,
+        no server-only EXTERNAL_ intents)."""
+        return super().blueprint(guarded(on_new_message))
 
     async def _set_webhook(self) -> None:
         bot = TelegramOutput(self.access_token, self.api_base_url)
@@ -158,7 +165,7 @@ class TwilioInput(RasaTwilioInput):
         """Rasa's webhook, refusing calls that Twilio did not sign (Rasa 3.6 checks nothing):
         unsigned, anyone could write as any phone number, e.g. confirm a payment in a customer's
         verified conversation."""
-        webhook = super().blueprint(on_new_message)
+        webhook = super().blueprint(guarded(on_new_message))  # length, no EXTERNAL_ intents
         validator = RequestValidator(self.auth_token or "")
 
         @webhook.middleware("request")

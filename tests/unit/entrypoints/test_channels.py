@@ -82,7 +82,7 @@ def test_the_written_credentials_are_the_always_on_part_without_messaging_variab
 ) -> None:
     text, written = _written({}, tmp_path)
     assert written == yaml.safe_load(channels.ALWAYS_ON_CREDENTIALS.read_text())
-    assert list(written) == ["rest", "rasa_ext.channels.WidgetSocketIOInput"]
+    assert list(written) == ["rasa_ext.channels.RestInput", "rasa_ext.channels.WidgetSocketIOInput"]
     assert "No messaging channel is on" in text
     assert list(tmp_path.glob("sub/.*")) == []  # no temporary file left behind
 
@@ -91,7 +91,7 @@ def test_the_written_credentials_add_the_complete_channels_as_variable_reference
     tmp_path: Path,
 ) -> None:
     text, written = _written({**TELEGRAM, **TWILIO, "SLACK_BOT_TOKEN": "xoxb-1"}, tmp_path)
-    assert list(written) == ["rest", "rasa_ext.channels.WidgetSocketIOInput",
+    assert list(written) == ["rasa_ext.channels.RestInput", "rasa_ext.channels.WidgetSocketIOInput",
                              "rasa_ext.messaging.TelegramInput", "rasa_ext.messaging.TwilioInput"]
     assert written["rasa_ext.messaging.TwilioInput"] == {
         "account_sid": "${TWILIO_ACCOUNT_SID}", "auth_token": "${TWILIO_AUTH_TOKEN}",
