@@ -94,6 +94,7 @@ class Variable:
     choices: tuple[str, ...] = ()
     blank_is_unset: bool = False  # an empty value means the default
     store_host: str = ""  # a store's password: its host's variable (see production_problems)
+    optional: bool = False  # a secret that may be left empty (it then turns its feature off)
 
     def default_for(self, profile: str) -> str:
         if profile == "production" and self.production_default is not None:
@@ -112,7 +113,7 @@ VARIABLES: dict[str, Variable] = _vars(
     # The profile
     Variable("ASSISTANT_PROFILE", "demo", "`demo` (embedded SQLite tracker store, in-memory lock) or "
              "`production` (`deploy/endpoints.production.yml`: PostgreSQL tracker store, Redis lock "
-             "store, RabbitMQ event broker)", CHOICE, (APP, LAUNCHER), choices=PROFILES,
+             "store, RabbitMQ event broker)", CHOICE, (APP, LAUNCHER, RASA), choices=PROFILES,
              production="`production` refuses to start with a missing, demo or short secret"),
     Variable("DEMO_MODE", "true", "the demo's helpers: `/dev/outbox` and `/dev/outbox.json` (otherwise 404), the portal "
              "page's \"Sign in as\", the demo agent's short TOTP secret", FLAG, production_default="false",
@@ -157,6 +158,11 @@ VARIABLES: dict[str, Variable] = _vars(
     Variable("SECRET_PEPPER", "demo-pepper-change-me", "key of the hashes of SSN digits, one-time "
              "codes and reset tokens, and of the sealed values (staff TOTP seeds)", SECRET,
              production_default="", production="required, your own; changing it voids stored hashes"),
+    Variable("REST_GATEWAY_TOKEN", "", "(Rasa) bearer token the REST channel then requires "
+             "(`Authorization: Bearer …`), sent by an authenticating gateway in front of it; empty: "
+             "REST is open in the demo and off in production", SECRET, (RASA,), optional=True,
+             production="REST is off unless set: only a gateway that authenticates its callers "
+             "and chooses their `sender` may hold it (README, Production)"),
     Variable("PORTAL_JWT_ALGORITHM", "HS256", "(Rasa) how the lender's portal signs the widget's "
              "token", CHOICE, (APP, RASA), choices=("HS256", "RS256")),
     Variable("PORTAL_JWT_SECRET", "demo-portal-secret-change-me-in-production",
@@ -304,6 +310,8 @@ def production_problems(env: Mapping[str, str]) -> dict[str, str]:
         variable, secret = VARIABLES[name], value(env, name, "production")
         if name == "PORTAL_JWT_SECRET" and rs256_key:
             continue
+        if variable.optional and not secret.strip():
+            continue  # left empty: its feature is off
         if variable.store_host and _is_loopback(value(env, variable.store_host, "production")):
             continue  # a store on this machine: PostgreSQL's local trust, RabbitMQ's local guest
         if not secret.strip():

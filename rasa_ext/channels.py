@@ -167,10 +167,13 @@ class RestInput(RasaRestInput):
     """
 
     def __init__(self, max_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
-                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, client_key_secret: Text = "") -> None:
+                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, client_key_secret: Text = "",
+                 gateway_token: Text = "", production: bool = False) -> None:
         self.max_message_length = max_message_length
         self.max_body_bytes = max_body_bytes
         self.client_key_secret = client_key_secret
+        self.gateway_token = gateway_token
+        self.production = production
 
     @classmethod
     def name(cls) -> Text:
@@ -181,7 +184,25 @@ class RestInput(RasaRestInput):
         credentials = credentials or {}
         return cls(positive_int(credentials.get("max_message_length"), DEFAULT_MAX_MESSAGE_LENGTH),
                    positive_int(credentials.get("max_body_bytes"), DEFAULT_MAX_BODY_BYTES),
-                   str(credentials.get("client_key_secret") or ""))
+                   str(credentials.get("client_key_secret") or ""),
+                   str(credentials.get("gateway_token") or "").strip(),
+                   str(credentials.get("profile") or "").strip().lower() == "production")
+
+    def refusal(self, request: Request) -> Optional[HTTPResponse]:
+        """Whoever names a `sender` continues that conversation, so REST is only for trusted
+        callers: with a gateway token, only requests bearing it; without one, open in the demo
+        and off in production."""
+        if self.gateway_token:
+            given = request.headers.get("authorization") or ""
+            scheme, _, token = given.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                    token.strip().encode(), self.gateway_token.encode()):
+                return bad_request("unauthorized", "This channel needs the gateway's bearer token.",
+                                   status=401)
+        elif self.production:
+            return bad_request("rest_off", "The REST channel is off in production: put it behind "
+                               "an authenticating gateway (REST_GATEWAY_TOKEN).", status=403)
+        return None
 
     async def _read_body(self, request: Request) -> Optional[bytes]:
         """The body, read up to the cap; None when it is longer (a declared length is refused
@@ -209,6 +230,9 @@ class RestInput(RasaRestInput):
 
         @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> Union[ResponseStream, HTTPResponse]:
+            refused = self.refusal(request)
+            if refused is not None:
+                return refused
             body = await self._read_body(request)
             if body is None:
                 return bad_request("body_too_large",

@@ -61,8 +61,11 @@ class RunningStack:
     def say(self, sender: str, text: str) -> list[str]:
         """Sends a message on the REST channel; returns the assistant's texts."""
         body = json.dumps({"sender": sender, "message": text}).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.env.get("REST_GATEWAY_TOKEN"):  # as the authenticating gateway in front of REST
+            headers["Authorization"] = f"Bearer {self.env['REST_GATEWAY_TOKEN']}"
         request = urllib.request.Request(self.url("rasa", "/webhooks/rest/webhook"), data=body,
-                                         headers={"Content-Type": "application/json"})
+                                         headers=headers)
         with urllib.request.urlopen(request, timeout=60) as response:
             return [m.get("text", "") for m in json.load(response)]
 

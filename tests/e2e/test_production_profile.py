@@ -6,9 +6,12 @@ RabbitMQ queue, accounts in PostgreSQL.
 """
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
+import urllib.error
+import urllib.request
 from typing import Iterator
 
 import pika
@@ -50,6 +53,9 @@ def running(tmp_path_factory: pytest.TempPathFactory, names: dict[str, str]) -> 
             # real secrets: the production profile refuses the demo ones (test_config.py);
             # RASA_API_TOKEN and ACTION_SERVER_TOKEN are random for every stack (conftest.py)
             "SECRET_PEPPER": secrets.token_urlsafe(32), "PORTAL_JWT_SECRET": secrets.token_urlsafe(32),
+            # REST is off in production but behind an authenticating gateway (RunningStack.say
+            # sends this as the gateway would)
+            "REST_GATEWAY_TOKEN": secrets.token_urlsafe(24),
         })
     finally:
         with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
@@ -111,3 +117,24 @@ def test_a_conversation_lands_in_postgresql_takes_redis_locks_and_reaches_rabbit
     assert published, "no events reached the RabbitMQ queue"
     assert code not in "".join(published) and "7301004821" not in "".join(published)
     assert "InMemoryTrackerStore" not in running.log("rasa")
+
+
+def _post_rest(running: RunningStack, headers: dict[str, str]) -> int:
+    body = json.dumps({"sender": "prod-attacker", "message": "what's my balance"}).encode()
+    request = urllib.request.Request(running.url("rasa", "/webhooks/rest/webhook"), data=body,
+                                     headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        error.close()
+        return error.code
+
+
+def test_rest_without_the_gateways_token_is_refused_in_production(running: RunningStack) -> None:
+    """Whoever names a sender on REST continues that conversation: in production only the
+    authenticating gateway may call it."""
+    assert _post_rest(running, {}) == 401
+    assert _post_rest(running, {"Authorization": "Bearer not-the-gateway-token-at-all"}) == 401
+    assert _post_rest(running, {"Authorization": running.env["REST_GATEWAY_TOKEN"]}) == 401
+    assert _post_rest(running, {"Authorization": f"Bearer {running.env['REST_GATEWAY_TOKEN']}"}) == 200

@@ -34,6 +34,7 @@ from autofinance.entrypoints.stack import (
     service_environment,
 )
 from tests.e2e.conftest import free_port
+from tests.scale.conversations import GATEWAY_TOKEN
 
 HAPROXY = Path(os.environ.get("HAPROXY_PATH", "/usr/sbin/haproxy"))
 HAPROXY_CONFIG = PROJECT_ROOT / "deploy" / "haproxy" / "haproxy.cfg"
@@ -52,12 +53,13 @@ class RunStores:
     accounts_db: str
     queue: str
     redis_prefix: str  # alphanumeric: Rasa ignores any other prefix
+    pepper: str  # SECRET_PEPPER of the seed and of every process: factors are hashed with it
 
     @classmethod
     def fresh(cls) -> "RunStores":
         suffix = secrets.token_hex(4)
         return cls(f"scale_tracker_{suffix}", f"scale_accounts_{suffix}",
-                   f"scale_events_{suffix}", f"meridianscale{suffix}")
+                   f"scale_events_{suffix}", f"meridianscale{suffix}", secrets.token_urlsafe(32))
 
     @property
     def tracker_url(self) -> str:
@@ -80,7 +82,8 @@ class RunStores:
         open the store on their first call, so this can run while the servers start."""
         subprocess.run([str(APP_PYTHON), "-m", "autofinance", "seed", "--bulk", str(BULK_CUSTOMERS)],
                        cwd=PROJECT_ROOT, check=True, capture_output=True,
-                       env={**os.environ, "DATABASE_URL": self.accounts_url})
+                       env={**os.environ, "DATABASE_URL": self.accounts_url,
+                            "SECRET_PEPPER": self.pepper})
 
     def drop(self) -> None:
         with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as conn:
@@ -121,7 +124,8 @@ def production_environment(stores: RunStores, lb_rasa: int, lb_actions: int, web
         "REDIS_DB": str(REDIS_DB),
         "RASA_API_TOKEN": secrets.token_urlsafe(16), "ACTION_SERVER_TOKEN": secrets.token_urlsafe(16),
         # the production profile refuses demo secrets (autofinance/config.py)
-        "SECRET_PEPPER": secrets.token_urlsafe(32), "PORTAL_JWT_SECRET": secrets.token_urlsafe(32),
+        "SECRET_PEPPER": stores.pepper, "PORTAL_JWT_SECRET": secrets.token_urlsafe(32),
+        "REST_GATEWAY_TOKEN": GATEWAY_TOKEN,
         # Rasa reaches the action servers, and everything else reaches Rasa, through HAProxy.
         "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{lb_actions}/webhook",
         "RASA_URL": f"http://127.0.0.1:{lb_rasa}",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -62,6 +63,11 @@ def stored_as(stored: str, sent: str) -> bool:
     return stored in (sent, redact_text(sent), REDACTED)
 
 
+# The production profile's REST channel answers only the authenticating gateway in front of it:
+# the clusters' REST_GATEWAY_TOKEN, sent by every test message as that gateway would.
+GATEWAY_TOKEN = secrets.token_urlsafe(24)
+
+
 class Unanswered(Exception):
     """The message got no answer: an HTTP error, a dropped connection or an empty reply."""
 
@@ -74,7 +80,8 @@ def say(base_url: str, sender: str, text: str, timeout: float = 170) -> list[str
     """
     body = json.dumps({"sender": sender, "message": text}).encode()
     request = urllib.request.Request(f"{base_url}/webhooks/rest/webhook", data=body,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {GATEWAY_TOKEN}"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             replies = [m.get("text", "") for m in json.load(response)]

@@ -71,6 +71,29 @@ def client_keys() -> Dict[str, Any]:
 
 
 @check
+def rest_gateway() -> Dict[str, Any]:
+    from types import SimpleNamespace
+
+    def status(channel: RestInput, headers: Dict[str, str]) -> Any:
+        refused = channel.refusal(SimpleNamespace(headers=headers))
+        return None if refused is None else refused.status
+
+    token = "g" * 24
+    production = RestInput.from_credentials({"profile": "production", "gateway_token": ""})
+    gated = RestInput.from_credentials({"profile": "production", "gateway_token": token})
+    demo = RestInput.from_credentials({"profile": "demo", "gateway_token": ""})
+    return {
+        "production_without_token": status(production, {}),
+        "production_with_a_made_up_token": status(production, {"authorization": "Bearer x" * 3}),
+        "gated_without_header": status(gated, {}),
+        "gated_wrong": status(gated, {"authorization": "Bearer " + "h" * 24}),
+        "gated_basic": status(gated, {"authorization": "Basic " + token}),
+        "gated_right": status(gated, {"authorization": "Bearer " + token}),
+        "demo_open": status(demo, {}),
+    }
+
+
+@check
 def limits_from_credentials() -> Dict[str, Any]:
     async def nothing(_: Any) -> None:
         return None

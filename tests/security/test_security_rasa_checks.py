@@ -111,3 +111,19 @@ def test_both_channels_read_the_client_key_secret_from_their_credentials(
         results: dict[str, Any]) -> None:
     assert results["client_keys"]["rest_secret"] == "s" * 20
     assert results["client_keys"]["widget_secret"] == "s" * 20
+
+
+def test_rest_is_off_in_production_without_an_authenticating_gateway(results: dict[str, Any]) -> None:
+    gateway = results["rest_gateway"]
+    assert gateway["production_without_token"] == 403
+    assert gateway["production_with_a_made_up_token"] == 403
+
+
+def test_behind_a_gateway_rest_answers_only_the_gateways_bearer_token(results: dict[str, Any]) -> None:
+    gateway = results["rest_gateway"]
+    assert gateway["gated_without_header"] == gateway["gated_wrong"] == gateway["gated_basic"] == 401
+    assert gateway["gated_right"] is None  # passed on to Rasa
+
+
+def test_rest_stays_open_in_the_demo(results: dict[str, Any]) -> None:
+    assert results["rest_gateway"]["demo_open"] is None
