@@ -7,6 +7,8 @@ agent's reply after a hand-off through the console, must reach the fake API for 
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
 import re
@@ -14,7 +16,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Iterator, Optional
 
 import aiohttp
 import pytest
@@ -80,16 +82,30 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
             return error.code, error.read().decode()
 
 
-def telegram_says(running: RunningStack, chat_id: int, text: str) -> None:
-    """Posts a Telegram update, as Telegram does to the registered webhook."""
+# The secret token Telegram sends with every update: what Rasa gave it with the webhook
+# (rasa_ext.messaging.telegram_secret_token; the test below checks the fake was given this one).
+TELEGRAM_SECRET = hmac.new(TELEGRAM_TOKEN.encode(), b"meridian-telegram-webhook",
+                           hashlib.sha256).hexdigest()
+
+
+def telegram_update(running: RunningStack, chat_id: int, text: str,
+                    secret: Optional[str] = TELEGRAM_SECRET) -> tuple[int, str]:
+    """Posts a Telegram update to the webhook, with the secret token Telegram would send."""
     update = {"update_id": next(_ids), "message": {
         "message_id": next(_ids),
         "from": {"id": chat_id, "is_bot": False, "first_name": "Test", "language_code": "en"},
         "chat": {"id": chat_id, "first_name": "Test", "type": "private"},
         "date": int(time.time()), "text": text}}
-    status, body = _post(running.url("rasa", "/webhooks/telegram/webhook"),
-                         json.dumps(update).encode(), {"Content-Type": "application/json"})
-    assert (status, body) == (200, "success")
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    return _post(running.url("rasa", "/webhooks/telegram/webhook"), json.dumps(update).encode(),
+                 headers)
+
+
+def telegram_says(running: RunningStack, chat_id: int, text: str) -> None:
+    """Posts a Telegram update, as Telegram does to the registered webhook."""
+    assert telegram_update(running, chat_id, text) == (200, "success")
 
 
 def sms_says(running: RunningStack, sender: str, text: str) -> None:
@@ -170,9 +186,21 @@ def test_only_configured_channels_load_and_no_secret_is_written(
     # Rasa told "Telegram" where to post updates, once, at start-up
     webhooks = telegram.recorded(lambda r: r.path.lower().endswith("/setwebhook"))
     assert [r.form["url"] for r in webhooks] == [TELEGRAM_WEBHOOK]
+    assert [r.form["secret_token"] for r in webhooks] == [TELEGRAM_SECRET]
     written = (messaging_stack.logs / f"credentials.{messaging_stack.env['RASA_PORT']}.yml").read_text()
     assert "${TWILIO_AUTH_TOKEN}" in written and "${TELEGRAM_ACCESS_TOKEN}" in written
     assert TWILIO_TOKEN not in written and TELEGRAM_TOKEN not in written
+
+
+def test_a_telegram_update_without_the_webhooks_secret_token_is_refused(
+    messaging_stack: RunningStack, telegram: FakeTelegram,
+) -> None:
+    """Forged updates would let anyone write as any chat, e.g. into a verified conversation."""
+    chat = 770001
+    assert telegram_update(messaging_stack, chat, "what are your hours?", secret=None)[0] == 403
+    assert telegram_update(messaging_stack, chat, "what are your hours?", secret="x" * 64)[0] == 403
+    time.sleep(1)
+    assert telegram.messages_to(chat) == []  # nothing reached the assistant
 
 
 def test_telegram_answers_a_question_and_asks_an_unknown_sender_to_verify(
