@@ -58,6 +58,12 @@ _LABELLED = re.compile(  # a short number right after a word that says what it i
     r"(?P<label>\b(?:cvv2?|cvc2?|csc|cid|security\s+code|card\s+code|pin)\b"
     r"[^\w\n]{0,3}(?:(?:is|was|number|no|num|of|code|digits)\b[^\w\n]{0,3}){0,3})"
     r"\d(?:[ -]?\d){2,5}(?!\d)", re.IGNORECASE)
+# A password or passphrase a customer volunteers ("my password is Tr0ub4dor&3"): the assistant
+# never asks for one, but what follows the word up to the end of the phrase is a secret.
+_PASSWORD = re.compile(
+    r"(?P<label>\b(?:pass\s?(?:word|phrase|code)|passwd|pwd|pw)\b[^\w\n]{0,3}"
+    r"(?:(?:is|was|should\s+be|=|:)(?!\w)[^\w\n]{0,3}){0,2})"
+    r"(?P<secret>[^\s,;][^,;\n]{0,79}?)?(?=[,;\n]|\.\s|\.?$)", re.IGNORECASE)
 _SSN_DIGITS = re.compile(r"\b(?:last\s*(?:4|four)|ssn|social)\D{0,20}\d{4}(?!\d)", re.IGNORECASE)
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
           r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
@@ -131,11 +137,26 @@ def _labelled(match: re.Match[str]) -> str:
     return match["label"] + REDACTED
 
 
+_NOT_A_PASSWORD = frozenset({"reset", "help", "link", "please", "again", "anymore", "doesn't",
+                             "does", "isn't", "is", "was", "not", "wrong", "expired", "locked",
+                             "forgot", "for", "and", "but", "so", "to", "?", "."})
+
+
+def _password(match: re.Match[str]) -> str:
+    """What follows "password (is)": a secret unless it is plainly talk about the password
+    ("password reset", "password isn't working")."""
+    secret = match["secret"]
+    if not secret or secret.split()[0].lower().strip(".?!") in _NOT_A_PASSWORD:
+        return match[0]
+    return match["label"] + REDACTED
+
+
 _RULES: list[tuple[re.Pattern[str], Any]] = [
     (_JWT, REDACTED),
     (_TOKEN, REDACTED),
     (_SPELLED_DIGITS, REDACTED),
     (_LABELLED, _labelled),
+    (_PASSWORD, _password),
     (_SSN_DIGITS, REDACTED),
     *((pattern, _written_date) for pattern in _WRITTEN_DATES),
     *((pattern, _numeric_date) for pattern in _NUMERIC_DATES),

@@ -156,3 +156,25 @@ def test_redaction_never_changes_the_number_or_kind_of_events() -> None:
     redacted = redact_events(events)
     assert [e["event"] for e in redacted] == [e["event"] for e in events]
     assert "1979-11-02" not in stored(redacted)
+
+
+@pytest.mark.parametrize("typed, secret", [
+    ("I can't log in, my password is Tr0ub4dor&3-meridian", "Tr0ub4dor&3-meridian"),
+    ("password: hunter2", "hunter2"),
+    ("my pw is correct horse battery staple, help", "correct horse battery staple"),
+    ("my passcode is 4455", "4455"),
+    ("passwd hunter2", "hunter2"),
+    ("the password was Summer2024! and it failed", "Summer2024!"),
+])
+def test_a_password_volunteered_in_chat_is_not_stored(typed: str, secret: str) -> None:
+    """The assistant never asks for a password, but a customer who types one must not find it
+    in the stored conversation (the store scan found one kept in clear)."""
+    (event,) = redact_events([user(typed)])
+    assert secret not in json.dumps(event) and REDACTED in event["text"]
+
+
+@pytest.mark.parametrize("typed", ["I need a password reset", "my password isn't working",
+                                   "forgot my password", "password is wrong",
+                                   "reset my password please"])
+def test_talk_about_a_password_stays_readable(typed: str) -> None:
+    assert redact_text(typed) == typed
