@@ -136,6 +136,8 @@ class ValidateContactForm(AccountFormValidation):
         except (ContactCodeExpired, NoPendingContactChange) as error:
             dispatcher.utter_message(text=error.message)
             return again
+        except ServiceError as error:  # a fraud report opened since the code was sent
+            return _stop(dispatcher, error.message)
         return {"contact_code": CONFIRMED, "contact_value": changed.new_value_masked}
 
 

@@ -8,6 +8,7 @@ from rasa_sdk.events import (
     ActiveLoop,
     ConversationPaused,
     EventType,
+    FollowupAction,
     Restarted,
     SessionStarted,
     SlotSet,
@@ -15,7 +16,7 @@ from rasa_sdk.events import (
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.handoff import handoff_events
+from actions.handoff import handoff_events, must_stay_silent
 from actions.runtime import call, container
 from autofinance.adapters import portal_tokens
 from autofinance.services import handoff, identity
@@ -130,17 +131,16 @@ class ActionSessionStart(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         events: list[EventType] = [SessionStarted()]
-        paused, signed_in = False, None
+        signed_in = None
+        # A new session (after a silence, a reconnect, or typed as /session_start) must not let
+        # the assistant talk over the person who owns the conversation.
+        paused = await must_stay_silent(tracker)
         metadata = tracker.get_slot("session_started_metadata") or {}
         claims = portal_tokens.verify_token(metadata.get("portal_token"), container().settings)
         try:
             await call(identity.end_verification, tracker.sender_id, container().uow())
             await call(handoff.record_conversation_start, tracker.sender_id,
                        tracker.get_latest_input_channel() or "unknown", container().uow())
-            # A person owns a paused conversation with an open ticket: a new session (after a
-            # silence, or a reconnect) must not let the assistant talk over them.
-            paused = tracker.is_paused() and await call(
-                handoff.has_open_ticket, tracker.sender_id, container().uow())
             if claims is not None and tracker.sender_id == f"portal-{claims.customer_id}":
                 signed_in = await call(identity.start_portal_session, tracker.sender_id,
                                        claims.customer_id, container().uow(),
@@ -170,11 +170,9 @@ class ActionRestart(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        if tracker.is_paused():
-            try:
-                if await call(handoff.has_open_ticket, tracker.sender_id, container().uow()):
-                    return [ConversationPaused()]
-            except Exception:  # noqa: BLE001 - unsure whether a person is there: keep quiet
-                logger.exception("restart could not check for an open ticket")
-                return [ConversationPaused()]
+        if await must_stay_silent(tracker):
+            # Rasa keeps predicting after a restart even when paused. Listen straight away: any
+            # other next step (its dialogue fallback) would answer and rewind the turn, and the
+            # rewind would take the pause with it.
+            return [ConversationPaused(), FollowupAction("action_listen")]
         return [Restarted()]

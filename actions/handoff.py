@@ -6,7 +6,7 @@ import logging
 from typing import Optional
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import ActionExecuted, ActiveLoop, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -97,7 +97,21 @@ async def handoff_events(
         f"You're number {ticket.position} in line; it should take about "
         f"{ticket.estimated_wait_minutes} minutes. You can keep typing here: they'll see your messages."
     )
-    return leave_form + [ConversationPaused()]
+    # Listening, as after any turn: Rasa stops at the pause and would otherwise leave the turn
+    # open, so a later `/restart` would miss its rule and reach the dialogue fallback, whose
+    # rewind undoes this very action, the pause with it.
+    return leave_form + [ConversationPaused(), ActionExecuted("action_listen")]
+
+
+async def must_stay_silent(tracker: Tracker) -> bool:
+    """Whether a person owns this conversation, as the store says; when the store can't say,
+    a paused conversation stays paused (better silent than talking over an agent)."""
+    try:
+        return await call(handoff.assistant_must_stay_silent, tracker.sender_id,
+                          tracker.is_paused(), container().uow())
+    except Exception:  # noqa: BLE001
+        logger.exception("could not tell whether a person owns the conversation")
+        return tracker.is_paused()
 
 
 class ActionHandoff(Action):

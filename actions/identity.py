@@ -45,6 +45,13 @@ def _stop_form(dispatcher: CollectingDispatcher, message: str) -> dict[str, Any]
     return {slot: LOCKED for slot in IDENTITY_SLOTS}
 
 
+def client_key(tracker: Tracker) -> Optional[str]:
+    """The channel's keyed hash of the client's address (message metadata `client_key`, set
+    server-side by our channels); None when the channel gives none."""
+    key = (tracker.latest_message.get("metadata") or {}).get("client_key")
+    return key if isinstance(key, str) and key else None
+
+
 def parse_channel(text: str, entity_value: Optional[str]) -> Optional[str]:
     if entity_value in ("email", "sms"):
         return entity_value
@@ -105,6 +112,7 @@ class ValidateIdentityForm(FormValidationAction):
         try:
             options = await call(
                 identity.identify, tracker.sender_id, identifier, parsed[1], pepper, container().uow(),
+                client_key=client_key(tracker),
             )
         except VerificationLocked as error:
             return _stop_form(dispatcher, error.message)

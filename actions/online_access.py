@@ -1,6 +1,7 @@
 """Online access in conversation: a reset link, a username reminder, unlocking a locked login.
 
 The assistant never asks for a password: it sends a single-use link to the email on file.
+A lock from a fraud report is the fraud team's: the customer hears why and is offered a person.
 """
 from __future__ import annotations
 
@@ -11,6 +12,15 @@ from rasa_sdk.types import DomainDict
 
 from actions.runtime import AccountAction, call, container
 from autofinance.services import identity, online_access
+from autofinance.services.errors import OnlineAccessHeld
+
+TALK_TO_A_PERSON = [{"title": "Talk to a person", "payload": "/human_handoff"}]
+
+
+def _held(dispatcher: CollectingDispatcher, held: OnlineAccessHeld) -> list[EventType]:
+    """Nothing was changed or sent: say so, and offer a person rather than a way around it."""
+    dispatcher.utter_message(text=held.message, buttons=TALK_TO_A_PERSON)
+    return []
 
 
 class ActionSendPasswordReset(AccountAction):
@@ -22,8 +32,11 @@ class ActionSendPasswordReset(AccountAction):
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         settings = container().settings
-        sent = await call(online_access.send_password_reset, customer.customer_id, container().uow(),
-                          settings.public_base_url, settings.secret_pepper)
+        try:
+            sent = await call(online_access.send_password_reset, customer.customer_id,
+                              container().uow(), settings.public_base_url, settings.secret_pepper)
+        except OnlineAccessHeld as held:
+            return _held(dispatcher, held)
         dispatcher.utter_message(
             text=f"I've emailed a password reset link to {sent.destination_masked}. It works once and "
             f"expires in {sent.expires_in_minutes} minutes. Setting a new password also unlocks your "
@@ -46,7 +59,8 @@ class ActionSendUsername(AccountAction):
 
 
 class ActionLoginHelp(AccountAction):
-    """Explains why sign-in fails; a lock after failed sign-ins is lifted, with a reset link."""
+    """Explains why sign-in fails; a lock after failed sign-ins is lifted, with a reset link,
+    a fraud report's lock is not."""
 
     required_level = "full"
 
@@ -56,8 +70,11 @@ class ActionLoginHelp(AccountAction):
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         settings = container().settings
-        helped = await call(online_access.help_with_sign_in, customer.customer_id, container().uow(),
-                            settings.public_base_url, settings.secret_pepper)
+        try:
+            helped = await call(online_access.help_with_sign_in, customer.customer_id,
+                                container().uow(), settings.public_base_url, settings.secret_pepper)
+        except OnlineAccessHeld as held:
+            return _held(dispatcher, held)
         status, sent = helped.status, helped.reset
         if sent is None:
             dispatcher.utter_message(

@@ -12,20 +12,23 @@ import asyncio
 import re
 from typing import Callable, Optional
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
+from autofinance.adapters.store.db import UnitOfWork, session_factory
+from autofinance.config import Settings
 from autofinance.demo.seed import bulk_identity
-from autofinance.adapters.store.models import OutboxMessage
+from autofinance.services.outbox import newest_messages
 from bench.load import ConversationScript
 
 CODE = re.compile(r"\b(\d{6})\b")
 
 
 def latest_code(engine: Engine, email: str) -> Optional[str]:
-    with engine.connect() as connection:
-        body = connection.scalar(select(OutboxMessage.body).where(OutboxMessage.to == email)
-                                 .order_by(OutboxMessage.id.desc()).limit(1))
-    match = CODE.search(body or "")
+    """Codes are sealed in the outbox: read them as the dev outbox does, with the stack's pepper
+    (the bench's stack and seed take it from this same environment)."""
+    uow = UnitOfWork(session_factory(engine))
+    newest = newest_messages(uow, Settings.from_env().secret_pepper, 1, to=email)
+    match = CODE.search(newest[0].body if newest else "")
     return match.group(1) if match else None
 
 

@@ -118,6 +118,16 @@ DEMO_AGENT = {
 }
 
 
+def factors(zip_code: str, date_of_birth: date, ssn_last4: str, settings: Settings) -> dict[str, str]:
+    """A customer's verification factors as the store keeps them: keyed hashes, and the
+    mailing ZIP sealed."""
+    pepper = settings.secret_pepper
+    return {"zip_code_hash": keyed_hash(zip_code, pepper),
+            "date_of_birth_hash": keyed_hash(date_of_birth.isoformat(), pepper),
+            "ssn_last4_hash": keyed_hash(ssn_last4, pepper),
+            "zip_code_sealed": seal_at_rest(zip_code, pepper)}
+
+
 def _account_for(demo: DemoCustomer, customer_id: int, today: date) -> Account:
     opened = add_months(today, -demo.months_open)
     next_due_date = next_due(today, demo.due_day)
@@ -179,9 +189,7 @@ def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settin
         last_name=demo.last_name,
         email=demo.email,
         mobile=demo.mobile,
-        zip_code=demo.zip_code,
-        date_of_birth=demo.date_of_birth,
-        ssn_last4_hash=keyed_hash(demo.ssn_last4, settings.secret_pepper),
+        **factors(demo.zip_code, demo.date_of_birth, demo.ssn_last4, settings),
         address_line1=demo.address[0],
         city=demo.address[1],
         state=demo.address[2],
@@ -272,8 +280,8 @@ def seed_bulk(session: Session, count: int, settings: Settings, today: date) -> 
             customers.append(dict(
                 id=cid, first_name="Test", last_name=f"Customer{i:06d}",
                 email=f"bulk{i:06d}@example.com", mobile=f"+1555{i:07d}",
-                zip_code=ident["zip_code"], date_of_birth=date(1960 + i % 40, 1 + i % 12, 1 + i % 28),
-                ssn_last4_hash=keyed_hash(ident["ssn_last4"], settings.secret_pepper),
+                **factors(ident["zip_code"], date(1960 + i % 40, 1 + i % 12, 1 + i % 28),
+                          ident["ssn_last4"], settings),
                 address_line1=f"{i} Test St", city="Testville", state="GA",
             ))
             accounts.append(dict(

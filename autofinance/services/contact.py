@@ -19,16 +19,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from autofinance.adapters.notify import queue_message
+from autofinance.adapters.sealing import seal_at_rest, unseal_at_rest
 from autofinance.adapters.security import keyed_hash, same_secret
 from autofinance.adapters.store.db import UnitOfWork
 from autofinance.adapters.store.models import ContactChange, Customer
 from autofinance.config import Secret
 from autofinance.domain.clock import aware
 from autofinance.domain.masking import mask_email, mask_phone
-from autofinance.services import audit
+from autofinance.services import audit, fraud
 from autofinance.services.errors import (
-    ContactChangeLimitReached, ContactCodeExpired, ContactCodeInvalid, ContactUnchanged,
-    InvalidContactValue, NoPendingContactChange, ServiceError,
+    ContactChangeHeld, ContactChangeLimitReached, ContactCodeExpired, ContactCodeInvalid,
+    ContactUnchanged, InvalidContactValue, NoPendingContactChange, ServiceError,
 )
 
 logger = logging.getLogger(__name__)
@@ -128,9 +129,10 @@ def mask(field: str, value: str) -> str:
     return f"****, {parts[1].strip()}, {state} {zip_code.strip()[:3]}**"
 
 
-def current_value(customer: Customer, field: str) -> str:
+def current_value(customer: Customer, field: str, pepper: Secret) -> str:
     if field == "address":
-        return f"{customer.address_line1}, {customer.city}, {customer.state} {customer.zip_code}"
+        zip_code = unseal_at_rest(customer.zip_code_sealed, pepper) or ""
+        return f"{customer.address_line1}, {customer.city}, {customer.state} {zip_code}"
     return customer.email if field == "email" else customer.mobile
 
 
@@ -141,8 +143,10 @@ def request_contact_change(customer_id: int, field: Field, new_value: str, uow: 
     now, value = aware(now), normalise(field, new_value)
     with uow:
         session = uow.session
+        if fraud.online_access_held(session, customer_id):
+            raise ContactChangeHeld()
         customer = session.get_one(Customer, customer_id)
-        if value.casefold() == current_value(customer, field).casefold():
+        if value.casefold() == current_value(customer, field, pepper).casefold():
             raise ContactUnchanged()
         sent_today = session.scalar(select(func.count()).select_from(ContactChange).where(
             ContactChange.customer_id == customer_id,
@@ -155,13 +159,15 @@ def request_contact_change(customer_id: int, field: Field, new_value: str, uow: 
         ).values(cancelled_at=now))
         code = pyotp.TOTP(pyotp.random_base32(), digits=6).now()  # random secret: random code
         session.add(ContactChange(
-            customer_id=customer_id, field=field, new_value=value, created_at=now, attempts=0,
+            customer_id=customer_id, field=field, new_value=seal_at_rest(value, pepper),
+            created_at=now, attempts=0,
             code_hash=keyed_hash(code, pepper), expires_at=now + CODE_LIFETIME))
         masked_to = _send(  # the NEW email or mobile; an address has nowhere else to send to
             session, customer_id, field, customer.email if field == "address" else value,
             "contact_change_code", "Confirm your Meridian Auto Finance contact change",
             f"Your Meridian Auto Finance code to confirm your new {_WHAT[field]} is {code}. It "
-            "expires in 10 minutes. If you didn't ask for this change, ignore this message.")
+            "expires in 10 minutes. If you didn't ask for this change, ignore this message.",
+            pepper)
         audit.record(session, now, audit.customer(customer_id), "contact_change_requested",
                      f"customer:{customer_id}", field=field, to=masked_to)
         try:
@@ -185,6 +191,8 @@ def confirm_contact_change(customer_id: int, field: Field, code: str, uow: UnitO
         ).order_by(ContactChange.id.desc()).limit(1).with_for_update()).first()
         if change is None:
             raise NoPendingContactChange()
+        if fraud.online_access_held(session, customer_id):  # reported after the code was sent
+            raise ContactChangeHeld()
         if change.expires_at <= now:
             raise ContactCodeExpired()
         if not same_secret("".join(code.split()), change.code_hash, pepper):
@@ -198,15 +206,17 @@ def confirm_contact_change(customer_id: int, field: Field, code: str, uow: UnitO
             logger.info("wrong %s change code for customer %s", field, customer_id)
             raise ContactCodeInvalid(max(left, 0))
         customer = session.get_one(Customer, customer_id)
-        old, new = current_value(customer, field), change.new_value
-        _apply(customer, field, new)
+        old, new = current_value(customer, field, pepper), unseal_at_rest(change.new_value, pepper)
+        if new is None:  # sealed under another pepper: it cannot be applied
+            raise NoPendingContactChange()
+        _apply(customer, field, new, pepper)
         change.confirmed_at = now
         _send(  # the OLD email or number: where the real customer still reads
             session, customer_id, field, customer.email if field == "address" else old,
             "contact_changed_notice", "Your Meridian Auto Finance contact details changed",
             f"The {_WHAT[field]} on your Meridian Auto Finance account was changed to "
             f"{mask(field, new)}. If you did not make this change, call us right away at "
-            f"{SUPPORT_PHONE}.")
+            f"{SUPPORT_PHONE}.", pepper)
         audit.record(session, now, audit.customer(customer_id), "contact_changed",
                      f"customer:{customer_id}", field=field, old=mask(field, old),
                      new=mask(field, new))
@@ -215,20 +225,23 @@ def confirm_contact_change(customer_id: int, field: Field, code: str, uow: UnitO
         return ContactChanged(field, mask(field, new))
 
 
-def _apply(customer: Customer, field: str, value: str) -> None:
-    """Write the new value; the ZIP is also an identity factor, so it follows the address."""
+def _apply(customer: Customer, field: str, value: str, pepper: Secret) -> None:
+    """Write the new value; the ZIP is also an identity factor, so its hash follows the
+    address (the mailing ZIP itself is kept sealed, for letters)."""
     if field == "address":
-        customer.address_line1, customer.city, customer.state, customer.zip_code = (
-            split_address(value))
+        customer.address_line1, customer.city, customer.state, zip_code = split_address(value)
+        customer.zip_code_hash = keyed_hash(zip_code, pepper)
+        customer.zip_code_sealed = seal_at_rest(zip_code, pepper)
     else:
         setattr(customer, field, value)
 
 
 def _send(session: Session, customer_id: int, field: str, to: str, kind: str, subject: str,
-          body: str) -> str:
-    """Queue a text (mobile changes) or an email (the rest); returns the masked destination."""
+          body: str, pepper: Secret) -> str:
+    """Queue a text (mobile changes) or an email (the rest), a code sealed with `pepper`;
+    returns the masked destination."""
     sms = field == "mobile"
     queue_message(session, to=to, channel="sms" if sms else "email", kind=kind, body=body,
-                  subject="" if sms else subject, customer_id=customer_id)
+                  subject="" if sms else subject, customer_id=customer_id, pepper=pepper)
     return mask_phone(to) if sms else mask_email(to)
 

@@ -198,6 +198,7 @@ def _email_link(uow: UnitOfWork, customer_id: int, found: StatementInfo, base_ur
         body=f"Here is the link to your {what}: {link}\nIt works for 24 hours. Do not forward "
              f"this email: anyone with the link can open the document. Questions? Call "
              f"{SUPPORT_PHONE}.",
+        pepper=pepper,
     )
     masked = mask_email(customer.email)
     audit.record(session, now, audit.customer(customer_id), "document_link_sent",

@@ -61,6 +61,15 @@ class ResendLimitReached(ServiceError):
     )
 
 
+class CodeSendLimitReached(ResendLimitReached):
+    """The hourly cap on codes for this conversation or this customer: nothing was sent."""
+
+    message = (
+        "I've sent as many codes as I can for now, so I didn't send another. Please use the "
+        "latest code you received, or try again later, or I can connect you with an agent."
+    )
+
+
 class CodeInvalid(ServiceError):
     """Wrong one-time code; `attempts_left` tries remain before verification is paused."""
 
@@ -300,6 +309,27 @@ class NoOnlineAccess(ServiceError):
     )
 
 
+class OnlineAccessHeld(ServiceError):
+    """A verified fraud report locked online access: only the fraud team lifts it."""
+
+    message = (
+        "Your online access is on hold to protect you while our fraud team reviews your fraud "
+        "case, so I can't unlock it or send a reset link here. The fraud team will contact you; "
+        "if you'd like to talk to someone now, I can connect you with a person."
+    )
+
+
+class ContactChangeHeld(ServiceError):
+    """A verified fraud report is open: contact details (where codes and notices go) stay as they
+    are until the fraud team has reviewed it, so an intruder cannot redirect them."""
+
+    message = (
+        "While our fraud team reviews your fraud case, I can't change your contact details here, "
+        "to keep anyone else from redirecting your messages. The fraud team will contact you; if "
+        "you'd like to talk to someone now, I can connect you with a person."
+    )
+
+
 class ResetLimitReached(ServiceError):
     message = (
         "I've already sent the most password reset emails I can today. Please use the link in "
@@ -355,6 +385,18 @@ class InvalidReply(ServiceError):
 
 class InvalidMetricsPeriod(ServiceError):
     message = "Metrics cover 1 to 90 days."
+
+
+class FraudCaseNotFound(ServiceError):
+    message = "There is no fraud case with that number."
+
+
+class FraudTeamOnly(ServiceError):
+    message = "Only the fraud team (a supervisor) can clear a fraud case."
+
+
+class FraudCaseNotOpen(ServiceError):
+    message = "This fraud case is already closed."
 
 
 # --- support console staff --------------------------------------------------------------

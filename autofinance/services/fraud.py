@@ -6,6 +6,10 @@ account) and its result is the same whether or not the person named has an accou
 A verified customer's report also locks online access, cancels recent self-service payments
 and freezes the account against new payments until the fraud team clears it. The case, the
 protection, the notice to the customer on file and the audit row commit together or not at all.
+
+The lock a verified report places is the fraud team's: while the customer has an open verified
+case (`online_access_held`), nothing the customer can do (chat unlock, a reset link, a password
+reset) lifts it. Only `clear_fraud_case`, a supervisor's audited action in the console, does.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from autofinance.adapters.notify import queue_message
@@ -27,12 +31,16 @@ from autofinance.adapters.store.models import (
     Customer,
     FraudCase,
     OnlineCredential,
+    PasswordResetToken,
     Payment,
 )
 from autofinance.domain.clock import aware
 from autofinance.domain.masking import mask_account_number
 from autofinance.services import audit
-from autofinance.services.errors import InvalidFraudReport
+from autofinance.services.console import Viewer
+from autofinance.services.errors import (
+    FraudCaseNotFound, FraudCaseNotOpen, FraudTeamOnly, InvalidFraudReport,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +53,18 @@ MAX_DESCRIPTION = 2000
 MAX_OCCURRED, MAX_CONVERSATION_ID = 120, 128  # the columns' widths: a report must never fail
 RECENT_PAYMENTS = timedelta(days=7)
 SELF_SERVICE_ORIGINS = ("chat", "portal")
+OPEN_CASE_STATUSES = ("open", "investigating")
 # 6 to 19 digits, spaces or dashes allowed: one-time codes, SSNs, card and account numbers.
 # The store never keeps those (see store/models.py), even inside a free-text description.
 _NUMBER_RUN = re.compile(r"\b\d(?:[ -]?\d){5,18}\b")
 _NONE: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FraudCaseCleared:
+    case_number: str
+    unlocked_online_access: bool  # False while another open verified case still holds it
+    unfrozen_accounts: tuple[str, ...]  # masked account numbers
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,54 @@ def report_fraud(conversation_id: str, description: str, occurred: str,
     return result
 
 
+def online_access_held(session: Session, customer_id: int) -> bool:
+    """True while a verified fraud report of this customer is open: the lock is the fraud
+    team's, so self-service (chat, reset links) must neither lift nor work around it."""
+    return bool(session.scalar(select(exists().where(
+        FraudCase.customer_id == customer_id, FraudCase.reporter_verified.is_(True),
+        FraudCase.status.in_(OPEN_CASE_STATUSES)))))
+
+
+def clear_fraud_case(case_number: str, staff: Viewer, uow: UnitOfWork,
+                     now: Optional[datetime] = None) -> FraudCaseCleared:
+    """The fraud team closes a case after review. Once no open verified case is left for the
+    customer, online access is unlocked and the accounts take payments again; the customer is
+    told by email. Supervisors only (the console's roles have no separate fraud team yet)."""
+    if not staff.is_supervisor:
+        raise FraudTeamOnly()
+    now = aware(now)
+    with uow:
+        session = uow.session
+        case = session.scalar(select(FraudCase).where(FraudCase.case_number == case_number))
+        if case is None:
+            raise FraudCaseNotFound()
+        closed = session.execute(  # conditional: two clicks close it once
+            update(FraudCase).where(FraudCase.id == case.id,
+                                    FraudCase.status.in_(OPEN_CASE_STATUSES))
+            .values(status="closed").execution_options(synchronize_session=False)).rowcount
+        if closed != 1:
+            raise FraudCaseNotOpen()
+        unlocked, unfrozen = False, _NONE
+        customer = session.get(Customer, case.customer_id) if case.customer_id else None
+        if customer is not None and case.reporter_verified \
+                and not online_access_held(session, customer.id):
+            unlocked = _unlock_online_access(session, customer.id)
+            unfrozen = _unfreeze_accounts(session, customer.id)
+            queue_message(
+                session, to=customer.email, channel="email", kind="fraud_case_cleared",
+                subject="Your fraud case is closed", customer_id=customer.id,
+                body=f"Hi {customer.first_name}, our fraud team has finished reviewing case "
+                     f"{case_number}. Your online access is unlocked and payments work again. "
+                     "If you haven't chosen a new password since the case was opened, please ask "
+                     f"our assistant for a reset link. {ADVICE}")
+        audit.record(session, now, audit.staff(staff.id), "fraud_case_cleared",
+                     f"fraud_case:{case_number}", unlocked_online_access=unlocked,
+                     unfrozen_accounts=list(unfrozen))
+        uow.commit()
+    logger.info("fraud case %s cleared by staff %s", case_number, staff.id)
+    return FraudCaseCleared(case_number, unlocked, unfrozen)
+
+
 def _clean_description(description: str) -> str:
     """Trimmed, number runs masked, at most 2,000 characters (the first ones are kept)."""
     text = _NUMBER_RUN.sub("[redacted]", (description or "").strip())
@@ -119,7 +183,32 @@ def _lock_online_access(session: Session, customer_id: int, now: datetime) -> bo
         credential.locked_at = now
     credential.locked = True
     credential.sessions_valid_after = now
+    session.execute(  # a reset link sent before the report must not outlive it
+        update(PasswordResetToken).where(
+            PasswordResetToken.customer_id == customer_id, PasswordResetToken.used_at.is_(None),
+            PasswordResetToken.expires_at > now).values(expires_at=now)
+        .execution_options(synchronize_session=False))
     return True
+
+
+def _unlock_online_access(session: Session, customer_id: int) -> bool:
+    """Lifts the lock the report placed; False if the customer has no online access."""
+    credential = session.scalar(
+        select(OnlineCredential).where(OnlineCredential.customer_id == customer_id))
+    if credential is None:
+        return False
+    credential.failed_sign_ins, credential.locked, credential.locked_at = 0, False, None
+    return True
+
+
+def _unfreeze_accounts(session: Session, customer_id: int) -> tuple[str, ...]:
+    """Payments work again on the accounts the report froze. Returns them masked."""
+    numbers = session.scalars(
+        update(Account).where(Account.customer_id == customer_id, Account.fraud_frozen.is_(True))
+        .values(fraud_frozen=False).returning(Account.account_number)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return tuple(sorted(mask_account_number(n) for n in numbers))
 
 
 def _cancel_recent_self_service_payments(session: Session, customer_id: int,

@@ -157,15 +157,19 @@ def _staffing_or_none(session: Session, now: datetime, lender_timezone: str,
         return None
 
 
-def has_open_ticket(conversation_id: str, uow: UnitOfWork) -> bool:
-    """True while a person owns the conversation: the assistant must stay silent."""
+def assistant_must_stay_silent(conversation_id: str, assistant_paused: bool,
+                               uow: UnitOfWork) -> bool:
+    """True while a person owns the conversation: an agent holds its ticket, whatever Rasa's
+    tracker says (a pause can be lost: a restart, a fallback's rewind, Rasa down at the claim),
+    or the assistant stepped aside (`assistant_paused`) for a ticket still waiting."""
     with uow:
-        return uow.session.scalar(
-            select(func.count()).select_from(HandoffTicket).where(
+        statuses = set(uow.session.scalars(
+            select(HandoffTicket.status).where(
                 HandoffTicket.conversation_id == conversation_id,
                 HandoffTicket.status.in_(OPEN_STATUSES),
             )
-        ) > 0
+        ))
+    return "claimed" in statuses or (assistant_paused and bool(statuses))
 
 
 FOLLOWUP_METHODS = ("email", "call")

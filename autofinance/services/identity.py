@@ -2,7 +2,9 @@
 `require_verified` and `verify_conversation`.
 
 A code gives level 'full', a website sign-in 'read'. Codes exist only as keyed hashes and in
-the outbox message to the customer: never returned, logged or stored anywhere else.
+the (sealed) outbox message to the customer: never returned, logged or stored anywhere else.
+Every limit (wrong factors, wrong codes, codes sent) is an AttemptCounter in the store, taken
+atomically, so it holds across conversations, channels, processes and replicas.
 """
 from __future__ import annotations
 
@@ -11,10 +13,12 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 import pyotp
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from autofinance.config import Secret
@@ -23,13 +27,14 @@ from autofinance.adapters.security import keyed_hash, same_secret
 from autofinance.domain.masking import mask_email, mask_phone
 from autofinance.services import audit
 from autofinance.services.errors import (
-    CodeAlreadyUsed, CodeExpired, CodeInvalid, IdentificationFailed, NoPendingVerification,
-    NotVerified, ResendLimitReached, StepUpRequired, VerificationLocked,
+    CodeAlreadyUsed, CodeExpired, CodeInvalid, CodeSendLimitReached, IdentificationFailed,
+    NoPendingVerification, NotVerified, StepUpRequired, VerificationLocked,
 )
 from autofinance.adapters.store.db import UnitOfWork
 from autofinance.adapters.store.models import (
-    Account, AuditLog, Customer, OnlineCredential, VerificationChallenge, VerifiedSession,
+    Account, AttemptCounter, Customer, OnlineCredential, VerificationChallenge, VerifiedSession,
 )
+from autofinance.adapters.store.types import UTCDateTime
 from autofinance.domain.clock import aware
 
 logger = logging.getLogger(__name__)
@@ -39,9 +44,12 @@ Channel = Literal["email", "sms"]
 
 IDENTIFICATION_WINDOW = timedelta(minutes=15)  # identify -> code must happen within this
 CODE_LIFETIME = timedelta(minutes=5)
-MAX_SENDS = 3  # codes per identification
-MAX_FAILURES = 5  # wrong factors per conversation, wrong codes per customer
-LOCK_DURATION = timedelta(minutes=15)
+MAX_FAILURES = 5  # wrong factors per conversation and per account, wrong codes per customer
+MAX_CLIENT_FAILURES = 10  # wrong factors from one client address, whatever the accounts
+LOCK_DURATION = timedelta(minutes=15)  # failures count within it; a full count blocks for it
+MAX_SENDS_PER_CONVERSATION = 3  # codes per SEND_WINDOW, however many identifications
+MAX_SENDS_PER_CUSTOMER = 5  # codes per SEND_WINDOW across every conversation and channel
+SEND_WINDOW = timedelta(hours=1)
 INACTIVITY_TIMEOUT = timedelta(minutes=15)
 # Activity is written at most this often: a burst of account actions (a form validates every
 # answer) costs one write, not one each, and the window closes at most this much early.
@@ -52,6 +60,23 @@ _FACTORS = {"zip": re.compile(r"[0-9]{5}"), "dob": re.compile(r"[0-9]{4}-[0-9]{2
             "ssn4": re.compile(r"[0-9]{4}")}
 _DUMMY_FACTOR = "no-such-customer"
 _LEVEL_RANK = {"read": 1, "full": 2}
+
+
+@dataclass(frozen=True)
+class _Limit:
+    """What an AttemptCounter counts (`scope`), how many per key, over how long."""
+
+    scope: str
+    most: int
+    window: timedelta
+
+
+_CONVERSATION_FACTORS = _Limit("identify_conversation", MAX_FAILURES, LOCK_DURATION)
+_CLIENT_FACTORS = _Limit("identify_client", MAX_CLIENT_FAILURES, LOCK_DURATION)
+_ACCOUNT_FACTORS = _Limit("identify_account", MAX_FAILURES, LOCK_DURATION)
+_CUSTOMER_CODES = _Limit("code_customer", MAX_FAILURES, LOCK_DURATION)
+_CONVERSATION_SENDS = _Limit("code_send_conversation", MAX_SENDS_PER_CONVERSATION, SEND_WINDOW)
+_CUSTOMER_SENDS = _Limit("code_send_customer", MAX_SENDS_PER_CUSTOMER, SEND_WINDOW)
 
 
 @dataclass(frozen=True)
@@ -75,32 +100,48 @@ class VerifiedCustomer:
 
 
 def identify(conversation_id: str, identifier: str, factor: str, pepper: Secret, uow: UnitOfWork,
-             now: Optional[datetime] = None) -> ContactOptions:
+             now: Optional[datetime] = None, client_key: Optional[str] = None) -> ContactOptions:
     """Match an account number or username plus ZIP, date of birth or SSN last four.
 
-    An unknown account and a wrong factor fail the same way (same message, same work), and a
-    locked customer is only revealed once the factor matched, so nobody can probe accounts.
+    Wrong factors are counted in the store per conversation, per client address (`client_key`,
+    a keyed hash the channel computes; None when it has none) and per account, so switching
+    conversations, channels or processes buys no guesses. Only the conversation's and the
+    client's own limits answer as a lock. An account is counted the same whether it exists or
+    not, and a locked account answers exactly like a wrong factor, its factor unchecked: the
+    answer never tells whether an account exists, is locked, or what its factor is.
     """
     now, subject = aware(now), _subject(conversation_id)
+    identifier, factor = identifier.strip(), factor.strip()
     with uow:
         session = uow.session
-        until = _conversation_locked_until(session, subject, now)
-        if until is not None:
-            raise VerificationLocked(until)
-        customer = _find_customer(session, identifier.strip())
-        kind = next((k for k, rx in _FACTORS.items() if rx.fullmatch(factor.strip())), None)
+        customer = _find_customer(session, identifier)
+        account = audit.customer(customer.id) if customer else _unknown_account(identifier, pepper)
+        gates = [(_CONVERSATION_FACTORS, subject)]
+        if client_key:
+            gates.append((_CLIENT_FACTORS, _client(client_key)))
+        for limit, key in gates:  # always in this order, so concurrent attempts cannot deadlock
+            until = _take(session, limit, key, now)
+            if until is not None:
+                uow.rollback()  # refused before anything was checked: nothing counted
+                raise VerificationLocked(until)
+        checked = _take(session, _ACCOUNT_FACTORS, account, now) is None and not (
+            customer is not None and _is_locked(customer, now))
+        kind = next((k for k, rx in _FACTORS.items() if rx.fullmatch(factor)), None)
         expected = _expected_hash(customer, kind, pepper)  # dummy hash when nobody matched
-        matched = same_secret(factor.strip(), expected, pepper)
-        if customer is None or kind is None or not matched:
+        matched = same_secret(factor, expected, pepper)  # the same work, checked or not
+        if customer is None or kind is None or not (checked and matched):
             audit.record(session, now, "anonymous", "identify_failed", subject,
-                         factor=kind or "unrecognised", customer_id=customer.id if customer else None)
-            until = _conversation_locked_until(session, subject, now)
+                         factor=kind or "unrecognised", checked=checked,
+                         customer_id=customer.id if customer else None)
+            _block_if_full(session, _ACCOUNT_FACTORS, account, now)  # silent: looks like a failure
+            blocked = [_block_if_full(session, limit, key, now) for limit, key in gates]
             uow.commit()
             logger.info("identification failed")
-            if until is not None:
-                raise VerificationLocked(until)
+            if any(blocked):
+                raise VerificationLocked(now + LOCK_DURATION)
             raise IdentificationFailed()
-        _ensure_not_locked(customer, now)
+        for limit, key in (*gates, (_ACCOUNT_FACTORS, account)):
+            _refund(session, limit, key)  # a match is not a failure
         _expire_open_challenges(session, conversation_id, now)
         session.add(VerificationChallenge(
             conversation_id=conversation_id, customer_id=customer.id, created_at=now,
@@ -113,7 +154,9 @@ def identify(conversation_id: str, identifier: str, factor: str, pepper: Secret,
 
 def send_code(conversation_id: str, channel: Channel, pepper: Secret, uow: UnitOfWork,
               now: Optional[datetime] = None) -> CodeSent:
-    """Send a fresh 6-digit code to the contact on file; only its keyed hash is kept."""
+    """Send a fresh 6-digit code to the contact on file; only its keyed hash is kept (the
+    outbox message is sealed). Capped per conversation and per customer each hour, however
+    many times the conversation identifies again."""
     if channel not in ("email", "sms"):
         raise ValueError(f"unknown channel {channel!r}")
     now = aware(now)
@@ -124,8 +167,11 @@ def send_code(conversation_id: str, channel: Channel, pepper: Secret, uow: UnitO
             raise NoPendingVerification()
         customer = session.get_one(Customer, challenge.customer_id)
         _ensure_not_locked(customer, now)
-        if challenge.sends >= MAX_SENDS:
-            raise ResendLimitReached()
+        for limit, key in ((_CONVERSATION_SENDS, _subject(conversation_id)),
+                           (_CUSTOMER_SENDS, audit.customer(customer.id))):
+            if _take(session, limit, key, now) is not None:
+                logger.warning("code send limit reached for customer %s", customer.id)
+                raise CodeSendLimitReached()  # leaving the unit of work undoes the counts
         code = pyotp.TOTP(pyotp.random_base32(), digits=6).now()  # random secret: random code
         challenge.channel, challenge.code_sent_at = channel, now
         challenge.code_hash = keyed_hash(code, pepper)
@@ -138,6 +184,7 @@ def send_code(conversation_id: str, channel: Channel, pepper: Secret, uow: UnitO
             subject="Your Meridian Auto Finance verification code" if channel == "email" else "",
             body=f"Your Meridian Auto Finance verification code is {code}. It expires in 5 "
                  "minutes. We will never call or text to ask you for this code.",
+            pepper=pepper,
         )
         uow.commit()
         masked = mask_email(destination) if channel == "email" else mask_phone(destination)
@@ -148,8 +195,9 @@ def verify_code(conversation_id: str, code: str, pepper: Secret, uow: UnitOfWork
                 now: Optional[datetime] = None, channel: str = "unknown") -> VerifiedCustomer:
     """Check the conversation's latest code; 5 wrong codes lock the customer everywhere.
 
-    Wrong codes are counted per customer (audit rows), not only per challenge, so resending
-    or opening new conversations cannot buy an attacker more guesses.
+    Wrong codes are counted per customer, not per challenge, so resending or opening new
+    conversations buys no guesses; and each check first takes its place in the customer's
+    counter (a conditional UPDATE), so codes sent all at once are never checked past the limit.
     """
     now = aware(now)
     with uow:
@@ -157,26 +205,34 @@ def verify_code(conversation_id: str, code: str, pepper: Secret, uow: UnitOfWork
         challenge = _latest_challenge(session, conversation_id, with_code=True)
         if challenge is None or challenge.code_hash is None:
             raise NoPendingVerification()
+        key = audit.customer(challenge.customer_id)
+        until = _take(session, _CUSTOMER_CODES, key, now)
+        session.refresh(challenge)  # as it is now that this attempt holds the counter
         customer = session.get_one(Customer, challenge.customer_id)
+        if until is not None:
+            raise VerificationLocked(until)  # leaving the unit of work undoes the count
         _ensure_not_locked(customer, now)
         if challenge.used_at is not None:
             raise CodeAlreadyUsed()
         if challenge.expires_at <= now:
             raise CodeExpired()
         if not same_secret(code.strip(), challenge.code_hash, pepper):
-            challenge.attempts += 1
-            audit.record(session, now, "anonymous", "code_invalid", audit.customer(customer.id),
-                         channel=challenge.channel)
-            failures = max(challenge.attempts, _recent_code_failures(session, customer, now))
-            if failures >= MAX_FAILURES:
+            session.execute(update(VerificationChallenge)
+                            .where(VerificationChallenge.id == challenge.id)
+                            .values(attempts=VerificationChallenge.attempts + 1)
+                            .execution_options(synchronize_session=False))
+            audit.record(session, now, "anonymous", "code_invalid", key, channel=challenge.channel)
+            if _block_if_full(session, _CUSTOMER_CODES, key, now):
                 customer.verification_locked_until = now + LOCK_DURATION
                 challenge.expires_at = now
-                audit.record(session, now, "system", "verification_locked", audit.customer(customer.id))
+                audit.record(session, now, "system", "verification_locked", key)
                 uow.commit()
                 logger.warning("verification locked for customer %s", customer.id)
                 raise VerificationLocked(customer.verification_locked_until)
+            failures = _counted(session, _CUSTOMER_CODES, key)
             uow.commit()
             raise CodeInvalid(MAX_FAILURES - failures)
+        _reset(session, _CUSTOMER_CODES, key)  # a right code starts the count again
         challenge.used_at = now
         verified = _open_session(session, conversation_id, customer, "full", "otp", now, channel)
         audit.record(session, now, audit.customer(customer.id), "verified", _subject(conversation_id),
@@ -291,10 +347,8 @@ def _find_customer(session: Session, identifier: str) -> Optional[Customer]:
 def _expected_hash(customer: Optional[Customer], kind: Optional[str], pepper: Secret) -> str:
     if customer is None or kind is None:
         return keyed_hash(_DUMMY_FACTOR, pepper)
-    if kind == "ssn4":
-        return customer.ssn_last4_hash
-    value = customer.zip_code[:5] if kind == "zip" else customer.date_of_birth.isoformat()
-    return keyed_hash(value, pepper)
+    return {"zip": customer.zip_code_hash, "dob": customer.date_of_birth_hash,
+            "ssn4": customer.ssn_last4_hash}[kind]
 
 
 def _check_level(level: str) -> None:
@@ -329,37 +383,85 @@ def _sign_in_from_portal(session: Session, conversation_id: str, customer_id: in
 
 
 def _ensure_not_locked(customer: Customer, now: datetime) -> None:
+    if _is_locked(customer, now):
+        raise VerificationLocked(customer.verification_locked_until)
+
+
+def _is_locked(customer: Customer, now: datetime) -> bool:
+    """Locked by wrong codes (`verify_code`)."""
     until = customer.verification_locked_until
-    if until is not None and until > now:
-        raise VerificationLocked(until)
+    return until is not None and until > now
 
 
-def _conversation_locked_until(session: Session, subject: str, now: datetime) -> Optional[datetime]:
-    """When the conversation may identify again, if it failed 5 times in the last 15 minutes."""
-    recent = session.scalars(
-        select(AuditLog.occurred_at)
-        .where(AuditLog.action == "identify_failed", AuditLog.subject == subject,
-               AuditLog.occurred_at > now - LOCK_DURATION)
-        .order_by(AuditLog.occurred_at.desc()).limit(MAX_FAILURES)
-    ).all()
-    return recent[-1] + LOCK_DURATION if len(recent) >= MAX_FAILURES else None
+def _unknown_account(identifier: str, pepper: Secret) -> str:
+    """The counter key of an identifier that matches no customer: counted like a customer."""
+    return "identifier:" + keyed_hash(identifier.lower(), pepper)
 
 
-def _recent_code_failures(session: Session, customer: Customer, now: datetime) -> int:
-    """Wrong codes for this customer in the window, since the last lock or successful code."""
-    since = now - LOCK_DURATION
-    last_verified = session.scalar(
-        select(VerifiedSession.verified_at)
-        .where(VerifiedSession.customer_id == customer.id, VerifiedSession.method == "otp")
-        .order_by(VerifiedSession.verified_at.desc()).limit(1))
-    for moment in (customer.verification_locked_until, last_verified):
-        if moment is not None and moment > since:
-            since = moment
-    return session.scalar(
-        select(func.count()).select_from(AuditLog)
-        .where(AuditLog.action == "code_invalid", AuditLog.subject == audit.customer(customer.id),
-               AuditLog.occurred_at >= since)
-    ) or 0
+def _client(client_key: str) -> str:
+    """The counter key of a client address (already a keyed hash; hashed again to fit)."""
+    return "client:" + hashlib.sha256(client_key.encode()).hexdigest()
+
+
+def _counter(limit: _Limit, key: str) -> tuple[Any, Any]:
+    return AttemptCounter.scope == limit.scope, AttemptCounter.key == key
+
+
+def _take(session: Session, limit: _Limit, key: str, now: datetime) -> Optional[datetime]:
+    """Counts one attempt for `key`; returns None, or until when `key` may not try.
+
+    A conditional UPDATE (`count < most`) that holds the row until commit: concurrent attempts
+    queue behind it and never pass the limit, on any process or replica (on SQLite the first
+    write takes the database's write lock, with the same effect). A window past its end
+    starts again.
+    """
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(AttemptCounter).values(
+        scope=limit.scope, key=key, count=0, window_started_at=now,
+    ).on_conflict_do_nothing(index_elements=["scope", "key"]))
+    ended = AttemptCounter.window_started_at <= now - limit.window
+    taken = session.execute(
+        update(AttemptCounter)
+        .where(*_counter(limit, key),
+               or_(AttemptCounter.blocked_until.is_(None), AttemptCounter.blocked_until <= now),
+               or_(ended, AttemptCounter.count < limit.most))
+        .values(count=case((ended, 1), else_=AttemptCounter.count + 1),
+                window_started_at=case((ended, literal(now, UTCDateTime())),
+                                       else_=AttemptCounter.window_started_at),
+                blocked_until=None)
+        .execution_options(synchronize_session=False)).rowcount
+    if taken == 1:
+        return None
+    blocked_until, started = session.execute(
+        select(AttemptCounter.blocked_until, AttemptCounter.window_started_at)
+        .where(*_counter(limit, key))).one()
+    return blocked_until if blocked_until is not None and blocked_until > now else started + limit.window
+
+
+def _block_if_full(session: Session, limit: _Limit, key: str, now: datetime) -> bool:
+    """After a failure: a full count blocks `key` for LOCK_DURATION from now."""
+    return session.execute(
+        update(AttemptCounter)
+        .where(*_counter(limit, key), AttemptCounter.count >= limit.most)
+        .values(blocked_until=now + LOCK_DURATION)
+        .execution_options(synchronize_session=False)).rowcount == 1
+
+
+def _refund(session: Session, limit: _Limit, key: str) -> None:
+    """Gives back an attempt that turned out not to be a failure."""
+    session.execute(update(AttemptCounter)
+                    .where(*_counter(limit, key), AttemptCounter.count > 0)
+                    .values(count=AttemptCounter.count - 1)
+                    .execution_options(synchronize_session=False))
+
+
+def _reset(session: Session, limit: _Limit, key: str) -> None:
+    session.execute(update(AttemptCounter).where(*_counter(limit, key)).values(count=0)
+                    .execution_options(synchronize_session=False))
+
+
+def _counted(session: Session, limit: _Limit, key: str) -> int:
+    return session.scalar(select(AttemptCounter.count).where(*_counter(limit, key))) or 0
 
 
 def _latest_challenge(session: Session, conversation_id: str,

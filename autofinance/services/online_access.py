@@ -6,6 +6,10 @@ Rasa adapter calls them only after `identity.require_verified` for that customer
 as they send mail to the customer and change the lock). `reset_link_valid` and `reset_password`
 take no customer: the emailed token is the credential.
 
+A lock from a verified fraud report is the fraud team's (`fraud.online_access_held`): while it
+holds, these functions neither unlock, nor send a reset link, nor accept one (OnlineAccessHeld;
+an old link is simply not valid), so chat can't undo what the fraud report protects.
+
 A reset token is 32 random bytes that exist only in the email to the customer: the store keeps
 its keyed hash, so a database leak yields no usable link. Tokens live 30 minutes, work once, and
 a newer link cancels older ones. Neither tokens nor passwords are ever returned, logged or audited.
@@ -31,8 +35,9 @@ from autofinance.domain.clock import aware
 from autofinance.domain.masking import mask_email
 from autofinance.services import audit
 from autofinance.services.errors import (
-    InvalidResetLink, NoOnlineAccess, ResetLimitReached, WeakPassword,
+    InvalidResetLink, NoOnlineAccess, OnlineAccessHeld, ResetLimitReached, WeakPassword,
 )
+from autofinance.services.fraud import online_access_held
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +106,7 @@ def send_password_reset(customer_id: int, uow: UnitOfWork, base_url: str, pepper
     with uow:
         session = uow.session
         _credential(session, customer_id)
+        _refuse_if_held(session, customer_id)
         sent_today = session.scalar(select(func.count()).select_from(PasswordResetToken).where(
             PasswordResetToken.customer_id == customer_id,
             PasswordResetToken.created_at > now - timedelta(days=1))) or 0
@@ -115,7 +121,7 @@ def send_password_reset(customer_id: int, uow: UnitOfWork, base_url: str, pepper
         to = _email(session, customer_id, "password_reset", "Reset your password",
                     f"use this link to choose a new password: {link}\nIt works once, for 30 "
                     "minutes. If you didn't ask for this, ignore this email: your password "
-                    "stays the same.")
+                    "stays the same.", pepper=pepper)
         audit.record(session, now, audit.customer(customer_id), "password_reset_link_sent",
                      f"customer:{customer_id}", to=to)
         uow.commit()
@@ -128,7 +134,8 @@ def reset_link_valid(token: str, uow: UnitOfWork, pepper: Secret,
     """Whether a link would still work, without using it: lets the page say so before the form."""
     now = aware(now)
     with uow:
-        return _open_token(uow.session, token, pepper, now) is not None
+        row = _open_token(uow.session, token, pepper, now)
+        return row is not None and not online_access_held(uow.session, row.customer_id)
 
 
 def reset_password(token: str, new_password: str, uow: UnitOfWork, pepper: Secret,
@@ -140,7 +147,7 @@ def reset_password(token: str, new_password: str, uow: UnitOfWork, pepper: Secre
         row = _open_token(session, token, pepper, now)
         credential = None if row is None else session.scalar(
             select(OnlineCredential).where(OnlineCredential.customer_id == row.customer_id))
-        if row is None or credential is None:
+        if row is None or credential is None or online_access_held(session, row.customer_id):
             logger.info("refused a password reset link")  # no ids: the request may be forged
             raise InvalidResetLink()
         customer = session.get_one(Customer, row.customer_id)
@@ -184,11 +191,13 @@ def send_username_reminder(customer_id: int, uow: UnitOfWork,
 
 def unlock_online_access(customer_id: int, uow: UnitOfWork,
                          now: Optional[datetime] = None) -> AccessUnlocked:
-    """Unlock after failed sign-ins (the password is unchanged); a no-op if it was not locked."""
+    """Unlock after failed sign-ins (the password is unchanged); a no-op if it was not locked.
+    A fraud report's lock is refused (OnlineAccessHeld): only the fraud team lifts it."""
     now = aware(now)
     with uow:
         session = uow.session
         credential = _credential(session, customer_id)
+        _refuse_if_held(session, customer_id)
         if not credential.locked:
             return AccessUnlocked(was_locked=False)
         credential.failed_sign_ins, credential.locked, credential.locked_at = 0, False, None
@@ -206,8 +215,11 @@ def help_with_sign_in(customer_id: int, uow: UnitOfWork, base_url: str, pepper: 
                       now: Optional[datetime] = None) -> SignInHelp:
     """Why sign-in fails, and the way back in: a lock after failed sign-ins is lifted and a
     reset link sent, in case the password is forgotten too. One transaction per step, so the
-    unlock stands even when the daily reset limit refuses the link."""
+    unlock stands even when the daily reset limit refuses the link. A fraud report's lock
+    changes nothing and sends nothing (OnlineAccessHeld)."""
     now = aware(now)
+    with uow:
+        _refuse_if_held(uow.session, customer_id)
     status = access_status(customer_id, uow)
     if not status.locked:
         return SignInHelp(status, None)
@@ -246,12 +258,14 @@ def mask_username(username: str) -> str:
 # --- helpers ----------------------------------------------------------------------------
 
 
-def _email(session: Session, customer_id: int, kind: str, subject: str, text: str) -> str:
-    """Email the address on file (never one given in chat); returns it masked."""
+def _email(session: Session, customer_id: int, kind: str, subject: str, text: str,
+           pepper: Optional[Secret] = None) -> str:
+    """Email the address on file (never one given in chat); returns it masked. A link is
+    sealed in the outbox with `pepper` (notify.SEALED_KINDS)."""
     customer = session.get_one(Customer, customer_id)
     queue_message(session, to=customer.email, channel="email", kind=kind, customer_id=customer_id,
                   subject=f"Meridian Auto Finance: {subject}",
-                  body=f"Hi {customer.first_name}, {text}")
+                  body=f"Hi {customer.first_name}, {text}", pepper=pepper)
     return mask_email(customer.email)
 
 
@@ -261,6 +275,12 @@ def _credential(session: Session, customer_id: int) -> OnlineCredential:
     if credential is None:
         raise NoOnlineAccess()
     return credential
+
+
+def _refuse_if_held(session: Session, customer_id: int) -> None:
+    if online_access_held(session, customer_id):
+        logger.info("online access of customer %s is held by a fraud case", customer_id)
+        raise OnlineAccessHeld()
 
 
 def _open_token(session: Session, token: str, pepper: Secret,

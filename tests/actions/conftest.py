@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions import runtime
+from autofinance.adapters.notify import readable_body
 from autofinance.bootstrap import Container
 from autofinance.config import PROJECT_ROOT, Settings
 from autofinance.demo.seed import seed_demo
@@ -111,7 +112,8 @@ def verify(store: Container, conversation_id: str, identifier: str = "7301004821
     identity.identify(conversation_id, identifier, factor, store.settings.secret_pepper, store.uow())
     identity.send_code(conversation_id, "email", store.settings.secret_pepper, store.uow())
     with store.uow() as uow:
-        body = uow.session.scalars(select(OutboxMessage.body).order_by(OutboxMessage.id.desc())).first()
+        message = uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+        body = readable_body(message, store.settings.secret_pepper) if message else None
     code = re.search(r"\b(\d{6})\b", body or "").group(1)
     return identity.verify_code(conversation_id, code, store.settings.secret_pepper, store.uow(),
                                 channel=channel)

@@ -20,7 +20,8 @@ from autofinance.bootstrap import Container
 from autofinance.config import Settings
 from autofinance.adapters.portal_tokens import issue_token
 from autofinance.adapters.sealing import seal
-from autofinance.adapters.store.models import Account, OutboxMessage, Payment, VerificationChallenge, VerifiedSession
+from autofinance.adapters.store.models import Account, Payment, VerificationChallenge, VerifiedSession
+from autofinance.services.outbox import newest_messages
 from autofinance.domain.clock import utcnow
 from tests.actions.conftest import make_tracker, run, texts, verify
 
@@ -67,10 +68,9 @@ def _sealed(value: str) -> str:
 
 
 def _latest_code(store: Container) -> str:
-    with store.uow() as uow:
-        body = uow.session.scalars(select(OutboxMessage.body).where(OutboxMessage.kind == "otp")
-                                   .order_by(OutboxMessage.id.desc())).first()
-    return re.search(r"\d{6}", body).group(0)
+    """The newest code as its recipient reads it (sealed in the outbox)."""
+    [message] = newest_messages(store.uow(), store.settings.secret_pepper, 1, kind="otp")
+    return re.search(r"\d{6}", message.body).group(0)
 
 
 async def _identified(sender: str, factor: str = "30309") -> None:

@@ -17,7 +17,7 @@ async def test_a_verified_report_opens_a_case_locks_access_freezes_and_goes_firs
     verify(store, "maria-chat")
     events, messages = await run(ActionSubmitFraudReport(), make_tracker("maria-chat", REPORT, intent="inform"))
     assert "fraud case FR" in texts(messages) and "locked your online access" in texts(messages)
-    assert events[-1]["event"] == "pause"
+    assert [e["event"] for e in events[-2:]] == ["pause", "action"]  # paused, and listening
     with store.uow() as uow:
         assert uow.session.scalar(select(FraudCase.reporter_verified)) is True
         assert uow.session.scalar(select(Account.fraud_frozen).where(Account.account_number == "7301004821"))
@@ -64,7 +64,7 @@ async def test_a_typed_number_picks_the_button_with_that_number(
         store: Container, agent_online: None) -> None:
     verify(store, "dana-chat", "7301005530", "60614")
     events, messages = await _typed("2")  # SMS shows "2: Talk to a specialist"
-    assert "connecting you" in texts(messages) and events[-1]["event"] == "pause"
+    assert "connecting you" in texts(messages) and [e["event"] for e in events[-2:]] == ["pause", "action"]
     with store.uow() as uow:
         assert uow.session.scalar(select(HardshipCase)) is None  # no extension asked for
         assert uow.session.scalar(select(HandoffTicket.reason)) == "hardship"

@@ -11,7 +11,8 @@ from actions.contact import ActionSubmitContactChange, ValidateContactForm, new_
 from actions.conversation import ActionCancelTask
 from autofinance.bootstrap import Container
 from autofinance.adapters.portal_tokens import issue_token
-from autofinance.adapters.store.models import Account, Customer, OutboxMessage
+from autofinance.adapters.store.models import Account, Customer
+from autofinance.services.outbox import newest_messages
 from tests.actions.conftest import make_tracker, run, texts, verify
 
 
@@ -37,10 +38,9 @@ def _maria(store: Container) -> Customer:
 
 
 def _outbox(store: Container, kind: str) -> list[tuple[str, str, str]]:
-    with store.uow() as uow:
-        rows = uow.session.execute(select(OutboxMessage.to, OutboxMessage.channel, OutboxMessage.body)
-                                   .where(OutboxMessage.kind == kind).order_by(OutboxMessage.id))
-        return [tuple(row) for row in rows]
+    """(to, channel, body as the recipient reads it), oldest first: codes are sealed at rest."""
+    sent = newest_messages(store.uow(), store.settings.secret_pepper, kind=kind)
+    return [(message.to, message.channel, message.body) for message in reversed(sent)]
 
 
 def _code(store: Container) -> str:

@@ -14,7 +14,7 @@ from actions import runtime
 from actions.conversation import ActionRestart, ActionSessionStart
 from actions.handoff import ActionHandoff, ActionHandoffReturn, ActionRecordFollowup
 from autofinance.bootstrap import Container
-from autofinance.adapters.store.models import AuditLog, ConversationStart, HandoffTicket
+from autofinance.adapters.store.models import AuditLog, ConversationStart, HandoffTicket, StaffUser
 from autofinance.services import handoff
 from tests.actions.conftest import make_tracker, run, texts, verify
 
@@ -93,7 +93,8 @@ async def test_restart_while_an_agent_owns_the_conversation_keeps_it_paused(
 ) -> None:
     await run(ActionHandoff(), make_tracker("held-1", intent="human_handoff"))
     events, messages = await run(ActionRestart(), make_tracker("held-1", intent="restart", paused=True))
-    assert _kinds(events) == ["pause"] and messages == []
+    assert _kinds(events) == ["pause", "followup"] and messages == []
+    assert events[-1]["name"] == "action_listen"  # no further step: Rasa's fallback would rewind
 
 
 async def test_restart_without_a_person_starts_over(store: Container) -> None:
@@ -150,3 +151,48 @@ async def test_when_the_ticket_cannot_be_opened_the_customer_gets_the_apology(
     monkeypatch.setattr(handoff, "request_handoff", broken)
     events, messages = await run(ActionHandoff(), make_tracker("broken-1", intent="human_handoff"))
     assert texts(messages) == runtime.TECHNICAL_PROBLEM and events == []
+
+
+def _claim(store: Container, conversation_id: str) -> None:
+    """The demo agent holds the conversation's ticket, as the console's claim leaves it."""
+    with store.uow() as uow:
+        agent = uow.session.scalar(select(StaffUser.id).where(StaffUser.username == "demo.agent"))
+        ticket = uow.session.scalar(select(HandoffTicket).where(
+            HandoffTicket.conversation_id == conversation_id))
+        ticket.status, ticket.assigned_staff_id = "claimed", agent
+        ticket.claimed_at = datetime.now(timezone.utc)
+        uow.commit()
+
+
+async def test_a_claimed_ticket_keeps_restart_silent_even_when_the_tracker_lost_its_pause(
+    store: Container,
+) -> None:
+    await run(ActionHandoff(), make_tracker("claimed-1", intent="human_handoff"))  # nobody online
+    _claim(store, "claimed-1")
+    events, messages = await run(ActionRestart(), make_tracker("claimed-1", intent="restart"))
+    assert _kinds(events) == ["pause", "followup"] and messages == []
+    events, messages = await run(ActionSessionStart(), make_tracker("claimed-1"))
+    assert _kinds(events) == ["session_started", "slot", "pause", "action"] and messages == []
+
+
+async def test_once_the_ticket_is_resolved_restart_starts_over_again(store: Container) -> None:
+    await run(ActionHandoff(), make_tracker("done-1", intent="human_handoff"))
+    _claim(store, "done-1")
+    with store.uow() as uow:
+        uow.session.scalar(select(HandoffTicket)).status = "resolved"
+        uow.commit()
+    events, _ = await run(ActionRestart(), make_tracker("done-1", intent="restart", paused=True))
+    assert _kinds(events) == ["restart"]
+
+
+async def test_when_the_store_is_down_a_paused_conversation_stays_paused(
+    store: Container, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("SELECT handoff_tickets", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(handoff, "assistant_must_stay_silent", broken)
+    events, messages = await run(ActionRestart(), make_tracker("down-1", intent="restart", paused=True))
+    assert _kinds(events) == ["pause", "followup"] and messages == []
+    events, _ = await run(ActionSessionStart(), make_tracker("down-1", paused=True))
+    assert "pause" in _kinds(events)

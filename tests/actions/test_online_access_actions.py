@@ -4,7 +4,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from actions.online_access import ActionLoginHelp, ActionSendPasswordReset, ActionSendUsername
+from autofinance.adapters.notify import readable_body
 from autofinance.bootstrap import Container
+from autofinance.services import fraud
 from autofinance.adapters.store.models import OnlineCredential, OutboxMessage
 from tests.actions.conftest import make_tracker, run, texts, verify
 
@@ -27,5 +29,23 @@ async def test_a_reset_link_and_the_username_go_to_the_email_on_file_never_into_
     assert "m****@example.com" in texts(reset) and "reset-password" not in texts(reset)
     assert "mlopez" not in texts(username)
     with store.uow() as uow:
-        bodies = " ".join(uow.session.scalars(select(OutboxMessage.body)))
+        bodies = " ".join(readable_body(message, store.settings.secret_pepper) or ""
+                          for message in uow.session.scalars(select(OutboxMessage)))
     assert "/reset-password?token=" in bodies and "mlopez" in bodies
+
+
+async def test_after_a_fraud_report_i_cant_log_in_gets_the_fraud_team_not_an_unlock(store: Container) -> None:
+    """Robert's lock is now the fraud team's: chat explains, offers a person, changes nothing."""
+    verified = verify(store, "robert-chat", "7301009912", "77002")
+    fraud.report_fraud("robert-chat", "a payment I didn't make", "today", verified.customer_id,
+                       True, store.uow())
+    with store.uow() as uow:
+        sent_before = set(uow.session.scalars(select(OutboxMessage.id)))
+    for action in (ActionLoginHelp(), ActionSendPasswordReset()):
+        events, messages = await run(action, make_tracker("robert-chat", {"verified": True}))
+        assert "fraud team will contact you" in texts(messages) and "unlocked it" not in texts(messages)
+        assert messages[0]["buttons"] == [{"title": "Talk to a person", "payload": "/human_handoff"}]
+        assert events == []
+    with store.uow() as uow:
+        assert uow.session.scalar(select(OnlineCredential.locked).where(OnlineCredential.username == "rokafor"))
+        assert set(uow.session.scalars(select(OutboxMessage.id))) == sent_before

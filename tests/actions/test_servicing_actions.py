@@ -7,7 +7,8 @@ from actions.runtime import lender_today
 from actions.servicing import ActionCancelAutopay, ActionConfirmCancelAutopay, ActionSendStatement
 from autofinance.domain.calendar import add_months
 from autofinance.bootstrap import Container
-from autofinance.adapters.store.models import AutopayEnrolment, OutboxMessage
+from autofinance.adapters.store.models import AutopayEnrolment
+from autofinance.services.outbox import newest_messages
 from tests.actions.conftest import make_tracker, run, texts, verify
 
 
@@ -15,9 +16,8 @@ async def test_a_statement_link_goes_to_the_email_on_file_not_into_the_chat(stor
     verify(store, "maria-chat")
     _, messages = await run(ActionSendStatement(), make_tracker("maria-chat", {"verified": True}))
     assert "m****@example.com" in texts(messages) and "/documents/" not in texts(messages)
-    with store.uow() as uow:
-        body = uow.session.scalar(select(OutboxMessage.body).where(OutboxMessage.kind == "document_link"))
-    assert "/documents/statement-" in body and "sig=" in body
+    [sent] = newest_messages(store.uow(), store.settings.secret_pepper, kind="document_link")
+    assert "/documents/statement-" in sent.body and "sig=" in sent.body
 
 
 async def test_james_confirms_and_his_autopay_is_cancelled(store: Container) -> None:
@@ -40,9 +40,9 @@ async def test_cancelling_autopay_that_is_not_on_changes_nothing(store: Containe
 
 
 def _links(store: Container) -> list[str]:
-    with store.uow() as uow:
-        return list(uow.session.scalars(select(OutboxMessage.body).where(OutboxMessage.kind == "document_link")
-                                        .order_by(OutboxMessage.id)))
+    """The document links emailed, oldest first, as the customer reads them (sealed at rest)."""
+    sent = newest_messages(store.uow(), store.settings.secret_pepper, kind="document_link")
+    return [message.body for message in reversed(sent)]
 
 
 async def test_the_statement_or_contract_named_is_the_one_sent(store: Container) -> None:

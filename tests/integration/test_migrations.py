@@ -1,14 +1,23 @@
 """The migrations, not `create_all`, build the production schema: they must match models.py."""
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
+
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import CheckConstraint, inspect
+from sqlalchemy import CheckConstraint, inspect, text
 
+from autofinance.adapters.notify import DELIVERED_MARKER
+from autofinance.adapters.sealing import unseal_at_rest
+from autofinance.adapters.security import keyed_hash
 from autofinance.adapters.store.db import make_engine
-from autofinance.adapters.store.migrate import current_revision, head_revision, upgrade_to_head
+from autofinance.adapters.store.migrate import (
+    alembic_config, current_revision, head_revision, upgrade_to_head,
+)
 from autofinance.adapters.store.models import Base
+from autofinance.config import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -56,3 +65,58 @@ def test_every_named_check_constraint_of_the_models_exists_after_upgrade(
                 assert expected <= found, table.name
     finally:
         engine.dispose()
+
+
+def test_upgrading_a_store_with_data_hashes_the_factors_and_seals_codes_and_links(
+    database_url: str,
+) -> None:
+    """0005 on a store in use: ZIP and date of birth become keyed hashes (the clear columns go,
+    though other tables point at customers), codes and links in the outbox are sealed, or
+    dropped once delivered; everything else stays as it was."""
+    command.upgrade(alembic_config(database_url), "0004")
+    pepper = Settings().secret_pepper
+    now = datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc)
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO customers (id, first_name, last_name, email, mobile, zip_code, "
+                "date_of_birth, ssn_last4_hash, address_line1, city, state, created_at) VALUES "
+                "(1, 'Maria', 'Lopez', 'maria.lopez@example.com', '+14045550101', '30309', "
+                ":born, :ssn, '1180 Peachtree St NE', 'Atlanta', 'GA', :now)"),
+                {"born": date(1985, 3, 14), "ssn": keyed_hash("4821", pepper), "now": now})
+            connection.execute(text(
+                "INSERT INTO funding_sources (id, customer_id, kind, last4, token, active) "
+                "VALUES (1, 1, 'checking', '6789', 'tok_6789', :yes)"), {"yes": True})
+            connection.execute(text(
+                "INSERT INTO contact_changes (customer_id, field, new_value, code_hash, created_at, "
+                "expires_at, attempts) VALUES (1, 'address', '12 Oak St, Decatur, GA 30030', "
+                ":hash, :now, :now, 0)"), {"hash": "0" * 64, "now": now})
+            for kind, body, sent_at in (("otp", "Your code is 123456.", None),
+                                        ("password_reset", "http://x/reset?token=abc", now),
+                                        ("payment_confirmation", "We received $25.00.", now)):
+                connection.execute(text(
+                    'INSERT INTO outbox ("to", channel, subject, body, kind, customer_id, '
+                    "created_at, sent_at) VALUES ('maria.lopez@example.com', 'email', '', :body, "
+                    ":kind, 1, :now, :sent)"), {"body": body, "kind": kind, "now": now, "sent": sent_at})
+
+        upgrade_to_head(database_url)
+
+        with engine.connect() as connection:
+            columns = {c["name"] for c in inspect(connection).get_columns("customers")}
+            customer = connection.execute(text(
+                "SELECT zip_code_hash, date_of_birth_hash, zip_code_sealed FROM customers")).one()
+            change = connection.scalar(text("SELECT new_value FROM contact_changes"))
+            bodies = connection.execute(text("SELECT kind, body FROM outbox ORDER BY id")).all()
+            sources = connection.scalar(text("SELECT count(*) FROM funding_sources"))
+    finally:
+        engine.dispose()
+    assert not columns & {"zip_code", "date_of_birth"}
+    assert customer[:2] == (keyed_hash("30309", pepper), keyed_hash("1985-03-14", pepper))
+    assert unseal_at_rest(customer[2], pepper) == "30309"
+    assert "30030" not in change and unseal_at_rest(change, pepper) == "12 Oak St, Decatur, GA 30030"
+    otp, reset, receipt = bodies
+    assert "123456" not in otp[1] and unseal_at_rest(otp[1], pepper) == "Your code is 123456."
+    assert reset[1] == DELIVERED_MARKER
+    assert receipt[1] == "We received $25.00."
+    assert sources == 1

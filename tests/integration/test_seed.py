@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
@@ -41,8 +41,11 @@ def test_the_demo_customers_have_the_exact_figures_of_the_table(engine: Engine) 
             Decimal("3215.77"), Decimal("298.50"), 20)
         assert maria.vehicle.description == "2022 Toyota RAV4" and dana.vehicle.description == "2019 Ford F-150"
         customer = session.get_one(Customer, maria.customer_id)
-        assert (customer.zip_code, customer.date_of_birth, customer.mobile) == ("30309", date(1985, 3, 14), "+14045550101")
-        assert customer.ssn_last4_hash == keyed_hash("4821", settings.secret_pepper)
+        pepper = settings.secret_pepper
+        assert customer.mobile == "+14045550101"
+        assert (customer.zip_code_hash, customer.date_of_birth_hash, customer.ssn_last4_hash) == (
+            keyed_hash("30309", pepper), keyed_hash("1985-03-14", pepper), keyed_hash("4821", pepper))
+        assert unseal_at_rest(customer.zip_code_sealed, pepper) == "30309"
         sources = {(s.kind, s.last4) for s in session.scalars(select(FundingSource).where(
             FundingSource.customer_id == maria.customer_id))}
         assert sources == {("checking", "6789"), ("debit_card", "1111")}
@@ -77,4 +80,20 @@ def test_bulk_customers_come_on_top_deterministically_and_only_once(engine: Engi
         assert session.scalar(select(func.count()).select_from(Customer)) == 64
         ident = bulk_identity(7)
         account = _account(session, ident["account_number"])
-        assert session.get_one(Customer, account.customer_id).zip_code == ident["zip_code"]
+        bulk = session.get_one(Customer, account.customer_id)
+        assert bulk.zip_code_hash == keyed_hash(ident["zip_code"], settings.secret_pepper)
+        assert unseal_at_rest(bulk.zip_code_sealed, settings.secret_pepper) == ident["zip_code"]
+
+
+def test_the_store_holds_no_verification_factor_in_clear(engine: Engine) -> None:
+    """ZIP, date of birth and SSN last four are factors: a copy of the store must not give them."""
+    with Session(engine) as session:
+        seed_demo(session, TODAY, Settings())
+        seed_bulk(session, 5, Settings(), TODAY)
+        session.commit()
+        columns = {column["name"] for column in inspect(engine).get_columns("customers")}
+        rows = [" ".join(str(value) for value in row)
+                for row in session.execute(text("SELECT * FROM customers")).all()]
+    assert not columns & {"zip_code", "date_of_birth", "ssn_last4"}
+    for secret in ("30309", "1985-03-14", "1985, 3, 14", "4821", bulk_identity(3)["zip_code"]):
+        assert not any(secret in row for row in rows), secret

@@ -30,8 +30,9 @@ def customer(session: Session) -> Customer:
         last_name="Lopez",
         email="maria.lopez@example.com",
         mobile="+14045550101",
-        zip_code="30301",
-        date_of_birth=date(1986, 4, 12),
+        zip_code_hash="1" * 64,
+        date_of_birth_hash="2" * 64,
+        zip_code_sealed="sealed-zip",
         ssn_last4_hash="0" * 64,
     )
     session.add(customer)

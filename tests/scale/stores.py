@@ -11,6 +11,8 @@ import pika
 import psycopg
 import redis
 
+from autofinance.adapters.sealing import unseal_at_rest
+from autofinance.config import Secret
 from tests.scale.cluster import REDIS_DB, RunStores
 
 CODE = re.compile(r"\b(\d{6})\b")
@@ -55,11 +57,13 @@ def published_user_messages(stores: RunStores, conversation_id: str) -> int:
 
 
 def latest_code(stores: RunStores, email: str) -> str:
-    """The newest one-time code sent to `email` (the customer reads it in their inbox)."""
+    """The newest one-time code sent to `email` (the customer reads it in their inbox; the
+    outbox keeps it sealed with the run's pepper)."""
     with psycopg.connect(stores.accounts_url) as conn:
         row = conn.execute('SELECT body FROM outbox WHERE "to" = %s ORDER BY id DESC LIMIT 1',
                            (email,)).fetchone()
-    match = CODE.search(row[0]) if row else None
+    body = unseal_at_rest(row[0], Secret(stores.pepper)) if row else None
+    match = CODE.search(body) if body else None
     assert match, f"no one-time code for {email} in the outbox"
     return match.group(1)
 

@@ -23,7 +23,8 @@ def _store_with_messages(settings: Settings) -> None:
     Base.metadata.create_all(container.engine)
     with container.uow() as uow:
         queue_message(uow.session, to="maria.lopez@example.com", channel="email", kind="otp",
-                      subject="Your code", body="Your code is 123456.")
+                      subject="Your code", body="Your code is 123456.",
+                      pepper=settings.secret_pepper)  # sealed at rest, shown unsealed
         queue_message(uow.session, to="+14045550101", channel="sms", kind="notice",
                       body="<script>alert(1)</script>")
         uow.commit()

@@ -17,6 +17,7 @@ from autofinance.bootstrap import bootstrap
 from autofinance.config import Settings
 from autofinance.demo.seed import seed_demo
 from autofinance.services.online_access import send_password_reset
+from autofinance.adapters.notify import readable_body
 from autofinance.adapters.store.models import Account, Base, OnlineCredential, OutboxMessage
 from autofinance.entrypoints.web import password_reset
 from autofinance.entrypoints.web.app import create_app
@@ -63,9 +64,10 @@ def emailed_token(settings: Settings) -> str:
             robert = uow.session.scalars(
                 select(Account.customer_id).where(Account.account_number == ROBERT)).one()
         send_password_reset(robert, container.uow(), settings.public_base_url, settings.secret_pepper)
-        with container.uow() as uow:
-            body = uow.session.scalars(select(OutboxMessage.body).where(
+        with container.uow() as uow:  # the link is sealed in the outbox: read it as emailed
+            message = uow.session.scalars(select(OutboxMessage).where(
                 OutboxMessage.kind == "password_reset").order_by(OutboxMessage.id.desc())).first()
+            body = readable_body(message, settings.secret_pepper) if message else None
     finally:
         container.close()
     found = re.search(r"http://testserver/reset-password\?token=([A-Za-z0-9_-]{43})", body or "")

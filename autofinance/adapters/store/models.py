@@ -3,7 +3,9 @@
 Rules a bad caller could break are constraints in the schema (unique keys, checks, foreign
 keys), not only in code. Money columns are exact (`Money`: cents in the database), times are
 aware UTC (`UTCDateTime`). No full bank or card number, SSN or one-time code is stored: funding
-sources keep a last-four and an opaque token, secrets keep only a keyed hash.
+sources keep a last-four and an opaque token, secrets keep only a keyed hash. Verification factors
+(SSN last four, ZIP, date of birth) exist only as keyed hashes; what must be read back (the
+mailing ZIP, a staff TOTP seed, an outbox message with a code or link) is sealed.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
     text,
     true,
 )
@@ -43,9 +46,13 @@ class Customer(Base):
     last_name: Mapped[str] = mapped_column(String(80))
     email: Mapped[str] = mapped_column(String(254))
     mobile: Mapped[str] = mapped_column(String(20))  # E.164, e.g. +14045550101
-    zip_code: Mapped[str] = mapped_column(String(10))
-    date_of_birth: Mapped[date] = mapped_column(Date)
-    ssn_last4_hash: Mapped[str] = mapped_column(String(64))  # keyed hash, never the digits
+    # Verification factors: keyed hashes (security.keyed_hash), never the value.
+    zip_code_hash: Mapped[str] = mapped_column(String(64))  # of the 5-digit ZIP
+    date_of_birth_hash: Mapped[str] = mapped_column(String(64))  # of YYYY-MM-DD
+    ssn_last4_hash: Mapped[str] = mapped_column(String(64))
+    # The mailing ZIP letters need, sealed (sealing.seal_at_rest): a copy of the store alone
+    # does not give it away as a verification factor.
+    zip_code_sealed: Mapped[str] = mapped_column(String(255))
     address_line1: Mapped[str] = mapped_column(String(120), default="")
     city: Mapped[str] = mapped_column(String(80), default="")
     state: Mapped[str] = mapped_column(String(2), default="")
@@ -254,6 +261,28 @@ class VerificationChallenge(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class AttemptCounter(Base):
+    """Attempts of one kind (`scope`) by one key (a conversation, a client, a customer) in the
+    current window, for limits that must hold across conversations, processes and replicas.
+
+    Written only by conditional UPDATEs (`count < limit`): the row stays locked until commit, so
+    concurrent attempts queue behind each other and never get past the limit.
+    """
+
+    __tablename__ = "attempt_counters"
+    __table_args__ = (
+        UniqueConstraint("scope", "key", name="uq_attempt_counters_scope_key"),
+        CheckConstraint("count >= 0", name="ck_attempt_counters_count"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(24))  # e.g. 'identify_account', 'code_send_customer'
+    key: Mapped[str] = mapped_column(String(80))  # 'customer:12', an audit subject, a hash
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    blocked_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+
 class VerifiedSession(Base):
     """Which customer a conversation is verified as, at what level, and until when."""
 
@@ -287,7 +316,11 @@ class PasswordResetToken(Base):
 
 
 class OutboxMessage(Base):
-    """Every email or text the assistant sends, written before any real sender delivers it."""
+    """Every email or text the assistant sends, written before any real sender delivers it.
+
+    The body of a message with a code or a link is sealed (notify.SEALED_KINDS), and dropped
+    once a real sender has delivered it.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (CheckConstraint("channel IN ('email', 'sms')", name="ck_outbox_channel"),)
@@ -451,7 +484,8 @@ class ContactChange(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     field: Mapped[str] = mapped_column(String(7))
-    new_value: Mapped[str] = mapped_column(String(254))  # address: "street, city, ST 12345"
+    # Sealed (sealing.seal_at_rest): an address holds the ZIP, a verification factor.
+    new_value: Mapped[str] = mapped_column(String(512))  # address: "street, city, ST 12345"
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -18,7 +18,9 @@ LIMIT = 100
 
 async def _newest(request: web.Request) -> list[dict[str, Any]]:
     """The newest messages as the page and the JSON show them (the time as ISO 8601 text)."""
-    messages = await asyncio.to_thread(newest_messages, request.app[CONTAINER].uow(), LIMIT)
+    container = request.app[CONTAINER]
+    messages = await asyncio.to_thread(newest_messages, container.uow(),
+                                       container.settings.secret_pepper, LIMIT)
     return [{"to": message.to, "channel": message.channel, "subject": message.subject,
              "body": message.body, "created_at": message.created_at.isoformat()}
             for message in messages]

@@ -37,6 +37,8 @@ ROUTES: list[web.AbstractRouteDef] = [
     web.post("/console/api/tickets/{number}/notes", api.note, name="console_api_notes"),
     web.post("/console/api/tickets/{number}/resolve", api.resolve, name="console_api_resolve"),
     web.post("/console/api/tickets/{number}/close", api.close, name="console_api_close"),
+    web.post("/console/api/fraud-cases/{case_number}/clear", api.clear_fraud_case,
+             name="console_api_clear_fraud_case"),
     web.get("/console/ws", feed.live_updates, name="console_ws"),
     web.static("/console/static", STATIC, name="console_static"),
 ]

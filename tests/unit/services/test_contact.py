@@ -11,18 +11,24 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from autofinance.config import Settings
+from autofinance.adapters.notify import readable_body
+from autofinance.adapters.sealing import unseal_at_rest
 from autofinance.adapters.security import keyed_hash
-from autofinance.services import contact
+from autofinance.services import contact, identity
 from autofinance.services.contact import ContactChanged, ContactChangePending
 from autofinance.services.errors import (
+    ContactChangeHeld,
     ContactChangeLimitReached,
     ContactCodeExpired,
     ContactCodeInvalid,
     ContactUnchanged,
+    IdentificationFailed,
     InvalidContactValue,
     NoPendingContactChange,
 )
 from autofinance.adapters.store.models import AuditLog, ContactChange, Customer, OutboxMessage
+
+PEPPER = Settings().secret_pepper  # the seeded store's (tests/unit/conftest.py)
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -49,9 +55,9 @@ def messages(uow_factory: UowFactory, kind: str) -> list[OutboxMessage]:
 
 
 def last_code(uow_factory: UowFactory) -> str:
-    """The code as the customer reads it in the message we sent."""
-    body = messages(uow_factory, "contact_change_code")[-1].body
-    found = re.search(r"\b(\d{6})\b", body)
+    """The code as the customer reads it in the message we sent (sealed in the outbox)."""
+    body = readable_body(messages(uow_factory, "contact_change_code")[-1], PEPPER)
+    found = re.search(r"\b(\d{6})\b", body or "")
     assert found is not None
     return found.group(1)
 
@@ -63,7 +69,8 @@ def wrong(code: str) -> str:
 def customer_row(uow_factory: UowFactory, account: str = MARIA) -> tuple[str, ...]:
     with uow_factory() as uow:
         c = uow.session.get_one(Customer, customer_id(uow_factory, account))
-        return (c.email, c.mobile, c.address_line1, c.city, c.state, c.zip_code)
+        return (c.email, c.mobile, c.address_line1, c.city, c.state,
+                unseal_at_rest(c.zip_code_sealed, PEPPER))
 
 
 def snapshot(uow_factory: UowFactory) -> tuple[Any, ...]:
@@ -71,7 +78,7 @@ def snapshot(uow_factory: UowFactory) -> tuple[Any, ...]:
     with uow_factory() as uow:
         s = uow.session
         customers = s.execute(select(Customer.email, Customer.mobile, Customer.address_line1,
-                                     Customer.city, Customer.state, Customer.zip_code)
+                                     Customer.city, Customer.state, Customer.zip_code_hash)
                               .order_by(Customer.id)).all()
         changes = s.execute(select(ContactChange.id, ContactChange.attempts,
                                    ContactChange.confirmed_at, ContactChange.cancelled_at)
@@ -95,7 +102,7 @@ def test_an_email_change_sends_a_code_to_the_new_address_and_changes_nothing_yet
     code = last_code(uow_factory)
     with uow_factory() as uow:
         change = uow.session.scalars(select(ContactChange)).one()
-        assert change.new_value == "maria.new@example.org"
+        assert unseal_at_rest(change.new_value, PEPPER) == "maria.new@example.org"
         assert change.code_hash == keyed_hash(code, settings.secret_pepper) != code
         assert change.expires_at == clock.now + contact.CODE_LIFETIME
         assert (change.attempts, change.confirmed_at, change.cancelled_at) == (0, None, None)
@@ -120,8 +127,9 @@ def test_an_address_change_is_normalised_and_its_code_goes_to_the_email_on_file(
     assert pending.destination_masked == "m****@example.com"
     assert messages(uow_factory, "contact_change_code")[-1].to == "maria.lopez@example.com"
     with uow_factory() as uow:
-        assert uow.session.scalars(select(ContactChange.new_value)).one() == \
-            "12 Oak St, Decatur, GA 30030"
+        stored = uow.session.scalars(select(ContactChange.new_value)).one()
+    assert "30030" not in stored  # sealed: the new ZIP is a verification factor
+    assert unseal_at_rest(stored, PEPPER) == "12 Oak St, Decatur, GA 30030"
 
 
 @pytest.mark.parametrize("field, value, says", [
@@ -178,7 +186,7 @@ def test_a_new_request_cancels_the_earlier_pending_change_of_the_same_field_only
         rows = uow.session.execute(select(ContactChange.field, ContactChange.new_value,
                                           ContactChange.cancelled_at)
                                    .order_by(ContactChange.id)).all()
-    assert [(f, v, c is not None) for f, v, c in rows] == [
+    assert [(f, unseal_at_rest(v, PEPPER), c is not None) for f, v, c in rows] == [
         ("email", "first@example.org", True), ("mobile", "+14045550199", False),
         ("email", "second@example.org", False)]
     if first_code != last_code(uow_factory):  # the old code is dead (unless equal by chance)
@@ -247,6 +255,21 @@ def test_an_address_change_updates_street_city_state_and_zip_and_emails_the_noti
         details = uow.session.scalars(select(AuditLog.details)
                                       .where(AuditLog.action == "contact_changed")).one()
     assert details["old"] == "****, Atlanta, GA 303**" and "Peachtree" not in str(details)
+
+
+def test_an_address_change_moves_the_zip_factor_and_keeps_no_zip_in_clear(
+        uow_factory: UowFactory, settings: Settings, clock: Any) -> None:
+    request(uow_factory, settings, clock, "address", "12 Oak St, Decatur, GA 30030")
+    confirm(uow_factory, settings, clock, "address", last_code(uow_factory))
+
+    with uow_factory() as uow:
+        customer = uow.session.get_one(Customer, customer_id(uow_factory, MARIA))
+        assert customer.zip_code_hash == keyed_hash("30030", PEPPER)
+        assert "30030" not in customer.zip_code_sealed
+    assert identity.identify("conv-new-zip", MARIA, "30030", PEPPER, uow_factory(),
+                             now=clock.now).email_masked == "m****@example.com"
+    with pytest.raises(IdentificationFailed):
+        identity.identify("conv-old-zip", MARIA, "30309", PEPPER, uow_factory(), now=clock.now)
 
 
 def test_a_wrong_code_counts_down_then_cancels_the_change_and_never_changes_the_customer(
@@ -323,3 +346,36 @@ def test_the_database_itself_allows_one_pending_change_per_field(
                                       expires_at=clock.now))
         with pytest.raises(IntegrityError):
             uow.session.flush()
+
+
+def _report_fraud(uow_factory: UowFactory, clock: Any) -> None:
+    from autofinance.services import fraud
+    fraud.report_fraud("conv-fraud", "someone paid from my account", "yesterday",
+                       customer_id(uow_factory, MARIA), True, uow_factory(), now=clock.now)
+
+
+def _email_on_file(uow_factory: UowFactory) -> str:
+    with uow_factory() as uow:
+        return uow.session.get_one(Customer, customer_id(uow_factory, MARIA)).email
+
+
+def test_contact_details_cannot_be_changed_while_a_verified_fraud_report_is_open(
+        uow_factory: UowFactory, settings: Settings, clock: Any) -> None:
+    """An intruder who got in must not redirect where codes and notices go once the real
+    customer has reported fraud: only the fraud team lifts the hold."""
+    _report_fraud(uow_factory, clock)
+    before = _email_on_file(uow_factory)
+    with pytest.raises(ContactChangeHeld):
+        request(uow_factory, settings, clock, "email", "intruder@example.net")
+    assert _email_on_file(uow_factory) == before
+    assert messages(uow_factory, "contact_change_code") == []
+
+
+def test_a_change_requested_before_a_fraud_report_cannot_be_confirmed_after_it(
+        uow_factory: UowFactory, settings: Settings, clock: Any) -> None:
+    request(uow_factory, settings, clock, "email", "maria.new@example.com")
+    code = last_code(uow_factory)
+    _report_fraud(uow_factory, clock)
+    with pytest.raises(ContactChangeHeld):
+        confirm(uow_factory, settings, clock, "email", code)
+    assert _email_on_file(uow_factory) != "maria.new@example.com"

@@ -11,6 +11,7 @@ import pytest
 from fixtures_store import JAMES, MARIA, UowFactory, count, customer_id, set_account
 from sqlalchemy import select, update
 
+from autofinance.adapters.notify import readable_body
 from autofinance.config import Secret, Settings
 from autofinance.services import documents
 from autofinance.services.documents import (
@@ -156,7 +157,8 @@ def test_sending_a_link_emails_the_address_on_file_with_a_working_link(
         message = uow.session.scalars(select(OutboxMessage)).one()
         assert (message.to, message.channel, message.kind) == (
             "maria.lopez@example.com", "email", "document_link")
-        found = re.search(r"(http\S+)", message.body)
+        assert "http" not in message.body  # sealed at rest: the link works on its own
+        found = re.search(r"(http\S+)", readable_body(message, settings.secret_pepper) or "")
         assert found is not None
         assert verify(settings, *link_parts(found.group(1)))
         audit = uow.session.scalars(select(AuditLog)).one()
@@ -187,8 +189,8 @@ def test_a_document_asked_for_by_name_is_emailed_with_the_oldest_statement_on_of
     assert requested == RequestedDocument(DocumentLinkSent("March 2026", "m****@example.com", 24),
                                           False, "November 2025")
     with uow_factory() as uow:
-        body = uow.session.scalars(select(OutboxMessage.body)).one()
-    assert "/documents/statement-2026-03?" in body
+        body = readable_body(uow.session.scalars(select(OutboxMessage)).one(), settings.secret_pepper)
+    assert "/documents/statement-2026-03?" in (body or "")
 
 
 def test_a_document_asked_for_that_the_customer_does_not_have_sends_nothing(

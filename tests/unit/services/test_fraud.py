@@ -13,8 +13,10 @@ from sqlalchemy import select
 
 from autofinance.config import Settings
 from autofinance.services import fraud, payments
-from autofinance.services.errors import AccountFrozen, InvalidFraudReport
-from autofinance.services.fraud import ADVICE, FraudReport
+from autofinance.services.errors import (
+    AccountFrozen, FraudCaseNotFound, FraudCaseNotOpen, FraudTeamOnly, InvalidFraudReport,
+)
+from autofinance.services.fraud import ADVICE, FraudCaseCleared, FraudReport
 from autofinance.adapters.store.models import (
     Account,
     AuditLog,
@@ -250,3 +252,68 @@ def test_numbers_that_look_like_cards_codes_or_ssns_are_not_stored(
 def test_the_advice_covers_codes_passwords_gift_cards_and_wires() -> None:
     for words in ("verification code", "password", "gift card", "wire"):
         assert words in ADVICE
+
+
+# --- the fraud team's hold on online access ---------------------------------------------------
+
+
+class _Staff:
+    def __init__(self, id: int, supervisor: bool) -> None:
+        self.id, self.display_name, self.is_supervisor = id, "Fran Fraud", supervisor
+
+
+FRAUD_TEAM, AGENT = _Staff(7, supervisor=True), _Staff(8, supervisor=False)
+
+
+def held(uow_factory: UowFactory, account: str = MARIA) -> bool:
+    with uow_factory() as uow:
+        return fraud.online_access_held(uow.session, customer_id(uow_factory, account))
+
+
+def test_a_verified_report_holds_online_access_an_unverified_one_does_not(
+    uow_factory: UowFactory,
+) -> None:
+    report(uow_factory, DANA, verified=False)
+    assert not held(uow_factory, DANA)
+    report(uow_factory)
+    assert held(uow_factory)
+
+
+def test_only_the_fraud_team_clears_a_case_and_that_unlocks_unfreezes_and_is_audited(
+    uow_factory: UowFactory,
+) -> None:
+    case = report(uow_factory).case_number
+    with pytest.raises(FraudTeamOnly):
+        fraud.clear_fraud_case(case, AGENT, uow_factory(), now=NOW)
+    assert held(uow_factory) and account_state(uow_factory, MARIA)[:2] == (True, True)
+
+    cleared = fraud.clear_fraud_case(case, FRAUD_TEAM, uow_factory(), now=NOW)
+
+    assert cleared == FraudCaseCleared(case, True, ("****4821",))
+    assert not held(uow_factory) and account_state(uow_factory, MARIA)[:2] == (False, False)
+    assert [c.status for c in cases(uow_factory)] == ["closed"]
+    with uow_factory() as uow:
+        row = uow.session.scalars(select(AuditLog).where(AuditLog.action == "fraud_case_cleared")).one()
+        assert (row.actor, row.subject) == ("staff:7", f"fraud_case:{case}")
+        kinds = list(uow.session.scalars(select(OutboxMessage.kind)))
+    assert kinds.count("fraud_case_cleared") == 1
+    with pytest.raises(FraudCaseNotOpen):
+        fraud.clear_fraud_case(case, FRAUD_TEAM, uow_factory(), now=NOW)
+    with pytest.raises(FraudCaseNotFound):
+        fraud.clear_fraud_case("FRAAAAAAAA", FRAUD_TEAM, uow_factory(), now=NOW)
+
+
+def test_a_second_open_case_keeps_the_hold_when_the_first_is_cleared(uow_factory: UowFactory) -> None:
+    first = report(uow_factory).case_number
+    report(uow_factory)
+    cleared = fraud.clear_fraud_case(first, FRAUD_TEAM, uow_factory(), now=NOW)
+    assert (cleared.unlocked_online_access, cleared.unfrozen_accounts) == (False, ())
+    assert held(uow_factory) and account_state(uow_factory, MARIA)[:2] == (True, True)
+
+
+def test_clearing_an_unverified_case_unlocks_nothing(uow_factory: UowFactory) -> None:
+    """Robert's failed sign-in lock is not the fraud team's to lift, nor a stranger's report."""
+    case = report(uow_factory, ROBERT, verified=False).case_number
+    cleared = fraud.clear_fraud_case(case, FRAUD_TEAM, uow_factory(), now=NOW)
+    assert cleared.unlocked_online_access is False
+    assert account_state(uow_factory, ROBERT)[1] is True

@@ -126,3 +126,25 @@ def test_a_waiting_conversation_keeps_its_ticket_and_place(
 
     assert not again.ticket.created and again.ticket.ticket_number == first.ticket.ticket_number
     assert count(uow_factory, HandoffTicket) == 1
+
+
+def _set_status(uow_factory: UowFactory, status: str) -> None:
+    with uow_factory() as uow:
+        uow.session.scalars(select(HandoffTicket)).one().status = status
+        uow.commit()
+
+
+def test_a_claimed_ticket_silences_the_assistant_whatever_the_tracker_says(
+    uow_factory: UowFactory, clock: Any,
+) -> None:
+    def silent(paused: bool) -> bool:
+        return handoff.assistant_must_stay_silent("conv-1", paused, uow_factory())
+
+    assert (silent(False), silent(True)) == (False, False)  # no ticket
+    request(uow_factory, clock)
+    assert (silent(False), silent(True)) == (False, True)  # waiting: as the assistant left it
+    _set_status(uow_factory, "claimed")
+    assert (silent(False), silent(True)) == (True, True)  # an agent holds it: always
+    _set_status(uow_factory, "resolved")
+    assert (silent(False), silent(True)) == (False, False)  # handed back
+    assert not handoff.assistant_must_stay_silent("conv-other", True, uow_factory())

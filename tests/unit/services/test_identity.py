@@ -8,13 +8,17 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
+from autofinance.adapters.notify import readable_body
 from autofinance.adapters.security import keyed_hash
 from autofinance.adapters.store.db import UnitOfWork
+from autofinance.config import Settings
 from autofinance.services import identity
+from autofinance.services.outbox import newest_messages
 from autofinance.services.errors import (
     CodeAlreadyUsed,
     CodeExpired,
     CodeInvalid,
+    CodeSendLimitReached,
     IdentificationFailed,
     NoPendingVerification,
     NotVerified,
@@ -45,12 +49,9 @@ def identify_maria(uow_factory, settings, clock, conversation=CONV):
 
 
 def last_code(uow_factory) -> str:
-    """The code as the customer reads it in the message we sent."""
-    with uow_factory() as uow:
-        body = uow.session.scalars(
-            select(OutboxMessage.body).where(OutboxMessage.kind == "otp")
-            .order_by(OutboxMessage.id.desc())).first()
-    return re.search(r"\b(\d{6})\b", body).group(1)
+    """The code as the customer reads it in the message we sent (sealed in the outbox)."""
+    [message] = newest_messages(uow_factory(), Settings().secret_pepper, 1, kind="otp")
+    return re.search(r"\b(\d{6})\b", message.body).group(1)
 
 
 def send(uow_factory, settings, clock, channel="email", conversation=CONV):
@@ -135,19 +136,24 @@ def test_a_new_identification_expires_the_open_one(uow_factory, settings, clock)
         verify(uow_factory, settings, clock, old_code)
 
 
-def test_a_locked_customer_is_revealed_only_after_the_factor_matched(
+def test_a_customer_locked_by_wrong_codes_answers_like_a_wrong_factor_whatever_is_typed(
         uow_factory, settings, clock):
     with uow_factory() as uow:
         customer = uow.session.get(Customer, maria_id(uow_factory))
         customer.verification_locked_until = clock.now + timedelta(minutes=10)
         uow.commit()
 
-    with pytest.raises(IdentificationFailed):
-        identity.identify(CONV, MARIA["account"], "00000", settings.secret_pepper,
-                          uow_factory(), now=clock.now)
-    with pytest.raises(VerificationLocked) as locked:
-        identify_maria(uow_factory, settings, clock)
-    assert locked.value.until == clock.now + timedelta(minutes=10)
+    answers = []
+    for conversation, identifier, factor in (("c-wrong", MARIA["account"], "00000"),
+                                             ("c-right", MARIA["account"], MARIA["zip"]),
+                                             ("c-unknown", "7309999999", MARIA["zip"])):
+        with pytest.raises(IdentificationFailed) as refused:
+            identity.identify(conversation, identifier, factor, settings.secret_pepper,
+                              uow_factory(), now=clock.now)
+        answers.append((type(refused.value), refused.value.message))
+    assert len(set(answers)) == 1  # the right factor is not confirmed, the lock not shown
+    clock.advance(minutes=10)
+    assert identify_maria(uow_factory, settings, clock).email_masked == "m****@example.com"
 
 
 def test_five_failed_identifications_lock_the_conversation_for_fifteen_minutes(
@@ -163,13 +169,15 @@ def test_five_failed_identifications_lock_the_conversation_for_fifteen_minutes(
 
     with pytest.raises(VerificationLocked):  # even the right details, in this conversation
         identify_maria(uow_factory, settings, clock)
-    identify_maria(uow_factory, settings, clock, conversation="another-conversation")
+    with pytest.raises(IdentificationFailed):  # and the account itself is locked, silently
+        identify_maria(uow_factory, settings, clock, conversation="another-conversation")
     clock.advance(minutes=15)
     assert identify_maria(uow_factory, settings, clock).email_masked == "m****@example.com"
     with uow_factory() as uow:
         failures = uow.session.scalars(
-            select(AuditLog).where(AuditLog.action == "identify_failed")).all()
-        assert len(failures) == 5
+            select(AuditLog).where(AuditLog.action == "identify_failed")
+            .order_by(AuditLog.id)).all()
+        assert [row.details["checked"] for row in failures] == [True] * 5 + [False]
         assert all("11111" not in str(row.details) for row in failures)
 
 
@@ -191,8 +199,10 @@ def test_the_code_goes_to_the_chosen_channel_and_only_its_hash_is_stored(
         message = uow.session.scalars(select(OutboxMessage)).one()
         rows = uow.session.execute(text("SELECT * FROM verification_challenges")).all()
         challenge = uow.session.scalars(select(VerificationChallenge)).one()
+        body = readable_body(message, settings.secret_pepper)
         assert (message.to, message.channel, message.kind) == (address, channel, "otp")
-        assert "expires in 5 minutes" in message.body and "never call or text" in message.body
+        assert "expires in 5 minutes" in body and "never call or text" in body
+        assert code not in message.body  # sealed at rest
         assert all(code not in str(value) for row in rows for value in row)
         assert challenge.code_hash == keyed_hash(code, settings.secret_pepper)
         assert challenge.channel == channel and challenge.sends == 1
@@ -204,14 +214,34 @@ def test_a_code_cannot_be_sent_without_an_identification(uow_factory, settings, 
         send(uow_factory, settings, clock)
 
 
-def test_at_most_three_codes_are_sent_per_identification(uow_factory, settings, clock):
+def test_at_most_three_codes_are_sent_per_conversation_however_often_it_identifies(
+        uow_factory, settings, clock):
     identify_maria(uow_factory, settings, clock)
     for _ in range(3):
         send(uow_factory, settings, clock, "sms")
     with pytest.raises(ResendLimitReached):
         send(uow_factory, settings, clock, "email")
+    identify_maria(uow_factory, settings, clock)
+    with pytest.raises(CodeSendLimitReached) as refused:
+        send(uow_factory, settings, clock, "email")
+    assert "agent" in refused.value.message
     with uow_factory() as uow:
         assert len(uow.session.scalars(select(OutboxMessage)).all()) == 3
+    clock.advance(hours=1)
+    identify_maria(uow_factory, settings, clock)
+    assert send(uow_factory, settings, clock).channel == "email"
+
+
+def test_at_most_five_codes_an_hour_are_sent_per_customer_across_conversations(
+        uow_factory, settings, clock):
+    for n in range(5):
+        identify_maria(uow_factory, settings, clock, conversation=f"conv-{n}")
+        send(uow_factory, settings, clock, conversation=f"conv-{n}")
+    identify_maria(uow_factory, settings, clock, conversation="conv-5")
+    with pytest.raises(CodeSendLimitReached):
+        send(uow_factory, settings, clock, conversation="conv-5")
+    with uow_factory() as uow:
+        assert len(uow.session.scalars(select(OutboxMessage)).all()) == 5
 
 
 def test_a_resent_code_replaces_the_previous_one(uow_factory, settings, clock):
@@ -289,7 +319,7 @@ def test_five_wrong_codes_lock_the_customer_for_fifteen_minutes_in_every_convers
     with pytest.raises(VerificationLocked):  # the right code no longer helps
         verify(uow_factory, settings, clock, code)
     clock.advance(minutes=14)
-    with pytest.raises(VerificationLocked):  # nor a new conversation, once the factor matched
+    with pytest.raises(IdentificationFailed):  # nor a new conversation: it looks like a wrong factor
         identify_maria(uow_factory, settings, clock, conversation="conv-2")
 
     clock.advance(minutes=1)

@@ -8,14 +8,16 @@ from typing import Any
 
 import pytest
 from fixtures_store import MARIA, ROBERT, UowFactory, count, customer_id
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from autofinance.config import Settings
+from autofinance.adapters.notify import readable_body
 from autofinance.adapters.security import keyed_hash, verify_password
 from autofinance.demo.seed import DEMO_PASSWORD
-from autofinance.services import identity, online_access
+from autofinance.services import fraud, identity, online_access
 from autofinance.services.errors import (
-    InvalidResetLink, NoOnlineAccess, NotVerified, ResetLimitReached, WeakPassword,
+    InvalidResetLink, NoOnlineAccess, NotVerified, OnlineAccessHeld, ResetLimitReached,
+    WeakPassword,
 )
 from autofinance.services.online_access import (
     AccessStatus, AccessUnlocked, PasswordChanged, ResetLinkSent, UsernameSent,
@@ -51,7 +53,7 @@ def messages(uow_factory: UowFactory, kind: str) -> list[OutboxMessage]:
 
 def last_token(uow_factory: UowFactory, settings: Settings) -> str:
     """The token as the customer reads it in the link we emailed."""
-    body = messages(uow_factory, "password_reset")[-1].body
+    body = readable_body(messages(uow_factory, "password_reset")[-1], settings.secret_pepper) or ""
     found = re.search(r"(\S+)/reset-password\?token=([A-Za-z0-9_-]{43})\s", body)
     assert found is not None and found.group(1) == settings.public_base_url
     return found.group(2)
@@ -343,3 +345,61 @@ def test_the_unlock_stands_when_the_daily_limit_refuses_the_reset_link(
         help_signing_in(uow_factory, settings, clock)
     assert credential(uow_factory).locked is False
     assert len(messages(uow_factory, "password_reset")) == 5
+
+
+# --- a fraud report's lock is the fraud team's ------------------------------------------------
+
+
+def report_fraud(uow_factory: UowFactory, clock: Any, account: str = ROBERT) -> str:
+    return fraud.report_fraud("conv-fraud", "a payment I didn't make", "today",
+                              customer_id(uow_factory, account), True, uow_factory(),
+                              now=clock.now).case_number
+
+
+def test_a_fraud_lock_is_neither_lifted_nor_worked_around_by_self_service(
+        uow_factory: UowFactory, settings: Settings, clock: Any) -> None:
+    """Robert was locked after failed sign-ins, then reported fraud: now the lock is held."""
+    report_fraud(uow_factory, clock)
+    robert = customer_id(uow_factory, ROBERT)
+    before = snapshot(uow_factory)
+
+    with pytest.raises(OnlineAccessHeld) as refused:
+        online_access.help_with_sign_in(robert, uow_factory(), settings.public_base_url,
+                                        settings.secret_pepper, now=clock.now)
+    assert "fraud team will contact you" in refused.value.message
+    with pytest.raises(OnlineAccessHeld):
+        online_access.unlock_online_access(robert, uow_factory(), now=clock.now)
+    with pytest.raises(OnlineAccessHeld):
+        send(uow_factory, settings, clock)
+
+    assert snapshot(uow_factory) == before
+    assert credential(uow_factory).locked
+
+
+def test_a_link_sent_before_the_fraud_report_stops_working(
+        uow_factory: UowFactory, settings: Settings, clock: Any) -> None:
+    send(uow_factory, settings, clock, account=MARIA)
+    token = last_token(uow_factory, settings)
+    report_fraud(uow_factory, clock, account=MARIA)
+
+    assert not online_access.reset_link_valid(token, uow_factory(), settings.secret_pepper,
+                                              now=clock.now)
+    with pytest.raises(InvalidResetLink):
+        reset(uow_factory, settings, clock, token)
+    assert credential(uow_factory, MARIA).locked
+
+
+def test_a_link_still_open_is_refused_while_the_hold_lasts(
+        uow_factory: UowFactory, settings: Settings, clock: Any) -> None:
+    """Even a link that somehow outlived the report (it was not expired) unlocks nothing."""
+    send(uow_factory, settings, clock, account=MARIA)
+    token = last_token(uow_factory, settings)
+    report_fraud(uow_factory, clock, account=MARIA)
+    with uow_factory() as uow:  # as if the report had not expired it
+        uow.session.execute(update(PasswordResetToken).values(expires_at=clock.now + timedelta(minutes=20)))
+        uow.commit()
+    assert not online_access.reset_link_valid(token, uow_factory(), settings.secret_pepper,
+                                              now=clock.now)
+    with pytest.raises(InvalidResetLink):
+        reset(uow_factory, settings, clock, token)
+    assert credential(uow_factory, MARIA).locked

@@ -1,5 +1,5 @@
 """The console's JSON API under /console/api/: queue, ticket, claim, reply, notes, resolve/close,
-metrics.
+metrics, and the fraud team's clearing of a fraud case.
 
 Every answer is JSON: a service error becomes `{"error": ...}` with its status. Order matters
 where Rasa is involved: a resolve first hands the conversation back and only then marks the
@@ -21,7 +21,11 @@ from autofinance.entrypoints.web.console import auth
 from autofinance.entrypoints.web.console.common import PRIVATE, RASA_DOWN, metrics_days, plain, run
 from autofinance.entrypoints.web.keys import CONTAINER, RASA
 from autofinance.services import console as service
+from autofinance.services import fraud
 from autofinance.services.errors import (
+    FraudCaseNotFound,
+    FraudCaseNotOpen,
+    FraudTeamOnly,
     InvalidMetricsPeriod,
     InvalidNote,
     InvalidReply,
@@ -39,6 +43,7 @@ logger = logging.getLogger(__name__)
 _STATUS: dict[type[ServiceError], int] = {
     TicketNotFound: 404, TicketNotYours: 403, TicketAlreadyClaimed: 409, TicketNotClaimed: 409,
     TicketNotOpen: 409, InvalidNote: 400, InvalidReply: 400, InvalidMetricsPeriod: 400,
+    FraudCaseNotFound: 404, FraudTeamOnly: 403, FraudCaseNotOpen: 409,
 }
 
 
@@ -185,3 +190,12 @@ async def close(request: web.Request) -> web.StreamResponse:
 async def metrics(request: web.Request) -> web.StreamResponse:
     await auth.require_staff(request, supervisor=True)
     return _json(await run(request, service.metrics, days=metrics_days(request)))
+
+
+@_api
+async def clear_fraud_case(request: web.Request) -> web.StreamResponse:
+    """The fraud team's review is done: the case closes and, with no other open case, the
+    customer's online access is unlocked and payments work again (supervisors, audited)."""
+    staff = await _post_guard(request)
+    cleared = await run(request, fraud.clear_fraud_case, request.match_info["case_number"], staff)
+    return _json({"fraud_case": cleared})
