@@ -155,8 +155,9 @@ VARIABLES: dict[str, Variable] = _vars(
     Variable("ACTION_SERVER_TOKEN", "demo-action-secret",
              "(Rasa) shared secret Rasa sends to the action server", SECRET, (APP, RASA),
              production_default="", production="required, your own"),
-    Variable("SECRET_PEPPER", "demo-pepper-change-me", "key of the hashes of SSN digits, one-time "
-             "codes and reset tokens, and of the sealed values (staff TOTP seeds)", SECRET,
+    Variable("SECRET_PEPPER", "demo-pepper-change-me", "key of the hashes of the verification "
+             "factors (ZIP, date of birth, SSN digits), one-time codes and reset tokens, and of the "
+             "sealed values (mailing ZIP, codes and links in the outbox, staff TOTP seeds)", SECRET,
              production_default="", production="required, your own; changing it voids stored hashes"),
     Variable("REST_GATEWAY_TOKEN", "", "(Rasa) bearer token the REST channel then requires "
              "(`Authorization: Bearer …`), sent by an authenticating gateway in front of it; empty: "
