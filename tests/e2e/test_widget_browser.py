@@ -293,9 +293,12 @@ async def test_the_conversation_survives_a_reload_and_a_dropped_connection(
     await expect(page.locator("#meridian-chat .mc-user")).to_have_text(["You: what's my balance"])
     await expect(page.locator("#meridian-chat .mc-log")).to_contain_text("account number")
     await shot(page, "10-phone-after-reload")
-    # the same conversation: the assistant still expects the account number
+    # the same conversation: the assistant still expects the account number. The widget keeps the
+    # server's signed copy `<conversation id>.<issued>.<signature>`, re-signed at each connection,
+    # so the conversation id part stays and the rest is renewed.
     assert "ZIP" in await say(page, MARIA_ACCOUNT, "ZIP")
-    assert await page.evaluate("JSON.parse(sessionStorage.getItem('meridian-chat')).sessionId") == session
+    resumed = await page.evaluate("JSON.parse(sessionStorage.getItem('meridian-chat')).sessionId")
+    assert session.startswith("web-") and resumed.split(".")[0] == session.split(".")[0]
 
     # The connection drops; socket.io reconnects and the widget asks for the same session.
     dropped = len(sockets)
