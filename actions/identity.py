@@ -24,8 +24,8 @@ from autofinance.services.errors import (
     CodeAlreadyUsed,
     CodeExpired,
     CodeInvalid,
+    CodeSendLimitReached,
     NoPendingVerification,
-    ResendLimitReached,
     ServiceError,
     VerificationLocked,
 )
@@ -140,7 +140,7 @@ class ValidateIdentityForm(FormValidationAction):
                 identity.send_code, tracker.sender_id, channel, container().settings.secret_pepper,
                 container().uow(),
             )
-        except (ResendLimitReached, VerificationLocked) as error:
+        except (CodeSendLimitReached, VerificationLocked) as error:
             return _stop_form(dispatcher, error.message)
         except NoPendingVerification as error:
             dispatcher.utter_message(text=error.message)

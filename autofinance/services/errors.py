@@ -54,14 +54,7 @@ class NoPendingVerification(ServiceError):
     )
 
 
-class ResendLimitReached(ServiceError):
-    message = (
-        "I've already sent the most codes I can for this request. Please use the latest code, "
-        "or start again in a few minutes, or I can connect you with an agent."
-    )
-
-
-class CodeSendLimitReached(ResendLimitReached):
+class CodeSendLimitReached(ServiceError):
     """The hourly cap on codes for this conversation or this customer: nothing was sent."""
 
     message = (

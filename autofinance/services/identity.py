@@ -3,8 +3,9 @@
 
 A code gives level 'full', a website sign-in 'read'. Codes exist only as keyed hashes and in
 the (sealed) outbox message to the customer: never returned, logged or stored anywhere else.
-Every limit (wrong factors, wrong codes, codes sent) is an AttemptCounter in the store, taken
-atomically, so it holds across conversations, channels, processes and replicas.
+Every limit (wrong factors, wrong codes, codes sent) holds over any window of its length and
+is kept in the store by `attempts`, atomically, so it holds across conversations, channels,
+processes and replicas; this module decides what counts against which key.
 """
 from __future__ import annotations
 
@@ -13,28 +14,26 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, Optional
+from typing import Literal, Optional
 
 import pyotp
-from sqlalchemy import case, func, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from autofinance.config import Secret
 from autofinance.adapters.notify import queue_message
 from autofinance.adapters.security import keyed_hash, same_secret
 from autofinance.domain.masking import mask_email, mask_phone
-from autofinance.services import audit
+from autofinance.services import attempts, audit
+from autofinance.services.attempts import Limit
 from autofinance.services.errors import (
     CodeAlreadyUsed, CodeExpired, CodeInvalid, CodeSendLimitReached, IdentificationFailed,
     NoPendingVerification, NotVerified, StepUpRequired, VerificationLocked,
 )
 from autofinance.adapters.store.db import UnitOfWork
 from autofinance.adapters.store.models import (
-    Account, AttemptCounter, Customer, OnlineCredential, VerificationChallenge, VerifiedSession,
+    Account, Customer, OnlineCredential, VerificationChallenge, VerifiedSession,
 )
-from autofinance.adapters.store.types import UTCDateTime
 from autofinance.domain.clock import aware
 
 logger = logging.getLogger(__name__)
@@ -46,7 +45,7 @@ IDENTIFICATION_WINDOW = timedelta(minutes=15)  # identify -> code must happen wi
 CODE_LIFETIME = timedelta(minutes=5)
 MAX_FAILURES = 5  # wrong factors per conversation and per account, wrong codes per customer
 MAX_CLIENT_FAILURES = 10  # wrong factors from one client address, whatever the accounts
-LOCK_DURATION = timedelta(minutes=15)  # failures count within it; a full count blocks for it
+LOCK_DURATION = timedelta(minutes=15)  # failures count within any; a full count blocks for it
 MAX_SENDS_PER_CONVERSATION = 3  # codes per SEND_WINDOW, however many identifications
 MAX_SENDS_PER_CUSTOMER = 5  # codes per SEND_WINDOW across every conversation and channel
 SEND_WINDOW = timedelta(hours=1)
@@ -61,22 +60,12 @@ _FACTORS = {"zip": re.compile(r"[0-9]{5}"), "dob": re.compile(r"[0-9]{4}-[0-9]{2
 _DUMMY_FACTOR = "no-such-customer"
 _LEVEL_RANK = {"read": 1, "full": 2}
 
-
-@dataclass(frozen=True)
-class _Limit:
-    """What an AttemptCounter counts (`scope`), how many per key, over how long."""
-
-    scope: str
-    most: int
-    window: timedelta
-
-
-_CONVERSATION_FACTORS = _Limit("identify_conversation", MAX_FAILURES, LOCK_DURATION)
-_CLIENT_FACTORS = _Limit("identify_client", MAX_CLIENT_FAILURES, LOCK_DURATION)
-_ACCOUNT_FACTORS = _Limit("identify_account", MAX_FAILURES, LOCK_DURATION)
-_CUSTOMER_CODES = _Limit("code_customer", MAX_FAILURES, LOCK_DURATION)
-_CONVERSATION_SENDS = _Limit("code_send_conversation", MAX_SENDS_PER_CONVERSATION, SEND_WINDOW)
-_CUSTOMER_SENDS = _Limit("code_send_customer", MAX_SENDS_PER_CUSTOMER, SEND_WINDOW)
+_CONVERSATION_FACTORS = Limit("identify_conversation", MAX_FAILURES, LOCK_DURATION)
+_CLIENT_FACTORS = Limit("identify_client", MAX_CLIENT_FAILURES, LOCK_DURATION)
+_ACCOUNT_FACTORS = Limit("identify_account", MAX_FAILURES, LOCK_DURATION)
+_CUSTOMER_CODES = Limit("code_customer", MAX_FAILURES, LOCK_DURATION)
+_CONVERSATION_SENDS = Limit("code_send_conversation", MAX_SENDS_PER_CONVERSATION, SEND_WINDOW)
+_CUSTOMER_SENDS = Limit("code_send_customer", MAX_SENDS_PER_CUSTOMER, SEND_WINDOW)
 
 
 @dataclass(frozen=True)
@@ -107,8 +96,13 @@ def identify(conversation_id: str, identifier: str, factor: str, pepper: Secret,
     a keyed hash the channel computes; None when it has none) and per account, so switching
     conversations, channels or processes buys no guesses. Only the conversation's and the
     client's own limits answer as a lock. An account is counted the same whether it exists or
-    not, and a locked account answers exactly like a wrong factor, its factor unchecked: the
+    not, and a blocked account answers exactly like a wrong factor, its factor unchecked: the
     answer never tells whether an account exists, is locked, or what its factor is.
+
+    A block starts when a count becomes full and lasts LOCK_DURATION: tries against a blocked
+    account neither count against it nor move its end. They still count against the
+    conversation and the client, the right factor too: counting only wrong ones there would
+    make a conversation lock later when it had typed the right factor, and so confirm it.
     """
     now, subject = aware(now), _subject(conversation_id)
     identifier, factor = identifier.strip(), factor.strip()
@@ -116,16 +110,16 @@ def identify(conversation_id: str, identifier: str, factor: str, pepper: Secret,
         session = uow.session
         customer = _find_customer(session, identifier)
         account = audit.customer(customer.id) if customer else _unknown_account(identifier, pepper)
-        gates = [(_CONVERSATION_FACTORS, subject)]
+        gates = [(_CONVERSATION_FACTORS, subject, "conversation")]
         if client_key:
-            gates.append((_CLIENT_FACTORS, _client(client_key)))
-        for limit, key in gates:  # always in this order, so concurrent attempts cannot deadlock
-            until = _take(session, limit, key, now)
+            gates.append((_CLIENT_FACTORS, _client(client_key), "client"))
+        for limit, key, _ in gates:  # always in this order, so concurrent attempts cannot deadlock
+            until = attempts.take(session, limit, key, now)
             if until is not None:
                 uow.rollback()  # refused before anything was checked: nothing counted
                 raise VerificationLocked(until)
-        checked = _take(session, _ACCOUNT_FACTORS, account, now) is None and not (
-            customer is not None and _is_locked(customer, now))
+        checked = not (customer is not None and _is_locked(customer, now)) and (
+            attempts.take(session, _ACCOUNT_FACTORS, account, now) is None)
         kind = next((k for k, rx in _FACTORS.items() if rx.fullmatch(factor)), None)
         expected = _expected_hash(customer, kind, pepper)  # dummy hash when nobody matched
         matched = same_secret(factor, expected, pepper)  # the same work, checked or not
@@ -133,19 +127,20 @@ def identify(conversation_id: str, identifier: str, factor: str, pepper: Secret,
             audit.record(session, now, "anonymous", "identify_failed", subject,
                          factor=kind or "unrecognised", checked=checked,
                          customer_id=customer.id if customer else None)
-            _block_if_full(session, _ACCOUNT_FACTORS, account, now)  # silent: looks like a failure
-            blocked = [_block_if_full(session, limit, key, now) for limit, key in gates]
+            if checked:  # silent: looks like any failure
+                _block_if_full(session, _ACCOUNT_FACTORS, account, "account", now)
+            blocked = [_block_if_full(session, *gate, now) for gate in gates]
             uow.commit()
             logger.info("identification failed")
             if any(blocked):
                 raise VerificationLocked(now + LOCK_DURATION)
             raise IdentificationFailed()
-        for limit, key in (*gates, (_ACCOUNT_FACTORS, account)):
-            _refund(session, limit, key)  # a match is not a failure
+        for limit, key, _ in (*gates, (_ACCOUNT_FACTORS, account, "account")):
+            attempts.refund(session, limit, key)  # a match is not a failure
         _expire_open_challenges(session, conversation_id, now)
         session.add(VerificationChallenge(
             conversation_id=conversation_id, customer_id=customer.id, created_at=now,
-            expires_at=now + IDENTIFICATION_WINDOW, sends=0, attempts=0,
+            expires_at=now + IDENTIFICATION_WINDOW,
         ))
         uow.commit()
         logger.info("customer %s identified by %s", customer.id, kind)
@@ -169,14 +164,12 @@ def send_code(conversation_id: str, channel: Channel, pepper: Secret, uow: UnitO
         _ensure_not_locked(customer, now)
         for limit, key in ((_CONVERSATION_SENDS, _subject(conversation_id)),
                            (_CUSTOMER_SENDS, audit.customer(customer.id))):
-            if _take(session, limit, key, now) is not None:
+            if attempts.take(session, limit, key, now) is not None:
                 logger.warning("code send limit reached for customer %s", customer.id)
                 raise CodeSendLimitReached()  # leaving the unit of work undoes the counts
         code = pyotp.TOTP(pyotp.random_base32(), digits=6).now()  # random secret: random code
         challenge.channel, challenge.code_sent_at = channel, now
         challenge.code_hash = keyed_hash(code, pepper)
-        challenge.sends += 1
-        challenge.attempts = 0
         challenge.expires_at = now + CODE_LIFETIME
         destination = customer.email if channel == "email" else customer.mobile
         queue_message(
@@ -206,7 +199,7 @@ def verify_code(conversation_id: str, code: str, pepper: Secret, uow: UnitOfWork
         if challenge is None or challenge.code_hash is None:
             raise NoPendingVerification()
         key = audit.customer(challenge.customer_id)
-        until = _take(session, _CUSTOMER_CODES, key, now)
+        until = attempts.take(session, _CUSTOMER_CODES, key, now)
         session.refresh(challenge)  # as it is now that this attempt holds the counter
         customer = session.get_one(Customer, challenge.customer_id)
         if until is not None:
@@ -217,22 +210,19 @@ def verify_code(conversation_id: str, code: str, pepper: Secret, uow: UnitOfWork
         if challenge.expires_at <= now:
             raise CodeExpired()
         if not same_secret(code.strip(), challenge.code_hash, pepper):
-            session.execute(update(VerificationChallenge)
-                            .where(VerificationChallenge.id == challenge.id)
-                            .values(attempts=VerificationChallenge.attempts + 1)
-                            .execution_options(synchronize_session=False))
             audit.record(session, now, "anonymous", "code_invalid", key, channel=challenge.channel)
-            if _block_if_full(session, _CUSTOMER_CODES, key, now):
-                customer.verification_locked_until = now + LOCK_DURATION
+            locked_until = attempts.block_if_full(session, _CUSTOMER_CODES, key, now, LOCK_DURATION)
+            if locked_until is not None:
+                customer.verification_locked_until = locked_until
                 challenge.expires_at = now
                 audit.record(session, now, "system", "verification_locked", key)
                 uow.commit()
                 logger.warning("verification locked for customer %s", customer.id)
-                raise VerificationLocked(customer.verification_locked_until)
-            failures = _counted(session, _CUSTOMER_CODES, key)
+                raise VerificationLocked(locked_until)
+            failures = attempts.counted(session, _CUSTOMER_CODES, key, now)
             uow.commit()
             raise CodeInvalid(MAX_FAILURES - failures)
-        _reset(session, _CUSTOMER_CODES, key)  # a right code starts the count again
+        attempts.reset(session, _CUSTOMER_CODES, key)  # a right code starts the count again
         challenge.used_at = now
         verified = _open_session(session, conversation_id, customer, "full", "otp", now, channel)
         audit.record(session, now, audit.customer(customer.id), "verified", _subject(conversation_id),
@@ -394,8 +384,12 @@ def _is_locked(customer: Customer, now: datetime) -> bool:
 
 
 def _unknown_account(identifier: str, pepper: Secret) -> str:
-    """The counter key of an identifier that matches no customer: counted like a customer."""
-    return "identifier:" + keyed_hash(identifier.lower(), pepper)
+    """The counter key of an identifier that matches no customer: counted like a customer.
+
+    The purpose is inside the keyed hash, so the key never equals the stored hash of a factor
+    (a ZIP, SSN digits or date of birth typed as the identifier) or of anything else.
+    """
+    return "identifier:" + keyed_hash("counter:identifier:" + identifier.lower(), pepper)
 
 
 def _client(client_key: str) -> str:
@@ -403,65 +397,16 @@ def _client(client_key: str) -> str:
     return "client:" + hashlib.sha256(client_key.encode()).hexdigest()
 
 
-def _counter(limit: _Limit, key: str) -> tuple[Any, Any]:
-    return AttemptCounter.scope == limit.scope, AttemptCounter.key == key
-
-
-def _take(session: Session, limit: _Limit, key: str, now: datetime) -> Optional[datetime]:
-    """Counts one attempt for `key`; returns None, or until when `key` may not try.
-
-    A conditional UPDATE (`count < most`) that holds the row until commit: concurrent attempts
-    queue behind it and never pass the limit, on any process or replica (on SQLite the first
-    write takes the database's write lock, with the same effect). A window past its end
-    starts again.
-    """
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(AttemptCounter).values(
-        scope=limit.scope, key=key, count=0, window_started_at=now,
-    ).on_conflict_do_nothing(index_elements=["scope", "key"]))
-    ended = AttemptCounter.window_started_at <= now - limit.window
-    taken = session.execute(
-        update(AttemptCounter)
-        .where(*_counter(limit, key),
-               or_(AttemptCounter.blocked_until.is_(None), AttemptCounter.blocked_until <= now),
-               or_(ended, AttemptCounter.count < limit.most))
-        .values(count=case((ended, 1), else_=AttemptCounter.count + 1),
-                window_started_at=case((ended, literal(now, UTCDateTime())),
-                                       else_=AttemptCounter.window_started_at),
-                blocked_until=None)
-        .execution_options(synchronize_session=False)).rowcount
-    if taken == 1:
-        return None
-    blocked_until, started = session.execute(
-        select(AttemptCounter.blocked_until, AttemptCounter.window_started_at)
-        .where(*_counter(limit, key))).one()
-    return blocked_until if blocked_until is not None and blocked_until > now else started + limit.window
-
-
-def _block_if_full(session: Session, limit: _Limit, key: str, now: datetime) -> bool:
-    """After a failure: a full count blocks `key` for LOCK_DURATION from now."""
-    return session.execute(
-        update(AttemptCounter)
-        .where(*_counter(limit, key), AttemptCounter.count >= limit.most)
-        .values(blocked_until=now + LOCK_DURATION)
-        .execution_options(synchronize_session=False)).rowcount == 1
-
-
-def _refund(session: Session, limit: _Limit, key: str) -> None:
-    """Gives back an attempt that turned out not to be a failure."""
-    session.execute(update(AttemptCounter)
-                    .where(*_counter(limit, key), AttemptCounter.count > 0)
-                    .values(count=AttemptCounter.count - 1)
-                    .execution_options(synchronize_session=False))
-
-
-def _reset(session: Session, limit: _Limit, key: str) -> None:
-    session.execute(update(AttemptCounter).where(*_counter(limit, key)).values(count=0)
-                    .execution_options(synchronize_session=False))
-
-
-def _counted(session: Session, limit: _Limit, key: str) -> int:
-    return session.scalar(select(AttemptCounter.count).where(*_counter(limit, key))) or 0
+def _block_if_full(session: Session, limit: Limit, key: str, blocked: str, now: datetime) -> bool:
+    """After a counted wrong factor: blocks `key` if its count is now full, and audits it. The
+    key names what was blocked: a conversation, a customer, or a keyed hash of an unknown
+    identifier or of a client address, never the identifier or address itself."""
+    until = attempts.block_if_full(session, limit, key, now, LOCK_DURATION)
+    if until is None:
+        return False
+    audit.record(session, now, "system", "identification_blocked", key, blocked=blocked,
+                 until=until.isoformat(), failures=limit.most)
+    return True
 
 
 def _latest_challenge(session: Session, conversation_id: str,

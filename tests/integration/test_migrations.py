@@ -120,3 +120,32 @@ def test_upgrading_a_store_with_data_hashes_the_factors_and_seals_codes_and_link
     assert reset[1] == DELIVERED_MARKER
     assert receipt[1] == "We received $25.00."
     assert sources == 1
+
+
+def test_migration_0005_freezes_what_it_decides_as_the_app_decided_it() -> None:
+    """A revision must not change what it does to an old store when the app changes later, so
+    it keeps its own copy of the sealed kinds and the delivered marker: equal to today's."""
+    import importlib
+
+    from autofinance.adapters import notify, sealing
+
+    revision = importlib.import_module(
+        "autofinance.adapters.store.migrations.versions.0005_factor_hashes_and_attempt_counters")
+    assert set(revision.SEALED_KINDS) == notify.SEALED_KINDS
+    assert revision.DELIVERED_MARKER == notify.DELIVERED_MARKER
+    assert revision.SEALED_PREFIX == sealing.PREFIX
+
+
+def test_migration_0005_needs_only_a_real_pepper_in_production(monkeypatch) -> None:
+    import importlib
+
+    revision = importlib.import_module(
+        "autofinance.adapters.store.migrations.versions.0005_factor_hashes_and_attempt_counters")
+    for name in ("RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "PORTAL_JWT_SECRET"):
+        monkeypatch.delenv(name, raising=False)  # a migration job carries no other secret
+    monkeypatch.setenv("ASSISTANT_PROFILE", "production")
+    monkeypatch.setenv("SECRET_PEPPER", "a-real-pepper-of-enough-length")
+    assert revision._pepper().reveal() == "a-real-pepper-of-enough-length"
+    monkeypatch.setenv("SECRET_PEPPER", "demo-pepper-change-me")
+    with pytest.raises(RuntimeError, match="SECRET_PEPPER"):
+        revision._pepper()

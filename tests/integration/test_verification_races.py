@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
 import pytest
 from sqlalchemy import Engine, func, select
 
 from autofinance.adapters.store.db import UnitOfWork, session_factory
-from autofinance.adapters.store.models import AuditLog, OutboxMessage
+from autofinance.adapters.store.models import Account, AttemptCounter, AuditLog, OutboxMessage
 from autofinance.config import Settings
 from autofinance.demo.seed import seed_demo
 from autofinance.services import identity
@@ -96,6 +96,39 @@ def test_fifteen_wrong_factors_sent_at_once_from_fifteen_conversations_get_five_
     assert outcomes == ["IdentificationFailed"] * ATTEMPTS
     assert len(failures) == ATTEMPTS
     assert sum(row.details["checked"] for row in failures) == 5
+    [blocked] = audited(uow_factory, "identification_blocked")
+    assert (blocked.subject, blocked.details["blocked"]) == (maria_key(uow_factory), "account")
+
+
+def test_wrong_factors_sent_at_once_to_a_blocked_account_neither_count_nor_move_its_block(
+        uow_factory: Callable[[], UnitOfWork]) -> None:
+    for n in range(5):
+        with pytest.raises(ServiceError):
+            identity.identify(f"first-{n}", MARIA, f"{2000 + n:04d}", PEPPER, uow_factory(), now=NOW)
+    later = NOW + timedelta(minutes=10)
+
+    def guess(n: int) -> str:
+        factor = ZIP if n % 2 else f"{3000 + n:04d}"  # the right ZIP too, from the customer
+        try:
+            identity.identify(f"later-{n}", MARIA, factor, PEPPER, uow_factory(), now=later)
+        except ServiceError as error:
+            return type(error).__name__
+        return "identified"
+
+    assert all_at_once(ATTEMPTS, guess) == ["IdentificationFailed"] * ATTEMPTS
+    with uow_factory() as uow:
+        counter = uow.session.scalars(select(AttemptCounter).where(
+            AttemptCounter.scope == "identify_account")).one()
+        assert counter.blocked_until == NOW + timedelta(minutes=15)
+    assert len(audited(uow_factory, "identification_blocked")) == 1
+    identity.identify("customer", MARIA, ZIP, PEPPER, uow_factory(), now=NOW + timedelta(minutes=15))
+
+
+def maria_key(uow_factory: Callable[[], UnitOfWork]) -> str:
+    with uow_factory() as uow:
+        customer_id = uow.session.scalar(
+            select(Account.customer_id).where(Account.account_number == MARIA))
+        return f"customer:{customer_id}"
 
 
 def test_ten_codes_asked_at_once_from_ten_conversations_send_five(

@@ -146,6 +146,33 @@ async def test_the_identity_form_passes_the_channels_client_key_to_the_service(
     assert VerificationLocked.message in await answer("widget-10", "1985-03-14")
 
 
+def test_one_guess_every_few_minutes_no_longer_keeps_an_account_locked(
+        store: Container, clock: Clock) -> None:
+    """The review kept Maria locked for good with one guess every 15 minutes; each retry of
+    hers with the right ZIP extended it too."""
+    for n in range(5):
+        attempt(store, clock, f"attacker-{n}", MARIA, f"{10000 + n}")
+    for n in range(14):  # a wrong guess and Maria's own retry every minute of the block
+        clock.advance(minutes=1)
+        assert attempt(store, clock, f"keep-locked-{n}", MARIA, "0000")[0] == "IdentificationFailed"
+        assert attempt(store, clock, f"maria-{n}", MARIA, MARIA_ZIP)[0] == "IdentificationFailed"
+    clock.advance(minutes=1)
+    assert attempt(store, clock, "maria-later", MARIA, MARIA_ZIP)[0] == "identified"
+
+
+def test_guesses_around_a_quarter_hour_get_no_more_than_five_checked_in_fifteen_minutes(
+        store: Container, clock: Clock) -> None:
+    """The review: 1 wrong ZIP, 3 more at 14:59, 4 at 15:01, then the right one went through."""
+    attempt(store, clock, "edge-0", MARIA, "10000")
+    clock.advance(minutes=14, seconds=59)
+    for n in range(3):
+        attempt(store, clock, f"edge-a{n}", MARIA, f"{10001 + n}")
+    clock.advance(seconds=2)
+    for n in range(4):
+        attempt(store, clock, f"edge-b{n}", MARIA, f"{10004 + n}")
+    assert attempt(store, clock, "edge-right", MARIA, MARIA_ZIP)[0] == "IdentificationFailed"
+
+
 # --- 2. a lock must confirm nothing ---------------------------------------------------------
 
 

@@ -245,7 +245,6 @@ class VerificationChallenge(Base):
     __tablename__ = "verification_challenges"
     __table_args__ = (
         CheckConstraint("channel IN ('email', 'sms')", name="ck_challenge_channel"),
-        CheckConstraint("attempts >= 0", name="ck_challenge_attempts"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -255,32 +254,38 @@ class VerificationChallenge(Base):
     code_hash: Mapped[Optional[str]] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     code_sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    sends: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AttemptCounter(Base):
-    """Attempts of one kind (`scope`) by one key (a conversation, a client, a customer) in the
-    current window, for limits that must hold across conversations, processes and replicas.
-
-    Written only by conditional UPDATEs (`count < limit`): the row stays locked until commit, so
-    concurrent attempts queue behind each other and never get past the limit.
+    """One key's limit of one kind (`scope`): a conversation, a client, a customer. Its row is
+    what concurrent attempts on the key queue behind (services.attempts locks it until commit);
+    it holds the key's block, and its `CountedAttempt`s the times of the attempts that count.
     """
 
     __tablename__ = "attempt_counters"
     __table_args__ = (
         UniqueConstraint("scope", "key", name="uq_attempt_counters_scope_key"),
-        CheckConstraint("count >= 0", name="ck_attempt_counters_count"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     scope: Mapped[str] = mapped_column(String(24))  # e.g. 'identify_account', 'code_send_customer'
     key: Mapped[str] = mapped_column(String(80))  # 'customer:12', an audit subject, a hash
-    count: Mapped[int] = mapped_column(Integer, default=0)
-    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     blocked_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+
+class CountedAttempt(Base):
+    """When one counted attempt was made: a limit holds over any window ending at any time."""
+
+    __tablename__ = "counted_attempts"
+    __table_args__ = (
+        Index("ix_counted_attempts_counter_at", "counter_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    counter_id: Mapped[int] = mapped_column(ForeignKey("attempt_counters.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class VerifiedSession(Base):

@@ -12,7 +12,7 @@ from autofinance.adapters.notify import readable_body
 from autofinance.adapters.security import keyed_hash
 from autofinance.adapters.store.db import UnitOfWork
 from autofinance.config import Settings
-from autofinance.services import identity
+from autofinance.services import errors, identity
 from autofinance.services.outbox import newest_messages
 from autofinance.services.errors import (
     CodeAlreadyUsed,
@@ -22,12 +22,13 @@ from autofinance.services.errors import (
     IdentificationFailed,
     NoPendingVerification,
     NotVerified,
-    ResendLimitReached,
+    ServiceError,
     StepUpRequired,
     VerificationLocked,
 )
 from autofinance.adapters.store.models import (
     Account,
+    AttemptCounter,
     AuditLog,
     Customer,
     OutboxMessage,
@@ -181,6 +182,132 @@ def test_five_failed_identifications_lock_the_conversation_for_fifteen_minutes(
         assert all("11111" not in str(row.details) for row in failures)
 
 
+def try_identify(uow_factory, settings, clock, conversation, factor,
+                 identifier=MARIA["account"], client_key=None) -> str:
+    """One identification; the name of what it answered."""
+    try:
+        identity.identify(conversation, identifier, factor, settings.secret_pepper, uow_factory(),
+                          now=clock.now, client_key=client_key)
+    except ServiceError as error:
+        return type(error).__name__
+    return "identified"
+
+
+def block_maria(uow_factory, settings, clock, prefix="guess"):
+    """Five wrong ZIPs from five conversations: Maria's account is blocked from now."""
+    for n in range(5):
+        assert try_identify(uow_factory, settings, clock, f"{prefix}-{n}", f"{10000 + n}") == (
+            "IdentificationFailed")
+
+
+def checked_flags(uow_factory) -> list[bool]:
+    with uow_factory() as uow:
+        return [row.details["checked"] for row in uow.session.scalars(
+            select(AuditLog).where(AuditLog.action == "identify_failed").order_by(AuditLog.id))]
+
+
+def test_tries_while_an_account_is_blocked_do_not_extend_the_block(uow_factory, settings, clock):
+    """The review kept an account locked with one guess every 15 minutes."""
+    block_maria(uow_factory, settings, clock)
+    for minutes in (5, 5, 4):  # wrong and right factors from new conversations, all refused
+        clock.advance(minutes=minutes)
+        for factor in ("11111", MARIA["zip"]):
+            assert try_identify(uow_factory, settings, clock, f"try-{minutes}-{factor}",
+                                factor) == "IdentificationFailed"
+    clock.advance(minutes=1)  # fifteen minutes after the block started, not after the last try
+
+    assert identify_maria(uow_factory, settings, clock, "customer").email_masked == "m****@example.com"
+
+
+def test_tries_while_an_account_is_blocked_do_not_count_against_it(uow_factory, settings, clock):
+    block_maria(uow_factory, settings, clock)
+    clock.advance(minutes=10)
+    for n in range(5):
+        try_identify(uow_factory, settings, clock, f"while-blocked-{n}", f"{20000 + n}")
+    clock.advance(minutes=5)  # the block is over; the five tries during it were never checked
+    for n in range(4):
+        try_identify(uow_factory, settings, clock, f"after-{n}", f"{30000 + n}")
+
+    assert identify_maria(uow_factory, settings, clock, "customer").email_masked == "m****@example.com"
+    assert checked_flags(uow_factory) == [True] * 5 + [False] * 5 + [True] * 4
+
+
+def test_retrying_the_right_factor_on_a_blocked_account_counts_in_the_conversation_like_a_wrong_one(
+        uow_factory, settings, clock):
+    """Not counting right factors would confirm them: that conversation would lock later."""
+    block_maria(uow_factory, settings, clock)
+
+    def retries(conversation: str, factor: str) -> list[str]:
+        return [try_identify(uow_factory, settings, clock, conversation, factor) for _ in range(6)]
+
+    assert retries("customer", MARIA["zip"]) == retries("attacker", "11111") == (
+        ["IdentificationFailed"] * 4 + ["VerificationLocked"] * 2)
+
+
+def test_wrong_factors_either_side_of_a_quarter_hour_still_block_the_account_at_five(
+        uow_factory, settings, clock):
+    """The review: 1 wrong ZIP, 3 more at 14:59, 4 at 15:01, and no block."""
+    guesses = iter(f"{40000 + n}" for n in range(8))
+    try_identify(uow_factory, settings, clock, "edge-0", next(guesses))
+    clock.advance(minutes=14, seconds=59)
+    for n in range(3):
+        try_identify(uow_factory, settings, clock, f"edge-a{n}", next(guesses))
+    clock.advance(seconds=2)
+    for n in range(4):
+        try_identify(uow_factory, settings, clock, f"edge-b{n}", next(guesses))
+
+    assert try_identify(uow_factory, settings, clock, "customer", MARIA["zip"]) == "IdentificationFailed"
+    # the first guess left the last 15 minutes at 15:00; the 5th within them blocked the account
+    assert checked_flags(uow_factory) == [True] * 6 + [False] * 3
+
+
+def test_blocking_an_account_or_a_client_address_is_audited_without_the_identifier(
+        uow_factory, settings, clock):
+    block_maria(uow_factory, settings, clock)
+    try_identify(uow_factory, settings, clock, "later", "11111")  # refused: no second block
+    for n in range(5):
+        try_identify(uow_factory, settings, clock, f"made-up-{n}", "11111", identifier="7309999999")
+    for n in range(10):  # two per account: only the client address fills its count
+        try_identify(uow_factory, settings, clock, f"bot-{n}", "11111",
+                     identifier=f"73010099{n % 5:02d}", client_key="address-of-the-bot")
+
+    with uow_factory() as uow:
+        rows = uow.session.scalars(select(AuditLog).where(
+            AuditLog.action == "identification_blocked").order_by(AuditLog.id)).all()
+        blocked = [(row.actor, row.subject.split(":")[0], row.details["blocked"]) for row in rows]
+        assert blocked == [("system", "customer", "account"), ("system", "identifier", "account"),
+                           ("system", "client", "client")]
+        assert rows[0].subject == f"customer:{maria_id(uow_factory)}"
+        assert rows[0].details["until"] == (clock.now + timedelta(minutes=15)).isoformat()
+        for row in rows:
+            assert "7309999999" not in str(row.subject) + str(row.details)
+            assert "address-of-the-bot" not in str(row.subject) + str(row.details)
+
+
+def test_the_counter_of_an_unknown_identifier_is_not_the_hash_of_what_was_typed(
+        uow_factory, settings, clock):
+    """A ZIP typed as the identifier must not leave Maria's ZIP hash in the counters."""
+    try_identify(uow_factory, settings, clock, CONV, "11111", identifier=MARIA["zip"])
+
+    with uow_factory() as uow:
+        keys = uow.session.scalars(select(AttemptCounter.key)).all()
+        maria = uow.session.get(Customer, maria_id(uow_factory))
+        factor_hashes = {maria.zip_code_hash, maria.date_of_birth_hash, maria.ssn_last4_hash}
+    assert any(key.startswith("identifier:") for key in keys)
+    assert not any(hashed in key for key in keys for hashed in factor_hashes)
+    assert keyed_hash(MARIA["zip"], settings.secret_pepper) not in " ".join(keys)
+
+
+def test_a_challenge_keeps_no_send_or_attempt_count_of_its_own():
+    """The limits live in the attempt counters; counts on the challenge were never read."""
+    assert {"sends", "attempts"}.isdisjoint(VerificationChallenge.__table__.columns.keys())
+
+
+def test_the_send_limit_has_one_error_whose_message_is_the_one_the_customer_sees():
+    assert not hasattr(errors, "ResendLimitReached")
+    assert CodeSendLimitReached.__bases__ == (ServiceError,)
+
+
 # --- send_code --------------------------------------------------------------------------
 
 
@@ -205,7 +332,7 @@ def test_the_code_goes_to_the_chosen_channel_and_only_its_hash_is_stored(
         assert code not in message.body  # sealed at rest
         assert all(code not in str(value) for row in rows for value in row)
         assert challenge.code_hash == keyed_hash(code, settings.secret_pepper)
-        assert challenge.channel == channel and challenge.sends == 1
+        assert challenge.channel == channel
         assert challenge.expires_at == clock.now + timedelta(minutes=5)
 
 
@@ -219,7 +346,7 @@ def test_at_most_three_codes_are_sent_per_conversation_however_often_it_identifi
     identify_maria(uow_factory, settings, clock)
     for _ in range(3):
         send(uow_factory, settings, clock, "sms")
-    with pytest.raises(ResendLimitReached):
+    with pytest.raises(CodeSendLimitReached):
         send(uow_factory, settings, clock, "email")
     identify_maria(uow_factory, settings, clock)
     with pytest.raises(CodeSendLimitReached) as refused:

@@ -7,12 +7,15 @@ Create Date: 2026-12-01
 ZIP and date of birth are verification factors, so they are kept as keyed hashes (like the SSN
 last four) and the clear columns are dropped; the mailing ZIP letters need is kept sealed, and so
 is the new value of a contact change (an address holds the ZIP; the column grows to fit). Outbox
-messages with a code or a link (notify.SEALED_KINDS) are sealed, or dropped when delivered. The new table
-`attempt_counters` holds the failure and send limits of verification.
+messages with a code or a link (the kinds below) are sealed, or dropped when delivered. The new
+tables `attempt_counters` (one row per limited key, with its block) and `counted_attempts` (the
+time of each attempt that counts) hold the failure and send limits of verification, so the
+challenges' own `sends` and `attempts` counts, never read, are dropped.
 
-Converting rows needs SECRET_PEPPER: it is read from the environment through autofinance.config
-(the same setting, with the same production rules, as the app that will read the rows), and only
-when there are rows to convert. The hashing and sealing are the app's own functions, so stored
+Converting rows needs SECRET_PEPPER, and only that: it is read from the environment (the demo's
+default in the demo profile; in production it must be set and real, as the app requires), and
+only when there are rows to convert. What this revision decides (which kinds are sealed, the
+marker of a delivered message) is written here, frozen, not imported from today's app. The hashing and sealing are the app's own functions, so stored
 values match what the app computes. Irreversible: a date of birth cannot come back from its hash.
 """
 from __future__ import annotations
@@ -43,10 +46,22 @@ outbox = sa.table(
 )
 
 
-def _pepper() -> Any:
-    from autofinance.config import Settings  # only when rows need it: an empty store needs no key
+SEALED_KINDS = ("otp", "contact_change_code", "password_reset", "document_link")
+DELIVERED_MARKER = "[delivered; the code or link is no longer kept]"
+SEALED_PREFIX = "sealed:"
 
-    return Settings.from_env().secret_pepper
+
+def _pepper() -> Any:
+    """SECRET_PEPPER alone (not every production setting): a migration job needs no other secret."""
+    import os
+
+    from autofinance.config import Secret, production_problems, profile_of, value
+
+    profile = profile_of(os.environ)
+    refused = production_problems(os.environ).get("SECRET_PEPPER") if profile == "production" else None
+    if refused:
+        raise RuntimeError(f"migration 0005 converts stored factors with SECRET_PEPPER, which {refused}")
+    return Secret(value(os.environ, "SECRET_PEPPER", profile))
 
 
 def _batches(rows: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -75,15 +90,14 @@ def _convert_customers(bind: sa.Connection) -> None:
 
 
 def _seal_outbox(bind: sa.Connection) -> None:
-    from autofinance.adapters.notify import DELIVERED_MARKER, SEALED_KINDS
-    from autofinance.adapters.sealing import PREFIX, seal_at_rest
+    from autofinance.adapters.sealing import seal_at_rest
 
     bind.execute(outbox.update().where(
         outbox.c.kind.in_(SEALED_KINDS), outbox.c.sent_at.is_not(None),
     ).values(body=DELIVERED_MARKER))
     rows = bind.execute(sa.select(outbox.c.id, outbox.c.body).where(
         outbox.c.kind.in_(SEALED_KINDS), outbox.c.sent_at.is_(None),
-        sa.not_(outbox.c.body.startswith(PREFIX)))).all()
+        sa.not_(outbox.c.body.startswith(SEALED_PREFIX)))).all()
     if not rows:
         return
     pepper = _pepper()
@@ -95,10 +109,10 @@ def _seal_outbox(bind: sa.Connection) -> None:
 
 
 def _seal_contact_changes(bind: sa.Connection) -> None:
-    from autofinance.adapters.sealing import PREFIX, seal_at_rest
+    from autofinance.adapters.sealing import seal_at_rest
 
     rows = bind.execute(sa.select(contact_changes.c.id, contact_changes.c.new_value).where(
-        sa.not_(contact_changes.c.new_value.startswith(PREFIX)))).all()
+        sa.not_(contact_changes.c.new_value.startswith(SEALED_PREFIX)))).all()
     if not rows:
         return
     pepper = _pepper()
@@ -136,12 +150,22 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("scope", sa.String(length=24), nullable=False),
         sa.Column("key", sa.String(length=80), nullable=False),
-        sa.Column("count", sa.Integer(), nullable=False),
-        sa.Column("window_started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("blocked_until", sa.DateTime(timezone=True), nullable=True),
         sa.UniqueConstraint("scope", "key", name="uq_attempt_counters_scope_key"),
-        sa.CheckConstraint("count >= 0", name="ck_attempt_counters_count"),
     )
+    op.create_table(
+        "counted_attempts",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("counter_id", sa.Integer(), sa.ForeignKey("attempt_counters.id"), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_counted_attempts_counter_at", "counted_attempts", ["counter_id", "at"])
+    # `attempts` is named in a CHECK constraint, which SQLite's DROP COLUMN refuses: the table is
+    # rebuilt there (nothing points at it); PostgreSQL drops the constraint and columns in place.
+    with op.batch_alter_table("verification_challenges") as batch:
+        batch.drop_constraint("ck_challenge_attempts", type_="check")
+        batch.drop_column("attempts")
+        batch.drop_column("sends")
 
 
 def downgrade() -> None:
