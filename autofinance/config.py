@@ -159,6 +159,11 @@ VARIABLES: dict[str, Variable] = _vars(
              "factors (ZIP, date of birth, SSN digits), one-time codes and reset tokens, and of the "
              "sealed values (mailing ZIP, codes and links in the outbox, staff TOTP seeds)", SECRET,
              production_default="", production="required, your own; changing it voids stored hashes"),
+    Variable("CLIENT_ADDRESS_HEADER", "", "(Rasa) the header the proxy in front of Rasa sets to "
+             "the client's address (per-client verification limits count by it); empty: the "
+             "connection's address", read_by=(RASA,),
+             production="behind a proxy: the header it sets and overwrites (HAProxy: `X-Real-IP`), "
+             "or every customer shares the proxy's limit"),
     Variable("REST_GATEWAY_TOKEN", "", "(Rasa) bearer token the REST channel then requires "
              "(`Authorization: Bearer …`), sent by an authenticating gateway in front of it; empty: "
              "REST is open in the demo and off in production", SECRET, (RASA,), optional=True,

@@ -19,8 +19,9 @@
 malformed request with a 500, files a request without `sender` under the shared conversation
 "default", reads the whole body whatever its size, and takes the input channel's name from the
 client. Here the body is capped, the request is checked (400 with a JSON error otherwise), the
-sender id must be an id (not "default", not one of the widget's `portal-` / `web-` ids) and the
-input channel is always `rest`.
+sender id must be an id (not "default", not one of the widget's `portal-` / `web-` ids, nor one
+that looks like a messaging channel's: a phone number, `whatsapp:`, a Telegram, Messenger or
+Slack id) and the input channel is always `rest`.
 """
 from __future__ import annotations
 
@@ -78,9 +79,15 @@ def with_client_key(metadata: Optional[Dict[Text, Any]], address: Optional[Text]
     return stamped
 
 
-def request_address(request: Request) -> Optional[Text]:
-    """The client's address as Sanic sees it (a forwarded one only where Sanic is configured to
-    trust the proxy in front of it)."""
+def request_address(request: Request, header: Text = "") -> Optional[Text]:
+    """The client's address: from `header` when the proxy in front of Rasa sets it (HAProxy:
+    `http-request set-header X-Real-IP %[src]`, which overwrites whatever a client sent), else
+    the connection's peer. Behind a proxy that sets nothing, every client would share the
+    proxy's address, and one client's failures would block everyone's verification."""
+    if header:
+        given = (request.headers.get(header) or "").split(",")[0].strip()
+        if given:
+            return given
     return request.remote_addr or request.ip or None
 
 
@@ -139,6 +146,15 @@ class SessionIds:
 
 SENDER_ID = re.compile(r"[A-Za-z0-9+][A-Za-z0-9._:@+-]{0,127}")  # the stores' columns: 128
 RESERVED_SENDERS = frozenset({"default"})  # Rasa's shared conversation for a missing sender
+# The messaging channels' conversation ids, which a REST caller must not name (it would write into
+# an SMS customer's conversation or a claimed ticket's transcript, and `/session_start` would end
+# that customer's verification): Twilio SMS and WhatsApp (`+1404...`, `whatsapp:+1...`, and the
+# other address schemes Twilio uses), Telegram chats and Messenger users (digits only; Telegram
+# groups are negative, which SENDER_ID already refuses) and Slack users (`U024BE7LH`, `W012A3CDE`:
+# U or W, then capitals and digits, at least one digit; `_<channel>[_<thread>]` appended under a
+# finer conversation granularity).
+MESSAGING_ADDRESS_PREFIXES = ("+", "whatsapp:", "tel:", "sms:", "messenger:")
+SLACK_USER_ID = re.compile(r"[UW](?=[A-Z]*[0-9])[A-Z0-9]{8,20}(?:_.*)?")
 
 
 def bad_request(code: Text, message: Text, status: int = 400) -> HTTPResponse:
@@ -154,7 +170,19 @@ def sender_problem(sender: Any) -> Optional[Text]:
                 "(starting with a letter, a digit or +).")
     if sender.lower() in RESERVED_SENDERS or sender.lower().startswith(WIDGET_PREFIXES):
         return "\"sender\" names a conversation that belongs to another channel."
+    if looks_like_messaging_id(sender):
+        return ("\"sender\" looks like a messaging channel's conversation id (a phone number, "
+                "a whatsapp:/tel: address, or a Telegram, Messenger or Slack id): those "
+                "conversations belong to their channels. Use an id of your own, e.g. one that "
+                "starts with a lowercase letter.")
     return None
+
+
+def looks_like_messaging_id(sender: Text) -> bool:
+    """Whether `sender` has the shape of an SMS, WhatsApp, Telegram, Messenger or Slack
+    conversation's id (see MESSAGING_ADDRESS_PREFIXES)."""
+    return (sender.lower().startswith(MESSAGING_ADDRESS_PREFIXES) or sender.isdigit()
+            or SLACK_USER_ID.fullmatch(sender) is not None)
 
 
 class RestInput(RasaRestInput):
@@ -168,10 +196,12 @@ class RestInput(RasaRestInput):
 
     def __init__(self, max_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
                  max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, client_key_secret: Text = "",
+                 client_address_header: Text = "",
                  gateway_token: Text = "", production: bool = False) -> None:
         self.max_message_length = max_message_length
         self.max_body_bytes = max_body_bytes
         self.client_key_secret = client_key_secret
+        self.client_address_header = client_address_header
         self.gateway_token = gateway_token
         self.production = production
 
@@ -185,6 +215,7 @@ class RestInput(RasaRestInput):
         return cls(positive_int(credentials.get("max_message_length"), DEFAULT_MAX_MESSAGE_LENGTH),
                    positive_int(credentials.get("max_body_bytes"), DEFAULT_MAX_BODY_BYTES),
                    str(credentials.get("client_key_secret") or ""),
+                   str(credentials.get("client_address_header") or "").strip(),
                    str(credentials.get("gateway_token") or "").strip(),
                    str(credentials.get("profile") or "").strip().lower() == "production")
 
@@ -256,7 +287,9 @@ class RestInput(RasaRestInput):
             metadata = payload.get("metadata")
             if metadata is not None and not isinstance(metadata, dict):
                 return bad_request("invalid_metadata", '"metadata" must be a JSON object.')
-            metadata = with_client_key(metadata, request_address(request), self.client_key_secret)
+            metadata = with_client_key(metadata,
+                                       request_address(request, self.client_address_header),
+                                       self.client_key_secret)
             if _truthy(request.args.get("stream")):
                 return response.stream(
                     self.stream_response(handle, text, sender_id, self.name(), metadata),
@@ -289,6 +322,7 @@ class WidgetSocketIOInput(SocketIOInput):
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     session_ids: Optional[SessionIds] = None
     client_key_secret: Text = ""
+    client_address_header: Text = ""
 
     @classmethod
     def name(cls) -> Text:
@@ -308,6 +342,7 @@ class WidgetSocketIOInput(SocketIOInput):
         channel.max_body_bytes = positive_int(credentials.get("max_body_bytes"),
                                               DEFAULT_MAX_BODY_BYTES)
         channel.client_key_secret = str(credentials.get("client_key_secret") or "")
+        channel.client_address_header = str(credentials.get("client_address_header") or "").strip()
         hours = positive_int(credentials.get("session_max_age_hours"), DEFAULT_SESSION_MAX_AGE_HOURS)
         channel.session_ids = SessionIds(
             credentials.get("session_signing_key") or credentials.get("portal_jwt_secret"),
@@ -339,7 +374,8 @@ class WidgetSocketIOInput(SocketIOInput):
 
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
             request = environ.get("sanic.request")
-            address = request_address(request) if request is not None else None
+            address = (request_address(request, self.client_address_header)
+                       if request is not None else None)
             await sio.save_session(sid, {"address": address}, namespace=namespace)
             token = auth.get("token") if isinstance(auth, dict) else None
             if token is None:

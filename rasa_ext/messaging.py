@@ -1,8 +1,13 @@
-"""Rasa's Telegram and Twilio channels, with the platform's API address configurable.
+"""Rasa's Telegram, Twilio, Slack and Facebook Messenger channels, behind our message rules.
 
 Everything a customer sees is Rasa's own channel behaviour (webhook paths, payload parsing,
 buttons as Telegram keyboards or as numbered SMS lines). What differs:
 
+- Every channel here passes customers' messages through `rasa_ext.limits.guarded` (as REST and
+  the widget do): a message over the length limit is answered politely and never reaches Rasa
+  (Slack allows 40,000 characters), and a typed `/EXTERNAL_...` intent reaches it as plain text.
+  `SlackInput` and `FacebookInput` are Rasa's channels with only that added (names `slack` and
+  `facebook`, webhooks /webhooks/slack/webhook and /webhooks/facebook/webhook, as Rasa's).
 - `api_base_url` in the credentials (empty or absent: the real host) sends every call to the
   platform's API there instead, for the tests' local fakes of api.telegram.org / api.twilio.com;
   `get_output_channel()` uses it too, so a support agent's reply (the console posts it with
@@ -10,13 +15,14 @@ buttons as Telegram keyboards or as numbered SMS lines). What differs:
 - Telegram: Rasa 3.6 sets the webhook inside `get_output_channel()` with `asyncio.run`, which
   fails when called on the running server (as `output_channel=latest` does), and leaves the
   temporary client session open. Here the webhook is set once, at start-up (as Rasa does, a
-  refusal by Telegram still stops Rasa), and one output channel serves the server's loop.
+  refusal by Telegram still stops Rasa), with a secret token that every update must carry, and
+  one output channel serves the server's loop. Rasa's unauthenticated
+  /webhooks/telegram/set_webhook route (which re-registers the webhook without the secret token,
+  so every real update would then be refused) answers 404.
+- Twilio: incoming webhook calls must carry a valid `X-Twilio-Signature`.
 - `TwilioWhatsAppInput`: Rasa's Twilio channel under its own name (webhook
   /webhooks/twilio_whatsapp/webhook), so SMS and WhatsApp can run side by side; its sender
   number gets the `whatsapp:` prefix Twilio needs if it lacks one.
-
-Not added (as in Rasa 3.6): Twilio's `X-Twilio-Signature` and Telegram's secret token are not
-checked on incoming webhooks.
 """
 from __future__ import annotations
 
@@ -31,6 +37,8 @@ from aiogram import Bot
 from aiogram.bot.api import TELEGRAM_PRODUCTION, TelegramAPIServer
 from aiogram.utils.exceptions import TelegramAPIError
 from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.facebook import FacebookInput as RasaFacebookInput
+from rasa.core.channels.slack import SlackInput as RasaSlackInput
 from rasa.core.channels.telegram import TelegramInput as RasaTelegramInput
 from rasa.core.channels.telegram import TelegramOutput as RasaTelegramOutput
 from rasa.core.channels.twilio import TwilioInput as RasaTwilioInput
@@ -112,6 +120,12 @@ class TelegramInput(RasaTelegramInput):
 
         @webhook.middleware("request")
         async def sent_by_telegram(request: Request) -> Optional[HTTPResponse]:
+            if _is_set_webhook_route(request):
+                # Rasa's route (GET or POST, no authentication) would re-register the webhook
+                # without our secret token: Telegram would stop sending it and every real
+                # update would be refused. The webhook is set at start-up only.
+                logger.warning("refused a call to Rasa's Telegram set_webhook route")
+                return response.text("", status=404)
             if request.method != "POST":
                 return None
             given = request.headers.get(TELEGRAM_SECRET_HEADER, "")
@@ -132,6 +146,11 @@ class TelegramInput(RasaTelegramInput):
                 "secret_token": telegram_secret_token(self.access_token or "")})
         finally:
             await bot.session.close()
+
+
+def _is_set_webhook_route(request: Request) -> bool:
+    """Whether `request` is for Rasa's /webhooks/telegram/set_webhook route."""
+    return request.path.rstrip("/").endswith("/set_webhook")
 
 
 def telegram_secret_token(access_token: str) -> str:
@@ -241,3 +260,25 @@ class TwilioWhatsAppInput(TwilioInput):
         webhook = super().blueprint(on_new_message)
         webhook.name = "twilio_whatsapp_webhook"  # Sanic wants blueprint names unique
         return webhook
+
+
+# --- Slack and Facebook Messenger ------------------------------------------------------------
+
+
+class SlackInput(RasaSlackInput):
+    """Rasa's Slack channel (name `slack`, /webhooks/slack/webhook; credentials as Rasa's), its
+    messages behind the message rules every channel of ours applies (length, no server-only
+    EXTERNAL_ intents). Requests are still checked with the signing secret, as in Rasa."""
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        return super().blueprint(guarded(on_new_message))
+
+
+class FacebookInput(RasaFacebookInput):
+    """Rasa's Facebook Messenger channel (name `facebook`, /webhooks/facebook/webhook;
+    credentials as Rasa's), its messages behind the message rules every channel of ours applies
+    (length, no server-only EXTERNAL_ intents). Requests are still checked with the app secret,
+    as in Rasa."""
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        return super().blueprint(guarded(on_new_message))

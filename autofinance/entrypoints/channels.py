@@ -26,8 +26,10 @@ OPTIONAL_SUFFIX = "_API_BASE_URL"  # e.g. TELEGRAM_API_BASE_URL: unset means the
 # Rasa's built-in channels are keyed by their name.
 CHANNEL_NAMES = {
     "rasa_ext.messaging.TelegramInput": "telegram",
+    "rasa_ext.messaging.SlackInput": "slack",
     "rasa_ext.messaging.TwilioInput": "twilio",
     "rasa_ext.messaging.TwilioWhatsAppInput": "twilio_whatsapp",
+    "rasa_ext.messaging.FacebookInput": "facebook",
 }
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

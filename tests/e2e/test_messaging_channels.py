@@ -203,6 +203,36 @@ def test_a_telegram_update_without_the_webhooks_secret_token_is_refused(
     assert telegram.messages_to(chat) == []  # nothing reached the assistant
 
 
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code
+
+
+def test_rasas_telegram_set_webhook_route_is_refused_and_the_webhook_stays_as_registered(
+    messaging_stack: RunningStack, telegram: FakeTelegram,
+) -> None:
+    """Rasa's /webhooks/telegram/set_webhook (GET or POST, no authentication) re-registered the
+    webhook without the secret token: Telegram would stop sending it, and every real update
+    would be refused, so one GET from anyone switched the channel off."""
+    url = messaging_stack.url("rasa", "/webhooks/telegram/set_webhook")
+    set_webhook = lambda r: r.path.lower().endswith("/setwebhook")  # noqa: E731
+    before = telegram.recorded(set_webhook)
+    assert _get(url) == 404
+    assert _get(url + "/") == 404
+    assert _post(url, b"", {})[0] == 404
+    assert _post(url, b"{}", {"Content-Type": "application/json"})[0] == 404
+    time.sleep(1)
+    assert telegram.recorded(set_webhook) == before  # no second setWebhook reached "Telegram"
+    assert [r.form["secret_token"] for r in before] == [TELEGRAM_SECRET]
+    chat = next(_ids)
+    telegram_says(messaging_stack, chat, "what are your hours?")  # real updates still go through
+    assert any(HOURS in m["text"] for m in telegram.wait_for_text(chat, HOURS))
+
+
 def test_telegram_answers_a_question_and_asks_an_unknown_sender_to_verify(
     messaging_stack: RunningStack, telegram: FakeTelegram,
 ) -> None:

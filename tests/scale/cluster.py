@@ -126,6 +126,7 @@ def production_environment(stores: RunStores, lb_rasa: int, lb_actions: int, web
         # the production profile refuses demo secrets (autofinance/config.py)
         "SECRET_PEPPER": stores.pepper, "PORTAL_JWT_SECRET": secrets.token_urlsafe(32),
         "REST_GATEWAY_TOKEN": GATEWAY_TOKEN,
+        "CLIENT_ADDRESS_HEADER": "X-Real-IP",  # set by HAProxy, as in compose
         # Rasa reaches the action servers, and everything else reaches Rasa, through HAProxy.
         "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{lb_actions}/webhook",
         "RASA_URL": f"http://127.0.0.1:{lb_rasa}",

@@ -16,8 +16,8 @@ from rasa.shared.core.events import (ActionExecuted, ActiveLoop, BotUttered, Ses
                                      UserUttered)
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from rasa_ext.channels import (RestInput, SessionIds, WidgetSocketIOInput, client_key, sender_problem,
-                               with_client_key)
+from rasa_ext.channels import (RestInput, SessionIds, WidgetSocketIOInput, client_key, request_address,
+                               sender_problem, with_client_key)
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS: Dict[str, Callable[[], Any]] = {}
@@ -71,6 +71,26 @@ def client_keys() -> Dict[str, Any]:
 
 
 @check
+def client_addresses() -> Dict[str, Any]:
+    from types import SimpleNamespace
+
+    def request(headers: Dict[str, str]) -> Any:
+        return SimpleNamespace(headers=headers, remote_addr="", ip="10.0.0.5")  # the proxy's
+
+    return {
+        "behind_proxy_with_header": request_address(request({"X-Real-IP": "203.0.113.7"}), "X-Real-IP"),
+        "header_list": request_address(request({"X-Real-IP": "203.0.113.7, 10.0.0.9"}), "X-Real-IP"),
+        "header_missing": request_address(request({}), "X-Real-IP"),
+        "header_not_configured": request_address(request({"X-Real-IP": "203.0.113.7"})),
+        "rest": RestInput.from_credentials({"client_address_header": "X-Real-IP"}).client_address_header,
+        "widget": WidgetSocketIOInput.from_credentials(
+            {"client_address_header": "X-Real-IP"}).client_address_header,
+        "signing_key_shared": SessionIds("k" * 20, 3600).verify(
+            SessionIds("k" * 20, 3600).sign("web-abc")) == "web-abc",
+    }
+
+
+@check
 def rest_gateway() -> Dict[str, Any]:
     from types import SimpleNamespace
 
@@ -114,8 +134,68 @@ def limits_from_credentials() -> Dict[str, Any]:
 @check
 def sender_ids() -> Dict[str, Any]:
     cases = ["maria-rest-1", "+15551234567", "default", "DEFAULT", "portal-1", "web-abc", "", " ",
-             "a" * 129, "a" * 128, "../etc/passwd", "x\ny", "<script>", None, 42, ["a"]]
+             "a" * 129, "a" * 128, "../etc/passwd", "x\ny", "<script>", None, 42, ["a"],
+             # the messaging channels' conversation ids (item: REST naming other channels' ids)
+             "+14045550101", "whatsapp:+14045550101", "WhatsApp:+14045550101", "tel:+14045550101",
+             "sms:+14045550101", "770001", "1234567890123456", "U024BE7LH", "W012A3CDE",
+             "U024BE7LH_C024BE91L", "U0G9QF9C6_C0G9QF9GZ_1700000000.123456",
+             # look-alikes that stay REST ids of their own
+             "maria+1@example.com", "u024be7lh", "UNDERSTANDING", "user-770001", "770001a",
+             "eval-sms-1a2b", "bench-telegram-3"]
     return {repr(case): sender_problem(case) is None for case in cases}
+
+
+@check
+def messaging_sender_messages() -> Dict[str, Any]:
+    """Why a REST sender that looks like another channel's conversation id is refused."""
+    return {sender: sender_problem(sender)
+            for sender in ("+14045550101", "whatsapp:+14045550101", "770001", "U024BE7LH")}
+
+
+@check
+def messaging_channels_apply_the_message_rules() -> Dict[str, Any]:
+    """Every entry of deploy/messaging-channels.yml, built as Rasa builds it from its key: the
+    handler each hands to Rasa's own channel code (Rasa's `blueprint`, stubbed so nothing calls
+    a platform), fed a 40,000-character message (Slack's limit), a typed
+    `/EXTERNAL_handoff_resolved` and a question. What reached Rasa and what was answered."""
+    from unittest import mock
+
+    import yaml
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+    from rasa.core.run import _create_single_channel
+    from sanic import Blueprint
+
+    entries = yaml.safe_load((ROOT / "deploy" / "messaging-channels.yml").read_text()) or {}
+    results: Dict[str, Any] = {}
+    for number, (key, entry) in enumerate(entries.items()):
+        credentials = {name: f"fake-{name}-value" for name in (entry or {})
+                       if name != "api_base_url"}
+        channel = _create_single_channel(key, credentials)
+        rasa_class = next(c for c in type(channel).__mro__
+                          if c.__module__.startswith("rasa.core.channels.") and "blueprint" in vars(c))
+        handed: List[Callable[[Any], Any]] = []
+
+        def rasa_blueprint(self: Any, on_new_message: Callable[[Any], Any],
+                           _number: int = number) -> Blueprint:
+            handed.append(on_new_message)
+            return Blueprint(f"stub_{_number}_{len(handed)}")
+
+        reached: List[str] = []
+
+        async def on_new_message(message: Any) -> None:
+            reached.append(message.text)
+
+        with mock.patch.object(rasa_class, "blueprint", rasa_blueprint):
+            channel.blueprint(on_new_message)
+        output = CollectingOutputChannel()
+        for text in ("word " * 8000, "/EXTERNAL_handoff_resolved", "what are your hours?"):
+            asyncio.run(handed[-1](UserMessage(text, output, "770001", input_channel=channel.name())))
+        results[channel.name()] = {
+            "key": key, "class": f"{type(channel).__module__}.{type(channel).__name__}",
+            "url_prefix": channel.url_prefix(), "rasa_class": rasa_class.__name__,
+            "reached_rasa": [t if len(t) < 100 else f"<{len(t)} characters>" for t in reached],
+            "answered": [m.get("text") for m in output.messages]}
+    return results
 
 
 class Broker(EventBroker):

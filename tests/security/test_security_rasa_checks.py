@@ -71,7 +71,7 @@ def test_the_limits_come_from_each_channels_credentials_entry_with_defaults(resu
 
 
 @pytest.mark.parametrize("sender, accepted", [
-    ("'maria-rest-1'", True), ("'+15551234567'", True), ("'" + "a" * 128 + "'", True),
+    ("'maria-rest-1'", True), ("'+15551234567'", False), ("'" + "a" * 128 + "'", True),
     ("'default'", False), ("'DEFAULT'", False), ("'portal-1'", False), ("'web-abc'", False),
     ("''", False), ("' '", False), ("'" + "a" * 129 + "'", False), ("'../etc/passwd'", False),
     ("'x\\ny'", False), ("'<script>'", False), ("None", False), ("42", False), ("['a']", False),
@@ -127,3 +127,66 @@ def test_behind_a_gateway_rest_answers_only_the_gateways_bearer_token(results: d
 
 def test_rest_stays_open_in_the_demo(results: dict[str, Any]) -> None:
     assert results["rest_gateway"]["demo_open"] is None
+
+
+def test_behind_a_proxy_the_client_is_the_address_the_proxy_names(results: dict[str, Any]) -> None:
+    """Behind HAProxy every connection comes from the proxy: without its header, one client's
+    failed verifications would block every customer's."""
+    addresses = results["client_addresses"]
+    assert addresses["behind_proxy_with_header"] == "203.0.113.7"
+    assert addresses["header_list"] == "203.0.113.7"
+    assert addresses["header_missing"] == "10.0.0.5"
+    assert addresses["header_not_configured"] == "10.0.0.5"  # a client's own header is not trusted
+    assert addresses["rest"] == addresses["widget"] == "X-Real-IP"
+
+
+def test_every_replica_signs_widget_ids_with_the_same_configured_key(results: dict[str, Any]) -> None:
+    assert results["client_addresses"]["signing_key_shared"] is True
+
+
+@pytest.mark.parametrize("sender", [
+    "+14045550101", "whatsapp:+14045550101", "WhatsApp:+14045550101", "tel:+14045550101",
+    "sms:+14045550101", "770001", "1234567890123456", "U024BE7LH", "W012A3CDE",
+    "U024BE7LH_C024BE91L", "U0G9QF9C6_C0G9QF9GZ_1700000000.123456",
+], ids=["sms-number", "whatsapp", "whatsapp-capitalised", "tel", "sms-scheme", "telegram-chat",
+        "messenger-psid", "slack-user", "slack-enterprise-user", "slack-user-in-channel",
+        "slack-user-in-thread"])
+def test_a_rest_sender_cannot_name_a_messaging_channels_conversation(
+        results: dict[str, Any], sender: str) -> None:
+    """Where REST is open, a caller naming an SMS customer's number (or a Telegram chat, a
+    Slack user...) would write into that conversation, a claimed ticket's transcript included,
+    and `/session_start` would end that customer's verification."""
+    assert results["sender_ids"][repr(sender)] is False
+
+
+@pytest.mark.parametrize("sender", ["maria+1@example.com", "u024be7lh", "UNDERSTANDING",
+                                    "user-770001", "770001a", "eval-sms-1a2b", "bench-telegram-3"])
+def test_a_rest_sender_that_only_resembles_a_messaging_id_is_still_accepted(
+        results: dict[str, Any], sender: str) -> None:
+    assert results["sender_ids"][repr(sender)] is True
+
+
+def test_a_refused_messaging_style_sender_is_told_why(results: dict[str, Any]) -> None:
+    for sender, message in results["messaging_sender_messages"].items():
+        assert message and "messaging channel" in message and "id of your own" in message, sender
+
+
+@pytest.mark.parametrize("channel", ["telegram", "slack", "twilio", "twilio_whatsapp", "facebook"])
+def test_every_messaging_channel_applies_the_length_limit_and_defuses_external_intents(
+        results: dict[str, Any], channel: str) -> None:
+    """Rasa's stock Slack and Messenger channels passed a 40,000-character message and a typed
+    `/EXTERNAL_handoff_resolved` (read as the server-only intent) straight to Rasa."""
+    checked = results["messaging_channels_apply_the_message_rules"][channel]
+    assert checked["reached_rasa"] == ["EXTERNAL_handoff_resolved", "what are your hours?"]
+    assert checked["answered"] == ["That message is too long for me. Could you say it in a few "
+                                   "sentences?"]
+
+
+@pytest.mark.parametrize("channel, rasa_class", [("slack", "SlackInput"),
+                                                 ("facebook", "FacebookInput")])
+def test_slack_and_messenger_keep_rasas_channel_name_and_webhook_url(
+        results: dict[str, Any], channel: str, rasa_class: str) -> None:
+    checked = results["messaging_channels_apply_the_message_rules"][channel]
+    assert checked["class"] == f"rasa_ext.messaging.{rasa_class}"
+    assert checked["rasa_class"] == rasa_class  # Rasa's own channel underneath
+    assert checked["url_prefix"] == channel  # /webhooks/<channel>/webhook

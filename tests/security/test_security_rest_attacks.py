@@ -151,6 +151,21 @@ def test_rest_cannot_write_into_a_widget_conversation(running: RunningStack, sen
     assert_json_error(*post_json(running, {"sender": sender, "message": "talk to a person"}))
 
 
+@pytest.mark.parametrize("sender", ["+14045550101", "whatsapp:+14045550101", "tel:+14045550101",
+                                    "770001", "1234567890123456", "U024BE7LH"],
+                         ids=["sms-number", "whatsapp", "tel", "telegram-chat", "messenger-psid",
+                              "slack-user"])
+def test_rest_cannot_write_into_a_messaging_channels_conversation(running: RunningStack,
+                                                                   sender: str) -> None:
+    """Where REST is open, naming an SMS customer's number (a Telegram chat, a Slack user...)
+    injected text into that conversation, a claimed ticket's transcript included, and
+    `/session_start` ended that customer's verification."""
+    status, body = post_json(running, {"sender": sender, "message": "/session_start"})
+    assert_json_error(status, body)
+    assert body["error"] == "invalid_sender" and "messaging channel" in body["message"], body
+    assert sender not in stored_senders(running)
+
+
 def test_a_rest_client_cannot_pose_as_another_input_channel(running: RunningStack) -> None:
     """Verification counts only on the channel it happened on: a REST caller naming itself
     `socketio` would have passed for the widget."""

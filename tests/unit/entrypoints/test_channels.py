@@ -70,6 +70,19 @@ def test_every_channel_has_its_webhook_under_its_rasa_name() -> None:
                      "facebook": "/webhooks/facebook/webhook"}
 
 
+def test_every_messaging_channel_is_our_subclass_behind_the_message_rules() -> None:
+    """Rasa's stock `slack` and `facebook` entries skipped the length limit and let a typed
+    `/EXTERNAL_...` intent through; every entry is one of rasa_ext.messaging's channels, which
+    wrap Rasa's with `guarded` (tests/security/test_security_rasa_checks.py checks that)."""
+    keys = {c.name: c.key for c in channels.messaging_channels()}
+    assert keys == {"telegram": "rasa_ext.messaging.TelegramInput",
+                    "slack": "rasa_ext.messaging.SlackInput",
+                    "twilio": "rasa_ext.messaging.TwilioInput",
+                    "twilio_whatsapp": "rasa_ext.messaging.TwilioWhatsAppInput",
+                    "facebook": "rasa_ext.messaging.FacebookInput"}
+    assert set(channels.CHANNEL_NAMES) == set(keys.values())
+
+
 def _written(env: dict[str, str], tmp_path: Path) -> tuple[str, dict]:
     path = channels.write_credentials(env, tmp_path / "sub" / "credentials.5005.yml")
     assert path == tmp_path / "sub" / "credentials.5005.yml"
@@ -111,7 +124,7 @@ def test_an_optional_base_url_is_kept_when_set(tmp_path: Path) -> None:
 def test_rewriting_replaces_the_previous_selection(tmp_path: Path) -> None:
     _written(EVERYTHING, tmp_path)
     _, written = _written(SLACK, tmp_path)
-    assert list(written)[2:] == ["slack"]
+    assert list(written)[2:] == ["rasa_ext.messaging.SlackInput"]
 
 
 def test_a_half_configured_channel_is_named_with_what_it_misses() -> None:
