@@ -18,7 +18,7 @@ export RASA_TELEMETRY_ENABLED := false
 # services on other ports do not inherit them. `$(APP_PY) -m autofinance.config rasa-env` prints them.
 RASA_YAML_ENV := $(APP_PY) -m autofinance.config rasa-env --
 
-.PHONY: bench help run test eval envs db train shell test-unit test-integration test-rasa test-e2e validate lock clean
+.PHONY: bench help run test eval eval-conversations envs db train shell test-unit test-integration test-rasa test-e2e validate lock clean
 .PHONY: test-scale test-security
 .PHONY: web-assets
 
@@ -116,6 +116,14 @@ bench: envs $(MODEL)
 
 eval: envs $(MODEL)
 	@$(RASA_PY) evaluation/nlu_eval.py
+	@$(MAKE) --no-print-directory eval-conversations
+
+# Conversation-level evaluation: evaluation/conversations/scenarios/*.yml played against the
+# embedded stack -> reports/eval/conversations.md (+ .json). Exits 0 whatever the results;
+# ARGS="--only ID" or ARGS="--flow FLOW" narrows the run.
+eval-conversations: envs $(MODEL)
+	@echo "==> conversation evaluation (scenarios against the running stack)"
+	@$(APP_PY) -m evaluation.conversations $(ARGS)
 
 lock:
 	@scripts/lock.sh

@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
+import yaml
 from ruamel.yaml import YAML
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -399,3 +400,25 @@ def test_no_near_copies_of_external_eval_set():
     hits = find_near_copies([example for _, example, _ in rows], list(_external_texts()))
     report = [f"  {rows[n][2]} [{rows[n][0]}] {rows[n][1]}  (jaccard {j:.2f})" for n, j in hits]
     assert not report, "training examples that nearly copy an external eval utterance:\n" + "\n".join(report)
+
+
+def _scenario_turns() -> set[str]:
+    """What the conversation scenarios' customers type (evaluation only, never training)."""
+    turns: set[str] = set()
+    for path in sorted((REPO_ROOT / "evaluation" / "conversations" / "scenarios").glob("*.yml")):
+        for scenario in (yaml.safe_load(path.read_text()) or {}).get("scenarios", []):
+            for turn in scenario.get("turns", []):
+                # short everyday lines ("make a payment") are bound to coincide; longer ones not
+                if isinstance(turn, str) and len(normalise(turn).split()) >= 6:
+                    turns.add(normalise(turn))
+    return turns
+
+
+def test_no_training_example_copies_a_conversation_scenarios_line():
+    """The conversation evaluation measures understanding of words the model never saw."""
+    turns = _scenario_turns()
+    assert turns, "no scenario turns read"
+    hits = [f"  {fname} [{intent}] {example}"
+            for intent, rows in sorted(_intent_examples().items())
+            for example, fname in rows if normalise(example) in turns]
+    assert not hits, "training examples identical to a scenario line:\n" + "\n".join(hits)
