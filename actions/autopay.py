@@ -15,7 +15,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer, lender_today
+from actions import details
+from actions.forms import TaskFormValidation, entity_values
+from actions.runtime import AccountAction, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date, parse_day_of_month
 from autofinance.services import autopay, identity, payments
@@ -51,8 +53,11 @@ class ActionCheckAutopay(AccountAction):
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         status = await call(autopay.autopay_status, customer.customer_id, container().uow(),
                             lender_today())
+        request = details.task_request(tracker)
+        prefill = [*details.consumed(tracker), *(SlotSet(slot, value) for slot, value in
+                                          named_autopay_values(request.entities).items())]
         if not status.enrolled:
-            return [SlotSet("autopay_enrolled", False)]
+            return [*prefill, SlotSet("autopay_enrolled", False)]
         assert status.day_of_month is not None and status.amount is not None
         assert status.next_debit_date is not None
         dispatcher.utter_message(
@@ -62,13 +67,27 @@ class ActionCheckAutopay(AccountAction):
             buttons=[{"title": "Yes, change it", "payload": "/affirm"},
                      {"title": "No, keep it as it is", "payload": "/deny"}],
         )
-        return [SlotSet("autopay_enrolled", True)]
+        return [*prefill, SlotSet("autopay_enrolled", True)]
 
 
-class ValidateAutopayForm(AccountFormValidation):
+def named_autopay_values(entities: dict[str, str]) -> dict[str, str]:
+    """The autopay details a message names: the saved account and the day of the month."""
+    found: dict[str, str] = {}
+    if entities.get("funding_source"):
+        found["autopay_source"] = entities["funding_source"]
+    if entities.get("date") and parse_day_of_month(entities["date"]) is not None:
+        found["autopay_day"] = entities["date"]
+    return found
+
+
+class ValidateAutopayForm(TaskFormValidation):
     """Accepts only a saved source of the customer's and a day every month has."""
 
     required_level = "full"
+    confirmation_slot = "autopay_confirmed"
+
+    def named_values(self, tracker: Tracker) -> dict[str, str]:
+        return named_autopay_values(entity_values(tracker))
 
     def name(self) -> str:
         return "validate_autopay_form"
@@ -77,8 +96,7 @@ class ValidateAutopayForm(AccountFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         customer_id = current_customer().customer_id
-        said = next(tracker.get_latest_entity_values("funding_source"), None) or str(value)
-        option = await call(payments.resolve_funding_source, customer_id, said, container().uow())
+        option = await call(payments.resolve_funding_source, customer_id, str(value), container().uow())
         if option is None:
             names = ", ".join((await _setup(customer_id)).source_names)
             dispatcher.utter_message(text=f"Please pick one of your saved accounts: {names}.")
@@ -88,7 +106,10 @@ class ValidateAutopayForm(AccountFormValidation):
     async def validate_autopay_day(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        day = parse_day_of_month(next(tracker.get_latest_entity_values("date"), None) or str(value))
+        day = parse_day_of_month(str(value))
+        if day is None and tracker.latest_message.get("intent", {}).get("name") == "affirm":
+            day = (await _setup(current_customer().customer_id)).next_payment_due.day  # the one proposed
+            day = day if day <= 28 else None
         if day is None:
             dispatcher.utter_message(text=InvalidAutopayDay.message)
             return {"autopay_day": None}

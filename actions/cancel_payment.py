@@ -15,7 +15,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer, lender_today
+from actions import details
+from actions.forms import TaskFormValidation
+from actions.runtime import AccountAction, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date, parse_amount, parse_date
 from autofinance.services import identity, payments
@@ -65,7 +67,11 @@ class ActionCheckScheduledPayments(AccountAction):
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         cancellable, processing = await _upcoming(customer.customer_id)
         if cancellable:
-            return [SlotSet("payments_scheduled", True)]
+            request = details.task_request(tracker)
+            named = pick_payment(cancellable, request.entity("confirmation_number") or request.text,
+                                 None, lender_today())
+            prefill = [SlotSet("payment_to_cancel", named.confirmation_number)] if named else []
+            return [*details.consumed(tracker), *prefill, SlotSet("payments_scheduled", True)]
         if processing:
             text = ("A payment that is already being processed can't be cancelled: "
                     + "; ".join(describe(line) for line in processing)
@@ -77,8 +83,9 @@ class ActionCheckScheduledPayments(AccountAction):
         return [SlotSet("payments_scheduled", False)]
 
 
-class ValidateCancelPaymentForm(AccountFormValidation):
+class ValidateCancelPaymentForm(TaskFormValidation):
     required_level = "full"
+    confirmation_slot = "cancel_payment_confirmed"
 
     def name(self) -> str:
         return "validate_cancel_payment_form"

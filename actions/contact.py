@@ -15,7 +15,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer
+from actions import details
+from actions.forms import TaskFormValidation
+from actions.runtime import AccountAction, call, container, current_customer
+from autofinance.adapters.sealing import seal, unseal
 from autofinance.domain.parsing import parse_otp_code
 from autofinance.services import contact, identity
 from autofinance.services.errors import (
@@ -65,23 +68,54 @@ def _stop(dispatcher: CollectingDispatcher, message: str) -> dict[str, Any]:
     return {slot: STOPPED for slot in CONTACT_SLOTS}
 
 
-class ValidateContactForm(AccountFormValidation):
+def requested_change(text: str, entities: dict[str, str]) -> dict[str, str]:
+    """What a request already says: which detail ("update my address") and, if it is there and
+    reads as a valid one, the new value ("change my email to ana@example.com")."""
+    field = entities.get("contact_field") if entities.get("contact_field") in WHAT else parse_contact_field(text)
+    if field is None:
+        return {}
+    found = {"contact_field": field}
+    pattern = {"email": _EMAIL_IN_TEXT, "mobile": _PHONE_IN_TEXT}.get(field)
+    match = pattern.search(text) if pattern else None
+    typed = (match.group(0).rstrip(".!?") if match else None) or entities.get(ENTITY_FOR[field])
+    if typed:
+        try:
+            contact.normalise(field, typed)
+            found["contact_value"] = typed
+        except InvalidContactValue:
+            pass
+    return found
+
+
+class ActionStartContactChange(AccountAction):
+    """Starts the contact form with what the request said; a new value is sealed, never kept
+    readable in a slot (the form's validation reads it back once)."""
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_start_contact_change"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        request = details.task_request(tracker)
+        found = requested_change(request.text, request.entities)
+        pepper = container().settings.secret_pepper
+        events: list[EventType] = [*details.consumed(tracker), *(SlotSet(slot, None) for slot in CONTACT_SLOTS)]
+        if "contact_field" in found:
+            events.append(SlotSet("contact_field", found["contact_field"]))
+        if "contact_value" in found:
+            events.append(SlotSet("contact_value", seal(found["contact_value"], pepper)))
+        return events
+
+
+class ValidateContactForm(TaskFormValidation):
     """Asks the service at each step, so a bad value or a wrong code is asked for again."""
 
     required_level = "full"
 
     def name(self) -> str:
         return "validate_contact_form"
-
-    async def extract_contact_field(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        """At the start, the detail named in the request ("I need to update my address")."""
-        asked = tracker.latest_message.get("intent", {}).get("name") == "update_contact_info"
-        if not asked or tracker.get_slot("requested_slot") or tracker.get_slot("contact_field"):
-            return {}
-        field = parse_contact_field(tracker.latest_message.get("text") or "")
-        return {"contact_field": field} if field else {}
 
     async def validate_contact_field(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -97,8 +131,9 @@ class ValidateContactForm(AccountFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         field = tracker.get_slot("contact_field")
-        entity = next(tracker.get_latest_entity_values(ENTITY_FOR[field]), None)
-        typed = new_value(field, str(value), entity)
+        prefilled = unseal(str(value), container().settings.secret_pepper)
+        entity = None if prefilled else next(tracker.get_latest_entity_values(ENTITY_FOR[field]), None)
+        typed = new_value(field, prefilled or str(value), entity)
         try:
             pending = await call(contact.request_contact_change, current_customer().customer_id, field,
                                  typed, container().uow(), container().settings.secret_pepper)

@@ -33,6 +33,7 @@ FORM_SLOTS = {
     "cancel_payment_form": ("payment_to_cancel", "cancel_payment_confirmed", "payments_scheduled"),
     "contact_form": ("contact_field", "contact_value", "contact_code"),
     "lease_extension_form": ("extension_months", "extension_confirmed", "lease_extension_allowed"),
+    "due_date_form": ("new_due_day", "due_date_confirmed", "due_date_change_allowed"),
 }
 CANCELLED_RESPONSE = {
     "identity_form": "utter_verification_cancelled",
@@ -42,6 +43,7 @@ CANCELLED_RESPONSE = {
     "cancel_payment_form": "utter_cancel_payment_stopped",
     "contact_form": "utter_contact_change_stopped",
     "lease_extension_form": "utter_lease_extension_stopped",
+    "due_date_form": "utter_due_date_change_stopped",
 }
 MISUNDERSTANDINGS_BEFORE_HANDOFF = 3
 DIALOGUE_FALLBACK = "action_default_fallback"  # config.yml: core_fallback_action_name (Rasa's)

@@ -7,6 +7,8 @@ confirms, and the customer is told so before and after.
 """
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -14,7 +16,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer, lender_today
+from actions import details
+from actions.forms import TaskFormValidation
+from actions.runtime import AccountAction, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date, parse_months, your_account
 from autofinance.services import identity, lease_end
@@ -30,6 +34,9 @@ LEASE_END_BUTTONS = [
 
 async def _options(customer_id: int) -> lease_end.LeaseEndOptions:
     return await call(lease_end.lease_end_options, customer_id, container().uow(), lender_today())
+
+
+_MONTHS_SAID = re.compile(r"\bmonths?\b", re.I)
 
 
 def _span(months: int) -> str:
@@ -83,24 +90,25 @@ class ActionStartLeaseExtension(AccountAction):
         except NotALease as error:
             dispatcher.utter_message(text=f"{error.message} Is there anything else I can help with?")
             return [SlotSet("lease_extension_allowed", False)]
-        events: list[EventType] = [SlotSet("lease_extension_allowed", True)]
-        asked = _request_text(tracker)
-        if asked and parse_months(asked) is not None:
-            events.append(SlotSet("extension_months", asked))
+        events: list[EventType] = [*details.consumed(tracker), SlotSet("lease_extension_allowed", True)]
+        events += [SlotSet(slot, value) for slot, value in
+                   named_extension_values(details.task_request(tracker).text).items()]
         return events
 
 
-def _request_text(tracker: Tracker) -> str:
-    """What the customer wrote when asking to extend (before verification, if that came first)."""
-    for event in reversed(tracker.events):
-        if event.get("event") == "user" and (event.get("parse_data") or {}).get(
-                "intent", {}).get("name") == "extend_lease":
-            return str(event.get("text") or "")
-    return ""
+def named_extension_values(text: str) -> dict[str, str]:
+    """The length a message names, when it says months ("2 months", "by three months")."""
+    if _MONTHS_SAID.search(text) and parse_months(text) is not None:
+        return {"extension_months": text}
+    return {}
 
 
-class ValidateLeaseExtensionForm(AccountFormValidation):
+class ValidateLeaseExtensionForm(TaskFormValidation):
     required_level = "full"
+    confirmation_slot = "extension_confirmed"
+
+    def named_values(self, tracker: Tracker) -> dict[str, str]:
+        return named_extension_values(tracker.latest_message.get("text") or "")
 
     def name(self) -> str:
         return "validate_lease_extension_form"

@@ -16,7 +16,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer, lender_today
+from actions import details
+from actions.forms import TaskFormValidation, entity_spans, entity_values
+from actions.runtime import AccountAction, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import AmountChoice, format_long_date, parse_amount, parse_amount_choice, parse_date
 from autofinance.services import identity, payments
@@ -25,10 +27,6 @@ from autofinance.services.errors import AmountOverPayoff, InvalidAmount, Invalid
 PAYMENT_SLOTS = ("payment_amount", "payment_date", "payment_source", "payment_confirmed", "payment_attempt")
 CHOICE_LABELS = {"monthly_payment": "your monthly payment", "past_due": "the past-due amount",
                  "payoff": "the full payoff"}
-
-
-def _latest_entity(tracker: Tracker, name: str) -> Optional[str]:
-    return next(tracker.get_latest_entity_values(name), None)
 
 
 def payment_key(conversation_id: str, attempt: str) -> str:
@@ -44,21 +42,35 @@ async def _options(customer_id: int) -> payments.PaymentOptions:
     return await call(payments.payment_options, customer_id, container().uow(), lender_today())
 
 
-def _wanted_amount(value: Any, tracker: Tracker) -> Optional[Union[AmountChoice, Decimal]]:
+def _wanted_amount(value: Any) -> Optional[Union[AmountChoice, Decimal]]:
     """What the customer asked to pay: a named amount or a figure; None if unclear."""
-    choice = _latest_entity(tracker, "amount_choice") or parse_amount_choice(str(value))
+    said = str(value)
+    if said in payments.AMOUNT_CHOICES:
+        return said  # type: ignore[return-value]
+    choice = parse_amount_choice(said)
     if choice is not None:
         return choice if choice in payments.AMOUNT_CHOICES else None
-    return parse_amount(_latest_entity(tracker, "amount") or str(value))
+    return parse_amount(said)
 
 
-def _payment_request(tracker: Tracker) -> dict[str, Any]:
-    """The latest message asking to pay (before verification, if that came first)."""
-    for event in reversed(tracker.events):
-        parse_data = event.get("parse_data") or {}
-        if event.get("event") == "user" and parse_data.get("intent", {}).get("name") == "make_payment":
-            return parse_data
-    return {}
+def named_payment_values(text: str, entities: dict[str, str],
+                         date_spans: list[tuple[int, int]], amount_spans: list[tuple[int, int]]
+                         ) -> dict[str, str]:
+    """The payment details a message names: amount (or a named amount), date, saved account.
+    A figure inside a date ("the 15th") is a date, not an amount."""
+    found: dict[str, str] = {}
+    choice = entities.get("amount_choice") or parse_amount_choice(text)
+    inside_date = any(ds <= a_start and a_end <= de for a_start, a_end in amount_spans
+                      for ds, de in date_spans)
+    if choice:
+        found["payment_amount"] = choice
+    elif entities.get("amount") and not inside_date:
+        found["payment_amount"] = entities["amount"]
+    if entities.get("date"):
+        found["payment_date"] = entities["date"]
+    if entities.get("funding_source"):
+        found["payment_source"] = entities["funding_source"]
+    return found
 
 
 class ActionStartPayment(AccountAction):
@@ -75,16 +87,20 @@ class ActionStartPayment(AccountAction):
 
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
-        entities = {e.get("entity"): e.get("value") for e in _payment_request(tracker).get("entities", [])}
-        prefill = {"payment_amount": entities.get("amount_choice") or entities.get("amount"),
-                   "payment_date": entities.get("date"), "payment_source": entities.get("funding_source")}
-        return [SlotSet(slot, str(value)) for slot, value in prefill.items() if value]
+        request = details.task_request(tracker)
+        prefill = named_payment_values(request.text, request.entities, [], [])
+        return [*details.consumed(tracker), *(SlotSet(slot, value) for slot, value in prefill.items())]
 
 
-class ValidatePaymentForm(AccountFormValidation):
+class ValidatePaymentForm(TaskFormValidation):
     """Checks each answer as it comes, so the summary only ever shows an acceptable payment."""
 
     required_level = "full"
+    confirmation_slot = "payment_confirmed"
+
+    def named_values(self, tracker: Tracker) -> dict[str, str]:
+        return named_payment_values(tracker.latest_message.get("text") or "", entity_values(tracker),
+                                    entity_spans(tracker, "date"), entity_spans(tracker, "amount"))
 
     def name(self) -> str:
         return "validate_payment_form"
@@ -92,7 +108,7 @@ class ValidatePaymentForm(AccountFormValidation):
     async def validate_payment_amount(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        wanted = _wanted_amount(value, tracker)
+        wanted = _wanted_amount(value)
         attempt = {"payment_attempt": tracker.get_slot("payment_attempt") or uuid.uuid4().hex}
         if wanted is None:
             dispatcher.utter_message(text="Sorry, I didn't catch the amount. How much would you like to pay, for example $250?")
@@ -109,7 +125,8 @@ class ValidatePaymentForm(AccountFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         today = lender_today()
-        day = parse_date(_latest_entity(tracker, "date") or str(value), today)
+        affirmed = tracker.latest_message.get("intent", {}).get("name") == "affirm"
+        day = today if affirmed and tracker.get_slot("requested_slot") == "payment_date" else parse_date(str(value), today)
         if day is None:
             dispatcher.utter_message(text="Sorry, I didn't catch the date. You can say \"today\", \"Friday\" or a date like 12/15.")
             return {"payment_date": None}
@@ -124,8 +141,7 @@ class ValidatePaymentForm(AccountFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         customer_id = current_customer().customer_id
-        said = _latest_entity(tracker, "funding_source") or str(value)
-        option = await call(payments.resolve_funding_source, customer_id, said, container().uow())
+        option = await call(payments.resolve_funding_source, customer_id, str(value), container().uow())
         if option is None:
             names = ", ".join(o.masked_name for o in (await _options(customer_id)).funding_sources)
             dispatcher.utter_message(text=f"Please pick one of your saved accounts: {names}.")
@@ -152,6 +168,24 @@ class ActionAskPaymentAmount(AccountAction):
         dispatcher.utter_message(
             text="How much would you like to pay? Pick one below or type an amount.", buttons=buttons
         )
+        return []
+
+
+class ActionAskPaymentDate(AccountAction):
+    """Asks when, proposing today: "yes" takes it (see validate_payment_date)."""
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_ask_payment_date"
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        today = lender_today()
+        dispatcher.utter_message(
+            text=f"When should the payment be made? I can make it today, {format_long_date(today)}, or on "
+            "any date up to 30 days from now (for example \"Friday\" or \"the 15th\").",
+            buttons=[{"title": "Today", "payload": '/inform{"date":"today"}'}])
         return []
 
 

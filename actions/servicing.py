@@ -6,6 +6,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import details
 from actions.runtime import AccountAction, call, container, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date
@@ -23,8 +24,10 @@ class ActionSendStatement(AccountAction):
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         settings = container().settings
-        requested = await call(documents.send_requested_document, customer.customer_id,
-                               tracker.latest_message.get("text") or "", container().uow(),
+        asked = details.task_request(tracker).text or tracker.latest_message.get("text") or ""
+        if tracker.latest_message.get("intent", {}).get("name") == "affirm":
+            asked = "latest"  # "yes" to the latest one, offered first below
+        requested = await call(documents.send_requested_document, customer.customer_id, asked, container().uow(),
                                settings.public_base_url, settings.secret_pepper,
                                settings.lender_timezone)
         first = requested.oldest_statement
@@ -33,18 +36,20 @@ class ActionSendStatement(AccountAction):
         if sent is None and first is None:
             dispatcher.utter_message(text="There are no monthly statements on your account yet. I can email "
                                           "you your contract: just say \"the contract\".")
-            return []
+            return details.consumed(tracker)
         if sent is None:
             dispatcher.utter_message(text=f"I can't find that one. {oldest} are available, and your contract. "
-                                          "Which would you like?")
-            return []
+                                          "Which would you like?", buttons=[
+                                              {"title": "The latest statement", "payload": "the latest statement"},
+                                              {"title": "My contract", "payload": "my contract"}])
+            return details.consumed(tracker)
         what = sent.label if requested.is_contract else f"{sent.label} statement"
         dispatcher.utter_message(
             text=f"I've emailed a link to your {what} to {sent.destination_masked}; it works for "
             f"{sent.expires_in_hours} hours. {oldest} and your contract are available too: just tell me "
             "which one (for example \"March\" or \"the contract\")."
         )
-        return []
+        return details.consumed(tracker)
 
 
 class ActionConfirmCancelAutopay(AccountAction):

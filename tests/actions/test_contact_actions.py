@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from actions.contact import ActionSubmitContactChange, ValidateContactForm, new_value, parse_contact_field
+from actions.contact import (ActionStartContactChange, ActionSubmitContactChange, ValidateContactForm, new_value,
+                             parse_contact_field)
 from actions.conversation import ActionCancelTask
 from autofinance.bootstrap import Container
 from autofinance.adapters.portal_tokens import issue_token
@@ -68,8 +69,30 @@ async def test_the_request_names_the_detail_so_it_is_not_asked_for(store: Contai
     verify(store, "maria-chat")
     tracker = make_tracker("maria-chat", {"verified": True}, intent="update_contact_info",
                            text="hi, i need to change the phone number on my account")
-    events, said = await run(ValidateContactForm(), tracker)
-    assert _slots(events) == {"contact_field": "mobile"} and said == []
+    events, said = await run(ActionStartContactChange(), tracker)
+    assert {k: v for k, v in _slots(events).items() if v is not None} == {"contact_field": "mobile"}
+    assert said == []
+
+
+async def test_a_new_value_in_the_request_is_kept_sealed_for_the_form(store: Container) -> None:
+    verify(store, "maria-chat")
+    tracker = make_tracker("maria-chat", {"verified": True}, intent="update_contact_info",
+                           text="change my email to lopez.maria@example.org please")
+    events, _ = await run(ActionStartContactChange(), tracker)
+    slots = _slots(events)
+    assert slots["contact_field"] == "email"
+    assert slots["contact_value"].startswith("sealed:") and "lopez" not in slots["contact_value"]
+    slots, said = await _answer("contact_value", slots["contact_value"], "email")
+    assert slots["contact_value"] == "l****@example.org"
+    assert [to for to, _, _ in _outbox(store, "contact_change_code")] == ["lopez.maria@example.org"]
+
+
+async def test_an_unreadable_value_in_the_request_is_not_taken(store: Container) -> None:
+    verify(store, "maria-chat")
+    tracker = make_tracker("maria-chat", {"verified": True}, intent="update_contact_info",
+                           text="my email changed to something new")
+    events, _ = await run(ActionStartContactChange(), tracker)
+    assert {k: v for k, v in _slots(events).items() if v is not None} == {"contact_field": "email"}
 
 
 async def test_maria_changes_her_email_with_a_code_sent_to_the_new_address(store: Container) -> None:

@@ -1,0 +1,126 @@
+"""What every task form does with a message, whatever it asked: corrections and questions aside.
+
+People do not answer one question at a time. At any step before the final yes:
+- a value for another step ("actually make it $250", "no, the debit card", "make it Monday
+  instead") replaces that step's value, is checked like an answer, and the summary is shown
+  again (the confirmation is asked afresh);
+- a question about the account ("wait, what's my payoff?") is answered, and the step that was
+  asked is asked again; nothing of the task is lost.
+Each form says which values a message names (`named_values`); this base does the rest.
+"""
+from __future__ import annotations
+
+import inspect
+from abc import ABC
+from typing import Any, ClassVar, Optional
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+import actions.account  # noqa: F401 - defines the actions that answer the questions aside
+from actions.runtime import AccountAction, AccountFormValidation, current_customer
+
+# Questions answered in the middle of a task, by the action that answers them on their own.
+ASIDES = {
+    "check_balance": "action_check_balance",
+    "payoff_quote": "action_payoff_quote",
+    "loan_terms": "action_loan_terms",
+    "payment_history": "action_payment_history",
+    "past_due": "action_past_due",
+    "next_payment": "action_next_payment",
+    "lease_buyout": "action_lease_buyout",
+}
+ASIDE_CONFIDENCE = 0.5
+
+
+def _account_action(name: str) -> Optional[AccountAction]:
+    """The account action called `name`, among those defined (actions.account's and others)."""
+    pending = list(AccountAction.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if not inspect.isabstract(cls) and cls().name() == name:
+            return cls()
+    return None
+
+
+def entity_values(tracker: Tracker) -> dict[str, str]:
+    """The latest message's entities, first value of each name."""
+    found: dict[str, str] = {}
+    for entity in tracker.latest_message.get("entities") or []:
+        name, value = entity.get("entity"), entity.get("value")
+        if isinstance(name, str) and value is not None:
+            found.setdefault(name, str(value))
+    return found
+
+
+def entity_spans(tracker: Tracker, name: str) -> list[tuple[int, int]]:
+    return [(int(e.get("start", 0)), int(e.get("end", 0)))
+            for e in tracker.latest_message.get("entities") or [] if e.get("entity") == name]
+
+
+class TaskFormValidation(AccountFormValidation, ABC):
+    """A task form that takes corrections and questions aside at every step."""
+
+    confirmation_slot: ClassVar[Optional[str]] = None
+
+    def named_values(self, tracker: Tracker) -> dict[str, str]:
+        """The form's slots the latest message names outright (raw, to be validated)."""
+        return {}
+
+    def _in_progress(self, tracker: Tracker) -> bool:
+        """True once the form has asked something (not while it is being activated)."""
+        return (tracker.active_loop.get("name") == self.form_name()
+                and bool(tracker.get_slot("requested_slot")))
+
+    async def get_extraction_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events = await super().get_extraction_events(dispatcher, tracker, domain)
+        if not self._in_progress(tracker):
+            return events
+        requested = tracker.get_slot("requested_slot")
+        named = self.named_values(tracker)
+        if requested not in named:
+            aside = await self._answer_aside(dispatcher, tracker, domain)
+            if aside is not None:
+                return [*events, *aside, SlotSet(requested, None)]
+        changed = {slot: value for slot, value in named.items()
+                   if slot != requested and value != tracker.get_slot(slot)}
+        extra: list[EventType] = [SlotSet(slot, value) for slot, value in named.items()
+                                  if slot == requested or slot in changed]
+        if changed:
+            if requested not in named:  # the message was about another step: ask this one again
+                extra.append(SlotSet(requested, None))
+            if self.confirmation_slot:  # the summary changed: it is shown and asked again
+                extra.append(SlotSet(self.confirmation_slot, None))
+        return [*events, *extra]
+
+    async def _answer_aside(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Optional[list[EventType]]:
+        intent = tracker.latest_message.get("intent") or {}
+        name = ASIDES.get(intent.get("name") or "")
+        action = _account_action(name) if name else None
+        if action is None or float(intent.get("confidence") or 0) < ASIDE_CONFIDENCE:
+            return None
+        return await action.run_verified(dispatcher, tracker, domain, current_customer())
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """rasa_sdk's, except that a slot being emptied is not validated (nothing to check, and
+        no "I didn't catch that" for a step the customer did not answer), and that slots set
+        along the way (by an answer given aside) are kept."""
+        form_slots = await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain)
+        slots: dict[str, Any] = tracker.slots_to_validate()
+        for slot_name, slot_value in list(slots.items()):
+            validate = getattr(self, f"validate_{slot_name}", None)
+            if slot_name not in form_slots or slot_value is None or validate is None:
+                continue
+            output = await validate(slot_value, dispatcher, tracker, domain)
+            slots.update(output)
+            tracker.slots.update(output)
+        return [SlotSet(slot, value) for slot, value in slots.items()]

@@ -1,0 +1,107 @@
+"""Corrections and questions aside at any step of a task form (actions/forms.py), through the
+payment and autopay forms: the value changes, the summary is asked again, a question is answered
+and the step asked again, and nothing is paid or changed along the way."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from actions.autopay import ValidateAutopayForm
+from actions.details import TaskRequest, capture_events, task_request
+from actions.payments import ValidatePaymentForm, named_payment_values
+from autofinance.bootstrap import Container
+
+from tests.actions.conftest import make_tracker, run, texts, verify
+
+FILLED = {"verified": True, "payment_amount": "300.00", "payment_date": "2026-12-11",
+          "payment_source": "1", "payment_attempt": "a1"}
+
+
+def _slots(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def _at(requested: str, text: str, intent: str, entities: Optional[list[dict[str, Any]]] = None,
+        slots: Optional[dict[str, Any]] = None, form: str = "payment_form") -> Any:
+    tracker = make_tracker("maria-chat", {**(slots or FILLED), "requested_slot": requested}, intent=intent,
+                           text=text, entities=entities, active_loop=form)
+    return tracker
+
+
+async def test_a_new_amount_at_the_summary_replaces_the_amount_and_asks_again(store: Container) -> None:
+    verify(store, "maria-chat")
+    tracker = _at("payment_confirmed", "actually make it $250", "inform",
+                  [{"entity": "amount", "value": "$250", "start": 17, "end": 21}])
+    events, said = await run(ValidatePaymentForm(), tracker)
+    slots = _slots(events)
+    assert slots["payment_amount"] == "250.00"
+    assert slots["payment_confirmed"] is None  # the summary is shown again, not taken as a no
+    assert "didn't catch" not in texts(said)
+
+
+async def test_no_the_debit_card_is_a_correction_not_a_no(store: Container) -> None:
+    verify(store, "maria-chat")
+    tracker = _at("payment_confirmed", "no, the debit card", "deny",
+                  [{"entity": "funding_source", "value": "debit card", "start": 8, "end": 18}],
+                  slots={**FILLED, "payment_confirmed": False})
+    tracker.events.append({"event": "slot", "name": "payment_confirmed", "value": False})
+    events, _ = await run(ValidatePaymentForm(), tracker)
+    slots = _slots(events)
+    assert slots["payment_confirmed"] is None
+    assert slots["payment_source"] not in (None, "1")  # Maria's debit card, not the checking account
+
+
+async def test_a_new_date_at_the_source_question_keeps_the_question(store: Container) -> None:
+    verify(store, "maria-chat")
+    slots = {k: v for k, v in FILLED.items() if k != "payment_source"}
+    tracker = _at("payment_source", "make it monday instead", "inform",
+                  [{"entity": "date", "value": "monday", "start": 8, "end": 14}], slots=slots)
+    tracker.events.append({"event": "slot", "name": "payment_source", "value": "make it monday instead"})
+    events, said = await run(ValidatePaymentForm(), tracker)
+    result = _slots(events)
+    assert result["payment_date"] not in (None, "2026-12-11")
+    assert result["payment_source"] is None
+    assert "saved accounts" not in texts(said)  # the step is simply asked again
+
+
+async def test_a_question_aside_is_answered_and_the_step_asked_again(store: Container) -> None:
+    verify(store, "maria-chat")
+    slots = {k: v for k, v in FILLED.items() if k not in ("payment_date", "payment_source")}
+    tracker = _at("payment_date", "wait, what's my payoff?", "payoff_quote", slots=slots)
+    tracker.events.append({"event": "slot", "name": "payment_date", "value": "wait, what's my payoff?"})
+    events, said = await run(ValidatePaymentForm(), tracker)
+    result = _slots(events)
+    assert "payoff amount is" in texts(said)
+    assert result["payment_date"] is None and "payment_amount" not in result  # kept as it was
+    assert "didn't catch" not in texts(said)
+
+
+async def test_an_amount_inside_a_date_is_not_an_amount() -> None:
+    found = named_payment_values("the 15th", {"amount": "15", "date": "the 15th"}, [(0, 8)], [(4, 6)])
+    assert found == {"payment_date": "the 15th"}
+
+
+async def test_yes_to_the_proposed_day_takes_it(store: Container) -> None:
+    verify(store, "maria-chat")
+    tracker = _at("payment_date", "yes", "affirm", slots={"verified": True, "payment_amount": "300.00"})
+    tracker.events.append({"event": "slot", "name": "payment_date", "value": "yes"})
+    events, _ = await run(ValidatePaymentForm(), tracker)
+    assert _slots(events)["payment_date"] is not None
+
+
+async def test_yes_to_the_autopay_due_day_takes_it(store: Container) -> None:
+    verify(store, "maria-chat")
+    tracker = _at("autopay_day", "yes", "affirm", slots={"verified": True, "autopay_source": "1"},
+                  form="autopay_form")
+    tracker.events.append({"event": "slot", "name": "autopay_day", "value": "yes"})
+    events, said = await run(ValidateAutopayForm(), tracker)
+    assert _slots(events)["autopay_day"] is not None, texts(said)
+
+
+async def test_a_request_before_verification_is_read_back_after_it(store: Container) -> None:
+    request = make_tracker("maria-chat", {}, intent="make_payment", text="pay $300 on friday",
+                           entities=[{"entity": "amount", "value": "$300"}, {"entity": "date", "value": "friday"}])
+    sealed = _slots(capture_events(request))["task_details"]
+    assert sealed.startswith("sealed:") and "300" not in sealed
+    later = make_tracker("maria-chat", {"task_details": sealed}, intent="inform", text="123456")
+    assert task_request(later) == TaskRequest("make_payment", "pay $300 on friday",
+                                              {"amount": "$300", "date": "friday"})
