@@ -10,7 +10,6 @@ Each form says which values a message names (`named_values`); this base does the
 """
 from __future__ import annotations
 
-import inspect
 from abc import ABC
 from typing import Any, ClassVar, Optional
 
@@ -20,30 +19,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 import actions.account  # noqa: F401 - defines the actions that answer the questions aside
-from actions.runtime import AccountAction, AccountFormValidation, current_customer
+from actions.answers import ANSWERS, account_action
+from actions.runtime import AccountFormValidation, current_customer
 
-# Questions answered in the middle of a task, by the action that answers them on their own.
-ASIDES = {
-    "check_balance": "action_check_balance",
-    "payoff_quote": "action_payoff_quote",
-    "loan_terms": "action_loan_terms",
-    "payment_history": "action_payment_history",
-    "past_due": "action_past_due",
-    "next_payment": "action_next_payment",
-    "lease_buyout": "action_lease_buyout",
-}
 ASIDE_CONFIDENCE = 0.5
-
-
-def _account_action(name: str) -> Optional[AccountAction]:
-    """The account action called `name`, among those defined (actions.account's and others)."""
-    pending = list(AccountAction.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        if not inspect.isabstract(cls) and cls().name() == name:
-            return cls()
-    return None
 
 
 def entity_values(tracker: Tracker) -> dict[str, str]:
@@ -102,8 +81,8 @@ class TaskFormValidation(AccountFormValidation, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Optional[list[EventType]]:
         intent = tracker.latest_message.get("intent") or {}
-        name = ASIDES.get(intent.get("name") or "")
-        action = _account_action(name) if name else None
+        name = ANSWERS.get(intent.get("name") or "")
+        action = account_action(name) if name else None
         if action is None or float(intent.get("confidence") or 0) < ASIDE_CONFIDENCE:
             return None
         return await action.run_verified(dispatcher, tracker, domain, current_customer())

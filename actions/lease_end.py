@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from typing import Any
+from typing import Any, Optional
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import details
-from actions.forms import TaskFormValidation
+from actions.forms import TaskFormValidation, entity_values
 from actions.runtime import AccountAction, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date, parse_months, your_account
@@ -96,8 +96,11 @@ class ActionStartLeaseExtension(AccountAction):
         return events
 
 
-def named_extension_values(text: str) -> dict[str, str]:
-    """The length a message names, when it says months ("2 months", "by three months")."""
+def named_extension_values(text: str, pressed: Optional[str] = None) -> dict[str, str]:
+    """The length a message names, when it says months ("2 months", "by three months"), or the
+    button pressed (by number on SMS: "4" is the fourth button, 6 months)."""
+    if pressed and pressed.isdigit():
+        return {"extension_months": f"{pressed} months"}
     if _MONTHS_SAID.search(text) and parse_months(text) is not None:
         return {"extension_months": text}
     return {}
@@ -108,7 +111,8 @@ class ValidateLeaseExtensionForm(TaskFormValidation):
     confirmation_slot = "extension_confirmed"
 
     def named_values(self, tracker: Tracker) -> dict[str, str]:
-        return named_extension_values(tracker.latest_message.get("text") or "")
+        return named_extension_values(tracker.latest_message.get("text") or "",
+                                      entity_values(tracker).get("months"))
 
     def name(self) -> str:
         return "validate_lease_extension_form"
@@ -136,7 +140,7 @@ class ActionAskExtensionMonths(AccountAction):
             text=f"Your lease ends {format_long_date(options.maturity_date)}. By how many months would you "
             f"like to extend it? From 1 to {options.extension_months_available}, month to month at "
             f"{format_usd(options.monthly_payment)} a month.",
-            buttons=[{"title": _span(n), "payload": _span(n)} for n in (1, 2, 3, 6)],
+            buttons=[{"title": _span(n), "payload": f'/inform{{"months":"{n}"}}'} for n in (1, 2, 3, 6)],
         )
         return []
 

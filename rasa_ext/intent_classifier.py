@@ -117,6 +117,23 @@ class LinearModel:
         return [(self.labels[i], float(row[i])) for i in np.argsort(-row)[:length]]
 
 
+_CLAUSE_BREAK = re.compile(r"\?+|;|,?\s+(?:and\s+also|and|also|plus)\s+|\.\s+", re.IGNORECASE)
+
+
+def clause_spans(text: str) -> List[tuple[int, int]]:
+    """Where the clauses of a message are ("balance? and when is it due" -> two spans); only
+    clauses of two words or more count."""
+    spans, start = [], 0
+    for match in [*_CLAUSE_BREAK.finditer(text), None]:
+        end = match.start() if match else len(text)
+        piece = text[start:end]
+        if len(piece.split()) >= 2:
+            lead = len(piece) - len(piece.lstrip())
+            spans.append((start + lead, start + len(piece.rstrip())))
+        start = match.end() if match else len(text)
+    return spans
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class TfidfIntentClassifier(GraphComponent, IntentClassifier):
     """Predicts the intent, its ranking and, for a retrieval intent such as `faq`, the answer
@@ -138,6 +155,11 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             # for certain. Digits carry no meaning the n-grams or the embedding can learn (a
             # code was read as out of scope, so the form never got it). None: the model decides.
             "figures_intent": None,
+            # A second question in the same message ("what's my balance and when is it due"):
+            # each clause is classified too, and a clause asking one of these intents (or,
+            # for a retrieval intent, another answer) is added as an `also_asked` entity.
+            "second_question_intents": [],
+            "second_question_confidence": 0.6,
         }
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
@@ -224,7 +246,43 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
                 message.set(RESPONSE_SELECTOR_PROPERTY_NAME,
                             self._selection({n: rows[index] for n, rows in answer_rows.items()}),
                             add_to_output=True)
+        self._add_second_questions(messages)
         return messages
+
+    def _add_second_questions(self, messages: List[Message]) -> None:
+        """Marks a clause that asks something else than the whole message (`also_asked`)."""
+        wanted = set(self.config["second_question_intents"])
+        if not wanted or self.intents is None:
+            return
+        for message in messages:
+            text = message.get(TEXT) or ""
+            spans = clause_spans(text)
+            if len(spans) < 2:
+                continue
+            main = self._label(message.get(INTENT) or {}, message)
+            features = self._features([text[start:end] for start, end in spans])
+            rows = self.intents.probabilities(features)
+            answer_rows = {name: model.probabilities(features) for name, model in self.answers.items()}
+            for index, (start, end) in enumerate(spans):
+                name, confidence = self.intents.ranking(rows[index], 1)[0]
+                if name not in wanted or confidence < self.config["second_question_confidence"]:
+                    continue
+                if name in self.answers:
+                    key, _ = self.answers[name].ranking(answer_rows[name][index], 1)[0]
+                    name = key
+                if name != main:
+                    entity = {"entity": "also_asked", "value": name, "start": start, "end": end,
+                              "confidence_entity": float(confidence), "extractor": self.__class__.__name__}
+                    message.set("entities", [*(message.get("entities") or []), entity], add_to_output=True)
+                    break
+
+    def _label(self, intent: Dict[str, Any], message: Message) -> Optional[str]:
+        """The message's intent, with its answer for a retrieval intent ("faq/support_hours")."""
+        name = intent.get("name")
+        selection = message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {}
+        if name in self.answers and name in selection:
+            return selection[name][RESPONSE_SELECTOR_PREDICTION_KEY][INTENT_RESPONSE_KEY]
+        return name
 
     def _features(self, texts: List[str], fit: bool = False) -> Features:
         """The n-gram vectors (fitted on `texts` when `fit`), then the sentence embedding."""

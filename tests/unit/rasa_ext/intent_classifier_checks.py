@@ -21,7 +21,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import random as sparse_random
 
 from rasa_ext.intent_classifier import (ARRAYS_FILE, LinearModel, TfidfIntentClassifier,
-                                        feature_matrix)
+                                        clause_spans, feature_matrix)
 
 EXAMPLES = {
     "check_balance": ["what's my balance", "how much do i owe", "balance please",
@@ -93,6 +93,24 @@ def figures_are_answers(tmp: Path) -> Dict[str, Any]:
     return found
 
 
+def second_questions(tmp: Path) -> Dict[str, Any]:
+    """With `second_question_intents`, a clause asking something else is an `also_asked` entity."""
+    (tmp / "second").mkdir()
+    component = _component(LocalModelStorage(tmp / "second"),
+                           {"second_question_intents": ["check_balance", "faq"],
+                            "second_question_confidence": 0.3})
+    component.train(_data(EXAMPLES))
+    texts = ["what's my balance and what are your hours",
+             "what's my balance", "when are you open? and is this email from you real"]
+    messages = component.process([Message.build(text=text) for text in texts])
+    text = "whats my balance and when is my next payment due? also r u open sundays"
+    return {"also_asked": [[e["value"] for e in m.get("entities") or []
+                            if e["entity"] == "also_asked"] for m in messages],
+            "main_answer": component._label(messages[-1].get("intent"), messages[-1]),
+            "clauses": [text[a:b] for a, b in clause_spans(text)],
+            "one_clause": clause_spans("pay 300 on friday")}
+
+
 def main() -> None:
     texts = ["how much do i still owe on my car", "pay 300 dollars", "helo", "",
              "got a weird email that says its from you", "are you open on saturday",
@@ -123,6 +141,7 @@ def main() -> None:
                                              ExecutionContext(GraphSchema({}), "test"))
         missing_answer = missing.process([Message.build(text="hi")])[0].get("intent")
         figures = figures_are_answers(Path(tmp))
+        second = second_questions(Path(tmp))
 
     print(json.dumps({
         "intents": [p["intent"]["name"] for p in parsed],
@@ -142,6 +161,7 @@ def main() -> None:
         "missing_model_untouched": missing_answer,
         "blocks": blocks_meet_their_own_weights(),
         "figures": figures,
+        "second": second,
     }))
 
 

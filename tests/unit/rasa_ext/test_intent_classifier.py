@@ -72,3 +72,17 @@ def test_digits_without_a_letter_are_the_answer_intent_when_configured(
     assert [found[:3] for found in on[:3]] == [["inform", 1.0, 1]] * 3  # a code, an amount, a date
     assert on[3:] == off[3:]  # words, an emoji, a lone "?": the model decides, as without
     assert all(confidence < 1.0 or ranking > 1 for _, confidence, ranking in off[:3])
+
+
+def test_a_second_question_in_the_message_is_marked(results: dict[str, Any]) -> None:
+    also = results["second"]["also_asked"]
+    assert also[:2] == [["faq/support_hours"], []]  # a common question after an account one; one question
+    # two common questions: the one the message's answer is not
+    assert {results["second"]["main_answer"], *also[2]} == {"faq/support_hours", "faq/phishing"}
+
+
+
+def test_clauses_are_split_at_question_marks_and_conjunctions(results: dict[str, Any]) -> None:
+    assert results["second"]["clauses"] == [
+        "whats my balance", "when is my next payment due", "r u open sundays"]
+    assert results["second"]["one_clause"] == [[0, 17]]

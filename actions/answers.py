@@ -1,0 +1,87 @@
+"""The account questions the assistant answers wherever they come: on their own, in the middle
+of a task (actions/forms.py), or as the second question of a message ("what's my balance and
+when is it due": the classifier marks the second clause as an `also_asked` entity)."""
+from __future__ import annotations
+
+import inspect
+from typing import Optional
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.runtime import AccountAction, check_verified
+from autofinance.services import identity
+from autofinance.services.errors import NotVerified, StepUpRequired
+
+# intent -> the action that answers it
+ANSWERS = {
+    "check_balance": "action_check_balance",
+    "payoff_quote": "action_payoff_quote",
+    "loan_terms": "action_loan_terms",
+    "payment_history": "action_payment_history",
+    "past_due": "action_past_due",
+    "next_payment": "action_next_payment",
+    "lease_buyout": "action_lease_buyout",
+}
+SECOND_ANSWERS = {**ANSWERS, "request_statement": "action_send_statement"}
+
+
+def account_action(name: str) -> Optional[AccountAction]:
+    """The account action called `name`, among those the action server has loaded."""
+    pending = list(AccountAction.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if not inspect.isabstract(cls) and cls().name() == name:
+            return cls()
+    return None
+
+
+def also_asked(tracker: Tracker) -> Optional[str]:
+    """The second question of the latest message, if the classifier found one."""
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") == "also_asked" and isinstance(entity.get("value"), str):
+            return entity["value"]
+    return None
+
+
+async def answer_second_question(answered: str, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                 domain: DomainDict, customer: identity.VerifiedCustomer
+                                 ) -> list[EventType]:
+    """Answers the message's second question after `answered` (an action name) answered the
+    first: another account answer, or a common question ("faq/support_hours")."""
+    second = also_asked(tracker)
+    if second is None:
+        return []
+    if second.startswith("faq/"):
+        dispatcher.utter_message(response=f"utter_{second}")
+        return []
+    name = SECOND_ANSWERS.get(second)
+    action = account_action(name) if name and name != answered else None
+    if action is None:
+        return []
+    return await action.run_verified(dispatcher, tracker, domain, customer)
+
+
+class ActionAnswerSecondQuestion(Action):
+    """After a common question's answer, the message's second question, if it asked one: another
+    common question, or an account question when the customer is verified (never before)."""
+
+    def name(self) -> str:
+        return "action_answer_second_question"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        second = also_asked(tracker)
+        if second is None:
+            return []
+        if second.startswith("faq/"):
+            dispatcher.utter_message(response=f"utter_{second}")
+            return []
+        try:
+            customer = await check_verified(tracker, "read")
+        except (NotVerified, StepUpRequired):
+            return []
+        return await answer_second_question("", dispatcher, tracker, domain, customer)
