@@ -34,6 +34,9 @@ garbage collector's reach; the heap is frozen before Sanic forks its workers too
 `settle_process` and `_serve_from_a_frozen_heap`). Action calls are written by ujson.
 
 The conversation, the predictions and the replies are the same; only repeated work is gone.
+One behaviour is added on purpose, installed from here so that every server gets it: a message
+that only points at a button just offered ("2", "the second one") is read as that button's
+press (`rasa_ext/references.py`).
 Each patch is tied to the Rasa version it was written against: on any other, none is applied.
 """
 from __future__ import annotations
@@ -63,6 +66,7 @@ from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
 from rasa.utils.tensorflow.models import RasaModel
 from threadpoolctl import threadpool_limits
 
+from rasa_ext import references
 from rasa_ext.redaction import json_copy
 
 logger = logging.getLogger(__name__)
@@ -78,6 +82,7 @@ def install() -> bool:
         logger.warning("rasa_ext.serving: written for Rasa %s, found %s: serving unpatched",
                        PATCHED_RASA_VERSION, rasa.__version__)
         return False
+    references.install()  # a typed "2" after buttons read as a press of the second
     if _STOCK:
         return True
     _STOCK.update(validate=RemoteAction._validate_action_result,
@@ -103,6 +108,7 @@ def install() -> bool:
 
 def uninstall() -> None:
     """Puts Rasa's own methods back (for tests comparing both)."""
+    references.uninstall()
     if not _STOCK:
         return
     RemoteAction._validate_action_result = _STOCK["validate"]  # type: ignore[assignment]
