@@ -1,4 +1,4 @@
-"""Reading the account: balance, payment history, terms and payoff quote."""
+"""Reading the account: balance, payment status, history, terms, payoff quote and lease buyout."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -11,9 +11,9 @@ from rasa_sdk.types import DomainDict
 from actions.runtime import AccountAction, call, container, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date, parse_date, your_account
-from autofinance.services import accounts, identity, payoff
-from autofinance.services.accounts import LoanBalance
-from autofinance.services.errors import InvalidPayoffDate
+from autofinance.services import accounts, identity, lease_end, payoff
+from autofinance.services.accounts import LoanBalance, PaymentStatus
+from autofinance.services.errors import InvalidPayoffDate, NotALease
 
 NEXT_STEPS = [
     {"title": "Make a payment", "payload": "/make_payment"},
@@ -21,6 +21,28 @@ NEXT_STEPS = [
     {"title": "Payment history", "payload": "/payment_history"},
 ]
 DEFAULT_PAYOFF_DAYS = 10
+# What the payment-status and buyout answers say; `str.format` fills the figures.
+TEXT = {
+    "behind": "Your account is {days} days past due, with {past_due} past due. Paying {past_due} "
+              "brings your account current; after that, your next payment of {amount} is due {due}. "
+              "Would you like to pay the past-due amount now? If you're having a hard time, I can go "
+              "over hardship options with you or connect you with a person.",
+    "not_behind": "You're not behind: your account is current. Your next payment of {amount} is due "
+                  "{due}.",
+    "next_payment": "Your next payment of {amount} is due {due}.",
+    "autopay": " You're on autopay, so it'll be taken automatically on {debit} from {source}.",
+    "also_past_due": " You also have {past_due} past due ({days} days); paying it brings your account "
+                     "current.",
+    "buyout": "{lease} buyout, part by part:\n"
+              "- Residual value: {residual}\n"
+              "- Remaining payments: {count} × {monthly} = {remaining}\n"
+              "- Purchase-option fee: {fee}\n"
+              "Total buyout price: {total}, good through {good_through}. Your lease ends {maturity}. "
+              "Sales tax and fees for your state ({state}) may be added when you buy.",
+    "buyout_not_a_lease": "You have a loan, not a lease, so there's no residual value or buyout price: "
+                          "the car is yours once the loan is paid off. Would you like a payoff quote?",
+}
+HARDSHIP_BUTTON = {"title": "I need help with payments", "payload": "/hardship_help"}
 
 
 class ActionCheckBalance(AccountAction):
@@ -149,4 +171,97 @@ class ActionEmailPayoffQuote(AccountAction):
         else:
             text = f"Quote {quote.quote_number} was already emailed to {emailed.destination_masked}."
         dispatcher.utter_message(text=f"{text} Is there anything else I can help with?")
+        return []
+
+
+def _due(day: date) -> str:
+    """'Tuesday, December 15, 2026': a due date with its weekday, to plan the payment by."""
+    return f"{day:%A}, {format_long_date(day)}"
+
+
+async def _status(customer: identity.VerifiedCustomer) -> PaymentStatus:
+    return await call(accounts.payment_status, customer.customer_id, container().uow(), lender_today())
+
+
+def _catch_up_buttons(status: PaymentStatus) -> list[dict[str, str]]:
+    """Pay what is past due now, or get help when paying is hard."""
+    return [{"title": f"Pay {format_usd(status.past_due_amount)} now",
+             "payload": '/make_payment{"amount_choice":"past_due"}'}, HARDSHIP_BUTTON]
+
+
+class ActionPastDue(AccountAction):
+    """How far behind: the amount and days past due, what gets the account current, and a way to pay."""
+
+    def name(self) -> str:
+        return "action_past_due"
+
+    async def run_verified(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+        customer: identity.VerifiedCustomer,
+    ) -> list[EventType]:
+        status = await _status(customer)
+        figures = {"amount": format_usd(status.next_payment_amount), "due": _due(status.next_payment_due)}
+        if not status.behind:
+            dispatcher.utter_message(text=TEXT["not_behind"].format(**figures))
+            return []
+        dispatcher.utter_message(
+            text=TEXT["behind"].format(days=status.days_past_due,
+                                       past_due=format_usd(status.past_due_amount), **figures),
+            buttons=_catch_up_buttons(status),
+        )
+        return []
+
+
+class ActionNextPayment(AccountAction):
+    """When the next payment is due and how much, whether autopay takes it, and any past due."""
+
+    def name(self) -> str:
+        return "action_next_payment"
+
+    async def run_verified(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+        customer: identity.VerifiedCustomer,
+    ) -> list[EventType]:
+        status = await _status(customer)
+        text = TEXT["next_payment"].format(amount=format_usd(status.next_payment_amount),
+                                           due=_due(status.next_payment_due))
+        if status.autopay_next_debit is not None:
+            text += TEXT["autopay"].format(debit=format_long_date(status.autopay_next_debit),
+                                           source=status.autopay_source)
+        if not status.behind:
+            dispatcher.utter_message(text=text)
+            return []
+        text += TEXT["also_past_due"].format(past_due=format_usd(status.past_due_amount),
+                                             days=status.days_past_due)
+        dispatcher.utter_message(text=text, buttons=_catch_up_buttons(status))
+        return []
+
+
+class ActionLeaseBuyout(AccountAction):
+    """The buyout price line by line; a loan customer is offered a payoff quote instead."""
+
+    def name(self) -> str:
+        return "action_lease_buyout"
+
+    async def run_verified(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+        customer: identity.VerifiedCustomer,
+    ) -> list[EventType]:
+        try:
+            buyout = await call(lease_end.lease_buyout, customer.customer_id, container().uow(),
+                                lender_today())
+        except NotALease:
+            dispatcher.utter_message(text=TEXT["buyout_not_a_lease"],
+                                     buttons=[{"title": "Payoff quote", "payload": "/payoff_quote"}])
+            return []
+        dispatcher.utter_message(text=TEXT["buyout"].format(
+            lease=your_account(buyout.vehicle, "lease"),
+            residual=format_usd(buyout.residual_value), count=buyout.remaining_payments,
+            monthly=format_usd(buyout.monthly_payment),
+            remaining=format_usd(buyout.remaining_payments_total),
+            fee=format_usd(buyout.purchase_option_fee), total=format_usd(buyout.total),
+            good_through=format_long_date(buyout.good_through),
+            maturity=format_long_date(buyout.maturity_date),
+            state=buyout.state,
+        ))
         return []

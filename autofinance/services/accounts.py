@@ -1,4 +1,4 @@
-"""Read-only account views: balance, loan or lease terms, payment history.
+"""Read-only account views: balance, loan or lease terms, payment status, payment history.
 
 Each use case opens the unit of work, reads, and returns small frozen results that hold only
 what a customer may be told: account numbers and funding sources arrive masked, money is exact
@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from autofinance.adapters.store.db import UnitOfWork
-from autofinance.adapters.store.models import Account, Payment
-from autofinance.domain.calendar import upcoming_due_date
+from autofinance.adapters.store.models import Account, AutopayEnrolment, Payment
+from autofinance.domain.calendar import next_due, upcoming_due_date
 from autofinance.domain.masking import mask_account_number
 from autofinance.services.errors import AccountNotFound
 
@@ -67,6 +67,26 @@ class LoanTerms:
 
 
 @dataclass(frozen=True)
+class PaymentStatus:
+    """Where the customer stands: the next payment, anything past due, and autopay if on.
+
+    Paying `past_due_amount` brings the account current; the autopay fields are None when the
+    customer is not enrolled.
+    """
+
+    next_payment_amount: Decimal
+    next_payment_due: date
+    past_due_amount: Decimal
+    days_past_due: int
+    autopay_source: Optional[str] = None  # 'checking ****2244'
+    autopay_next_debit: Optional[date] = None
+
+    @property
+    def behind(self) -> bool:
+        return self.past_due_amount > 0
+
+
+@dataclass(frozen=True)
 class PaymentLine:
     """One payment as a customer sees it: the method is masked ('checking ****6789')."""
 
@@ -92,6 +112,12 @@ def primary_account(session: Session, customer_id: int) -> Account:
     if account is None:
         raise AccountNotFound()
     return account
+
+
+def active_autopay(session: Session, account_id: int) -> Optional[AutopayEnrolment]:
+    """The account's autopay enrolment, if one is on (the database allows one at a time)."""
+    return session.scalar(select(AutopayEnrolment).where(
+        AutopayEnrolment.account_id == account_id, AutopayEnrolment.active.is_(True)))
 
 
 def payment_line(payment: Payment) -> PaymentLine:
@@ -139,6 +165,21 @@ def balance_summary(
             next_payment_due=due,
             past_due_amount=account.past_due_amount,
             days_past_due=account.days_past_due,
+        )
+
+
+def payment_status(customer_id: int, uow: UnitOfWork, today: date) -> PaymentStatus:
+    """The next payment and the past-due amount, for "when is my payment" and "how far behind am I"."""
+    with uow:
+        account = primary_account(uow.session, customer_id)
+        enrolment = active_autopay(uow.session, account.id)
+        return PaymentStatus(
+            next_payment_amount=account.monthly_payment,
+            next_payment_due=upcoming_due_date(account.next_due_date, account.payment_due_day, today),
+            past_due_amount=account.past_due_amount,
+            days_past_due=account.days_past_due,
+            autopay_source=enrolment.funding_source.masked_name if enrolment else None,
+            autopay_next_debit=next_due(today, enrolment.day_of_month) if enrolment else None,
         )
 
 

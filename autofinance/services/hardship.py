@@ -1,8 +1,10 @@
 """Hardship help: which options a customer can have, and asking for one.
 
-Three options. A due-date change is applied at once (within limits) because it changes no
-amount owed. A payment extension is only requested here: a specialist approves it, because it
-adds interest and reshapes the schedule. A hardship specialist is always available. Every "no"
+Three options. A due-date change is applied at once (within the limits of `due_date`, which
+also offers it as a routine request) because it changes no amount owed; asked for here, it is
+recorded as an approved hardship case, and a customer who is behind may have it too. A payment
+extension is only requested here: a specialist approves it, because it adds interest and
+reshapes the schedule. A hardship specialist is always available. Every "no"
 says why in plain words and what the customer can do instead, so a customer in difficulty
 never reaches a dead end.
 """
@@ -15,34 +17,28 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from autofinance.adapters.notify import queue_message
 from autofinance.adapters.store.db import UnitOfWork
 from autofinance.adapters.store.models import Account, Customer, HardshipCase
-from autofinance.domain.calendar import add_months, upcoming_due_date
+from autofinance.domain.calendar import add_months
 from autofinance.domain.clock import aware
 from autofinance.domain.masking import mask_account_number
 from autofinance.domain.parsing import format_long_date
-from autofinance.services import audit
+from autofinance.services import audit, due_date
 from autofinance.services.accounts import primary_account
-from autofinance.services.errors import DueDateMoveTooFar, InvalidDueDay, NotEligible
+from autofinance.services.errors import InvalidDueDay, NotEligible
 
 logger = logging.getLogger(__name__)
 
 OPTIONS = ("extension", "due_date_change", "specialist")
-MIN_MONTHS_OPEN, MAX_DAYS_PAST_DUE, MAX_DUE_DAY_MOVE, MAX_REASON = 6, 60, 15, 2000
+MIN_MONTHS_OPEN, MAX_DAYS_PAST_DUE, MAX_REASON = 6, 60, 2000
 SPECIALIST = " A hardship specialist can go over other options with you."
 EXTENSION_CONSEQUENCE = (
     "Your next payment moves to the end of your loan. Interest keeps adding up on your "
     "balance during the extension, so the total you pay goes up a little.")
-DUE_DATE_CONSEQUENCE = (
-    "Your payment amount stays the same; from your next payment on, it's due on the new day. "
-    "You can change your due date once every 12 months. If you use autopay, it keeps its own "
-    "day, so you may want to change it to match.")
-_NO_REPEAT_DUE_CHANGE = ("Your due date was changed in the last 12 months, and it can be changed "
-                         "once every 12 months." + SPECIALIST)
 SPECIALIST_OPTION = (  # (reason, consequence)
     "A hardship specialist can look at your situation and every option, including ones I "
     "can't offer here.",
@@ -83,69 +79,27 @@ def hardship_options(customer_id: int, uow: UnitOfWork, today: date) -> Hardship
         day = account.payment_due_day
         return HardshipOptions(
             _extension(account, today), _due_date_change(account, today),
-            Eligibility(True, *SPECIALIST_OPTION), day,
-            max(1, day - MAX_DUE_DAY_MOVE), min(28, day + MAX_DUE_DAY_MOVE))
-
-
-def change_due_date(customer_id: int, new_day: int, uow: UnitOfWork, today: date,
-                    now: Optional[datetime] = None, reason_text: str = "") -> HardshipRequest:
-    """Move the monthly due day by at most 15 days, at once, and record it as an approved case.
-
-    The move is counted within the month (the 28th to the 2nd is 26 days), so a change never
-    skips or doubles a payment across a month end. A new day that has already passed this
-    month takes effect next month, never in the past.
-    """
-    now = aware(now)
-    if isinstance(new_day, bool) or not isinstance(new_day, int) or not 1 <= new_day <= 28:
-        raise InvalidDueDay()
-    with uow:
-        session = uow.session
-        account = primary_account(session, customer_id)
-        eligibility = _due_date_change(account, today)
-        if not eligibility.eligible:
-            raise NotEligible(eligibility.reason)
-        old_day = account.payment_due_day
-        if new_day == old_day:
-            raise InvalidDueDay("Your payment is already due on that day, so nothing changes.")
-        if abs(new_day - old_day) > MAX_DUE_DAY_MOVE:
-            raise DueDateMoveTooFar()
-        current = upcoming_due_date(account.next_due_date, old_day, today)
-        moved = current.replace(day=new_day)
-        moved = moved if moved >= today else add_months(moved, 1, new_day)
-        # conditional: of two racing changes only one passes the once-in-12-months rule
-        changed = session.scalar(
-            update(Account)
-            .where(Account.id == account.id, Account.payment_due_day == old_day,
-                   or_(Account.last_due_date_change_on.is_(None),
-                       Account.last_due_date_change_on <= add_months(today, -12)))
-            .values(payment_due_day=new_day, next_due_date=moved, last_due_date_change_on=today)
-            .returning(Account.id).execution_options(synchronize_session="fetch"))
-        if changed is None:
-            raise NotEligible(_NO_REPEAT_DUE_CHANGE)
-        message = (f"Done: your payment is now due on day {new_day} of each month, and your "
-                   f"next payment is due {format_long_date(moved)}. The amount stays the same.")
-        return _open_case(session, account, "due_date_change", "approved", reason_text,
-                          message, now, uow, moved)
+            Eligibility(True, *SPECIALIST_OPTION), day, *due_date.day_range(day))
 
 
 def request_hardship(customer_id: int, option: str, reason_text: str, uow: UnitOfWork,
                      today: date, now: Optional[datetime] = None,
                      new_day: Optional[int] = None) -> HardshipRequest:
-    """Ask for one option. 'due_date_change' needs `new_day` and is `change_due_date`.
+    """Ask for one option. 'due_date_change' needs `new_day` and is applied at once.
 
     An extension or a specialist is a request for a person: nothing on the account changes
     here. Asking again while the same request is still open returns that case, not a new one.
     """
     if option not in OPTIONS:
         raise ValueError(f"unknown hardship option {option!r}")
-    if option == "due_date_change":
-        if new_day is None:
-            raise InvalidDueDay()
-        return change_due_date(customer_id, new_day, uow, today, now, reason_text)
+    if option == "due_date_change" and new_day is None:
+        raise InvalidDueDay()
     now = aware(now)
     with uow:
         session = uow.session
         account = primary_account(session, customer_id)
+        if option == "due_date_change":
+            return _change_due_date(session, account, new_day, reason_text, now, uow, today)
         if option == "extension" and not (eligibility := _extension(account, today)).eligible:
             raise NotEligible(eligibility.reason)
         open_case = session.scalar(select(HardshipCase).where(
@@ -180,13 +134,21 @@ def _extension(account: Account, today: date) -> Eligibility:
 
 
 def _due_date_change(account: Account, today: date) -> Eligibility:
-    if account.first_payment_date > today:
-        return Eligibility(False, "You can change your due date once your first payment date "
-                           "has passed." + SPECIALIST, DUE_DATE_CONSEQUENCE)
-    changed = account.last_due_date_change_on
-    if changed and changed > add_months(today, -12):
-        return Eligibility(False, _NO_REPEAT_DUE_CHANGE, DUE_DATE_CONSEQUENCE)
-    return Eligibility(True, "You can move your due date by up to 15 days.", DUE_DATE_CONSEQUENCE)
+    """As hardship help a due-date change is open to a customer who is behind, too."""
+    reason = due_date.refusal(account, today)
+    return Eligibility(reason is None, reason or due_date.ALLOWED, due_date.CONSEQUENCE)
+
+
+def _change_due_date(session: Session, account: Account, new_day: object, reason_text: str,
+                     now: datetime, uow: UnitOfWork, today: date) -> HardshipRequest:
+    """Move the due day at once and record it as an approved case, in one transaction."""
+    if (reason := due_date.refusal(account, today)) is not None:
+        raise NotEligible(reason)
+    moved = due_date.move_due_day(session, account, new_day, today)
+    message = (f"Done: your payment is now due on day {account.payment_due_day} of each month, "
+               f"and your next payment is due {format_long_date(moved)}. The amount stays the same.")
+    return _open_case(session, account, "due_date_change", "approved", reason_text, message, now,
+                      uow, moved)
 
 
 def _requested_message(option: str, number: str) -> str:

@@ -1,4 +1,5 @@
-"""Lease end: the customer's choices (buy, return, extend) and a request to extend.
+"""Lease end: the customer's choices (buy, return, extend), the buyout itemised, and a request
+to extend.
 
 An extension changes the contract, so the assistant never grants it: it records the request
 (audit row) and confirms receipt by email, and a lease-end specialist confirms or declines. The
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from autofinance.adapters.notify import queue_message
 from autofinance.adapters.store.db import UnitOfWork
 from autofinance.adapters.store.models import Account, AuditLog, Customer
-from autofinance.domain.calendar import add_months
+from autofinance.domain.calendar import add_months, upcoming_due_date
 from autofinance.domain.clock import aware
 from autofinance.domain.masking import mask_account_number
 from autofinance.domain.money import format_usd
@@ -56,6 +57,27 @@ class LeaseEndOptions:
     monthly_payment: Decimal
     return_info: ReturnInfo
     extension_months_available: int
+
+
+@dataclass(frozen=True)
+class BuyoutBreakdown:
+    """The buyout price and its parts; `total` is their exact sum, so the lines shown add up.
+
+    The price holds through `good_through`, the next payment date (today once none remain):
+    once that payment is made, one fewer remains and the price goes down by it. It equals
+    `payoff.payoff_amount` for the lease, the figure a buyout payment is checked against.
+    """
+
+    residual_value: Decimal
+    remaining_payments: int
+    monthly_payment: Decimal
+    remaining_payments_total: Decimal
+    purchase_option_fee: Decimal
+    total: Decimal
+    good_through: date
+    maturity_date: date
+    state: str  # where the customer lives: its sales tax and fees come on top
+    vehicle: str
 
 
 @dataclass(frozen=True)
@@ -114,6 +136,29 @@ def lease_end_options(customer_id: int, uow: UnitOfWork, today: date) -> LeaseEn
             monthly_payment=account.monthly_payment,
             return_info=return_info(account),
             extension_months_available=MAX_EXTENSION_MONTHS,
+        )
+
+
+def lease_buyout(customer_id: int, uow: UnitOfWork, today: date) -> BuyoutBreakdown:
+    """What buying the car costs, part by part: remaining payments, residual value, fee."""
+    with uow:
+        session = uow.session
+        account = _lease(session, customer_id)
+        assert account.residual_value is not None  # a schema check guarantees it
+        remaining = account.monthly_payment * account.payments_remaining
+        fee = account.purchase_option_fee or Decimal("0.00")
+        due = upcoming_due_date(account.next_due_date, account.payment_due_day, today)
+        return BuyoutBreakdown(
+            residual_value=account.residual_value,
+            remaining_payments=account.payments_remaining,
+            monthly_payment=account.monthly_payment,
+            remaining_payments_total=remaining,
+            purchase_option_fee=fee,
+            total=remaining + account.residual_value + fee,
+            good_through=due if account.payments_remaining else today,
+            maturity_date=account.maturity_date,
+            state=session.get_one(Customer, customer_id).state,
+            vehicle=account.vehicle.description if account.vehicle else "",
         )
 
 

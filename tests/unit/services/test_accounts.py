@@ -1,11 +1,12 @@
-"""Balance, terms and history for the demo customers, read from a seeded SQLite store."""
+"""Balance, payment status, terms and history for the demo customers, read from a seeded
+SQLite store."""
 from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from fixtures_store import DANA, JAMES, MARIA, UowFactory, customer_id
+from fixtures_store import DANA, JAMES, MARIA, UowFactory, customer_id, set_account
 from sqlalchemy import select
 
 from autofinance.services.accounts import (
@@ -13,9 +14,11 @@ from autofinance.services.accounts import (
     LoanBalance,
     LoanTerms,
     PaymentLine,
+    PaymentStatus,
     balance_summary,
     loan_terms,
     payment_history,
+    payment_status,
     primary_account,
 )
 from autofinance.services.errors import AccountNotFound
@@ -69,6 +72,34 @@ def test_a_next_due_date_the_store_has_not_advanced_yet_rolls_forward(uow_factor
     balance = balance_summary(customer_id(uow_factory, MARIA), uow_factory(), date(2026, 12, 20))
 
     assert balance.next_payment_due == date(2027, 1, 15)
+
+
+def test_dana_payment_status_says_how_far_behind_she_is(uow_factory: UowFactory) -> None:
+    status = payment_status(customer_id(uow_factory, DANA), uow_factory(), TODAY)
+
+    assert status == PaymentStatus(Decimal("406.20"), date(2026, 12, 5), Decimal("812.40"), 45)
+    assert status.behind is True
+
+
+def test_maria_is_current_with_her_next_payment_and_no_autopay(uow_factory: UowFactory) -> None:
+    status = payment_status(customer_id(uow_factory, MARIA), uow_factory(), TODAY)
+
+    assert status == PaymentStatus(Decimal("452.18"), date(2026, 12, 15), Decimal("0.00"), 0)
+    assert status.behind is False
+
+
+def test_james_payment_status_says_autopay_takes_it_and_from_where(uow_factory: UowFactory) -> None:
+    status = payment_status(customer_id(uow_factory, JAMES), uow_factory(), TODAY)
+
+    assert (status.next_payment_amount, status.next_payment_due) == (Decimal("389.00"), date(2026, 12, 1))
+    assert (status.autopay_source, status.autopay_next_debit) == ("checking ****2244", date(2026, 12, 1))
+    assert status.behind is False
+
+
+def test_payment_status_rolls_a_passed_due_date_forward(uow_factory: UowFactory) -> None:
+    set_account(uow_factory, MARIA, next_due_date=date(2026, 11, 15))
+    status = payment_status(customer_id(uow_factory, MARIA), uow_factory(), TODAY)
+    assert status.next_payment_due == date(2026, 12, 15)
 
 
 def test_loan_terms_give_the_apr_payments_left_and_maturity(uow_factory: UowFactory) -> None:

@@ -6,11 +6,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from fixtures_store import JAMES, MARIA, UowFactory, count, customer_id
+from fixtures_store import JAMES, MARIA, UowFactory, count, customer_id, set_account
 from sqlalchemy import select
 
 from autofinance.config import Settings
-from autofinance.services import lease_end
+from autofinance.services import lease_end, payoff
+from autofinance.services.accounts import primary_account
 from autofinance.services.errors import InvalidExtensionLength, NotALease
 from autofinance.adapters.store.models import Account, AuditLog, OutboxMessage
 
@@ -52,6 +53,46 @@ def test_james_sees_his_buyout_maturity_and_return_terms(uow_factory: UowFactory
     assert (info.excess_mileage_rate, info.disposition_fee) == (Decimal("0.20"), Decimal("395.00"))
     assert "waived" in info.disposition_fee_waiver and "Meridian" in info.disposition_fee_waiver
     assert "excess wear" in info.excess_wear
+
+
+def test_james_buyout_is_itemised_and_the_parts_add_up_to_the_total(uow_factory: UowFactory) -> None:
+    james = customer_id(uow_factory, JAMES)
+    buyout = lease_end.lease_buyout(james, uow_factory(), TODAY)
+
+    assert buyout == lease_end.BuyoutBreakdown(
+        residual_value=Decimal("21350.00"), remaining_payments=3, monthly_payment=Decimal("389.00"),
+        remaining_payments_total=Decimal("1167.00"), purchase_option_fee=Decimal("350.00"),
+        total=Decimal("22867.00"), good_through=date(2026, 12, 1),
+        maturity_date=TODAY + timedelta(days=75), state="CA", vehicle="2024 Honda Accord")
+    parts = buyout.remaining_payments_total + buyout.residual_value + buyout.purchase_option_fee
+    assert buyout.remaining_payments * buyout.monthly_payment == buyout.remaining_payments_total
+    assert parts == buyout.total
+    assert buyout.total == lease_end.lease_end_options(james, uow_factory(), TODAY).buyout_price
+    with uow_factory() as uow:
+        assert buyout.total == payoff.payoff_amount(primary_account(uow.session, james), TODAY, TODAY)
+
+
+@pytest.mark.parametrize("monthly, residual, fee", [
+    ("389.07", "21350.13", "350.00"), ("0.01", "0.99", "0.00"), ("612.35", "18999.99", "299.50")])
+def test_the_buyout_parts_add_up_exactly_for_any_cents(uow_factory: UowFactory, monthly: str,
+                                                       residual: str, fee: str) -> None:
+    set_account(uow_factory, JAMES, monthly_payment=Decimal(monthly),
+                residual_value=Decimal(residual), purchase_option_fee=Decimal(fee))
+    buyout = lease_end.lease_buyout(customer_id(uow_factory, JAMES), uow_factory(), TODAY)
+    assert buyout.remaining_payments_total == 3 * Decimal(monthly)
+    assert buyout.total == 3 * Decimal(monthly) + Decimal(residual) + Decimal(fee)
+    assert buyout.total == buyout.total.quantize(Decimal("0.01"))
+
+
+def test_a_lease_with_no_payments_left_is_priced_for_today(uow_factory: UowFactory) -> None:
+    set_account(uow_factory, JAMES, payments_remaining=0)
+    buyout = lease_end.lease_buyout(customer_id(uow_factory, JAMES), uow_factory(), TODAY)
+    assert (buyout.total, buyout.good_through) == (Decimal("21700.00"), TODAY)
+
+
+def test_a_loan_has_no_buyout(uow_factory: UowFactory) -> None:
+    with pytest.raises(NotALease):
+        lease_end.lease_buyout(customer_id(uow_factory, MARIA), uow_factory(), TODAY)
 
 
 def test_days_left_never_goes_below_zero(uow_factory: UowFactory) -> None:

@@ -1,0 +1,51 @@
+"""The second question of a message (actions/answers.py): answered after the first, an account
+one only for a verified customer."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import runtime
+from actions.answers import ActionAnswerSecondQuestion, answer_second_question
+from autofinance.bootstrap import Container
+from autofinance.services import identity
+
+from tests.actions.conftest import make_tracker, run, texts, verify
+
+
+def _asking(second: str, sender: str = "maria-chat", **slots: Any) -> Any:
+    return make_tracker(sender, dict(slots), intent="faq", text="what are your hours and what's my balance",
+                        entities=[{"entity": "also_asked", "value": second, "start": 24, "end": 42}])
+
+
+async def test_a_second_common_question_gets_its_answer(store: Container) -> None:
+    _, messages = await run(ActionAnswerSecondQuestion(), _asking("faq/mailing_address"))
+    assert [m.get("response") for m in messages] == ["utter_faq/mailing_address"]
+
+
+async def test_an_account_question_second_is_not_answered_before_verification(store: Container) -> None:
+    events, messages = await run(ActionAnswerSecondQuestion(), _asking("check_balance", "stranger"))
+    assert events == [] and messages == []
+
+
+async def test_an_account_question_second_is_answered_once_verified(store: Container) -> None:
+    verify(store, "maria-chat")
+    _, messages = await run(ActionAnswerSecondQuestion(), _asking("check_balance", verified=True))
+    assert "$18,420.55" in texts(messages)
+
+
+async def test_after_an_account_answer_the_other_account_question_is_answered(store: Container) -> None:
+    verify(store, "maria-chat")
+    tracker = _asking("next_payment", verified=True)
+    customer = await identity_of(store)
+    dispatcher = CollectingDispatcher()
+    await answer_second_question("action_check_balance", dispatcher, tracker, {}, customer)
+    assert "next payment" in texts(dispatcher.messages).lower()
+    again = CollectingDispatcher()
+    await answer_second_question("action_next_payment", again, tracker, {}, customer)
+    assert again.messages == []  # the same question is not answered twice
+
+
+async def identity_of(store: Container) -> identity.VerifiedCustomer:
+    return await runtime.call(identity.require_verified, "maria-chat", "read", store.uow())
