@@ -22,7 +22,9 @@ from rasa_sdk.types import DomainDict
 from autofinance.adapters import portal_tokens
 from autofinance.bootstrap import Container, bootstrap
 from autofinance.services import identity
-from autofinance.services.errors import NotVerified, ServiceError, StepUpRequired
+from autofinance.services.errors import (
+    NotVerified, ServiceError, StepUpRequired, VerificationLocked,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,7 +42,8 @@ TECHNICAL_PROBLEM = (
 RESUMABLE_TASKS = {"check_balance", "payment_history", "loan_terms", "payoff_quote", "make_payment",
                    "hardship_help", "reset_password", "forgot_username", "login_help",
                    "request_statement", "lease_end_options", "cancel_autopay", "setup_autopay",
-                   "cancel_payment", "update_contact_info", "extend_lease"}
+                   "cancel_payment", "update_contact_info", "extend_lease",
+                   "change_due_date", "past_due", "next_payment", "lease_buyout"}
 
 
 def container() -> Container:
@@ -91,12 +94,68 @@ async def check_verified(tracker: Tracker, level: str) -> identity.VerifiedCusto
     return customer
 
 
-def reverify_events(tracker: Tracker, dispatcher: CollectingDispatcher) -> list[EventType]:
-    """Leads a customer whose verification is missing or lapsed back through verification."""
-    dispatcher.utter_message(response="utter_need_verification")
+STEP_UP_MESSAGE = "For changes to your account, I'll confirm it's you with a one-time code."
+
+
+async def step_up_events(tracker: Tracker) -> Optional[list[EventType]]:
+    """For a customer signed in on the website: opens a verification for them (the identity
+    service checks the portal session) and fills the identity form's first two answers, so
+    that it asks only where to send the code, and the code. None when the message carries no
+    valid portal token of a signed-in conversation: then the customer identifies as anyone
+    else. Raises VerificationLocked when the customer or the conversation is blocked.
+    """
+    claims = portal_claims(tracker)
+    if claims is None:
+        return None
+    channel = tracker.get_latest_input_channel()
+    try:
+        await check_verified(tracker, "read")  # signs the conversation in if it is not yet
+        options = await call(identity.start_step_up, tracker.sender_id, claims.customer_id,
+                             container().uow(), channel=channel)
+    except VerificationLocked:
+        raise
+    except ServiceError:  # NotVerified: no live portal session after all
+        return None
+    # Rasa validates every form slot set since the customer's message: the code's slots are
+    # cleared only when they hold something.
+    cleared = [SlotSet(slot, None) for slot in ("otp_channel", "otp_code")
+               if tracker.get_slot(slot) is not None]
+    return [SlotSet("identifier", "provided"), SlotSet("identity_factor", "provided"), *cleared,
+            SlotSet("masked_email", options.email_masked),
+            SlotSet("masked_phone", options.phone_masked)]
+
+
+async def start_verification(
+    tracker: Tracker, dispatcher: CollectingDispatcher
+) -> Optional[list[EventType]]:
+    """The events that start verification: the step-up's prefilled answers for a signed-in
+    customer, none (the whole form) for anyone else; None when verification is blocked (the
+    customer has been told why, and the form must not start)."""
+    try:
+        prefilled = await step_up_events(tracker)
+    except VerificationLocked as error:
+        dispatcher.utter_message(text=error.message)
+        return None
+    except Exception:  # noqa: BLE001 - the whole form still works
+        logger.exception("starting the step-up failed")
+        prefilled = None
+    if prefilled is None:
+        dispatcher.utter_message(response="utter_need_verification")
+        return []
+    dispatcher.utter_message(text=STEP_UP_MESSAGE)
+    return prefilled
+
+
+async def reverify_events(tracker: Tracker, dispatcher: CollectingDispatcher) -> list[EventType]:
+    """Leads a customer whose verification is missing, lapsed or too low back through
+    verification: a customer signed in on the website only receives a code."""
     intent = tracker.latest_message.get("intent", {}).get("name")
     task = intent if intent in RESUMABLE_TASKS else None
-    return [SlotSet("verified", False), SlotSet("pending_task", task), FollowupAction("identity_form")]
+    start = await start_verification(tracker, dispatcher)
+    if start is None:
+        return [SlotSet("verified", False), SlotSet("pending_task", None)]
+    return [SlotSet("verified", False), SlotSet("pending_task", task), *start,
+            FollowupAction("identity_form")]
 
 
 class AccountAction(Action, ABC):
@@ -114,7 +173,7 @@ class AccountAction(Action, ABC):
         try:
             customer = await check_verified(tracker, self.required_level)
         except (NotVerified, StepUpRequired):
-            return reverify_events(tracker, dispatcher)
+            return await reverify_events(tracker, dispatcher)
         try:
             return await self.run_verified(dispatcher, tracker, domain, customer)
         except ServiceError as error:
@@ -151,9 +210,11 @@ class AccountFormValidation(FormValidationAction, ABC):
         try:
             await check_verified(tracker, self.required_level)
         except (NotVerified, StepUpRequired):
-            dispatcher.utter_message(response="utter_need_verification")
-            return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("verified", False),
-                    FollowupAction("identity_form")]
+            stopped = [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("verified", False)]
+            start = await start_verification(tracker, dispatcher)
+            if start is None:
+                return stopped
+            return [*stopped, *start, FollowupAction("identity_form")]
         try:
             return await super().run(dispatcher, tracker, domain)
         except Exception:  # noqa: BLE001

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import logging
 import re
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal, Optional
@@ -327,6 +328,128 @@ def parse_identifier(text: str) -> Optional[tuple[IdentifierKind, str]]:
     if not _USERNAME.fullmatch(token) or not re.search(r"[a-z]", token) or token in _NOT_USERNAMES:
         return None
     return "username", token
+
+
+# ---- identity details given up front ---------------------------------------------------------
+@dataclass(frozen=True)
+class StatedIdentity:
+    """The identity details a request carried ("acct 7301004821 zip 30309, how far behind am
+    i"): each None when the message did not clearly give it."""
+
+    identifier: Optional[tuple[IdentifierKind, str]] = None
+    factor: Optional[tuple[IdentityKind, str]] = None
+
+
+# In a sentence the number must stand on its own ("7301004821 30309" is an account and a ZIP).
+_STATED_ACCOUNT = re.compile(r"(?<![\d-])(?:\d{10}|\d{4}[ -]\d{3}[ -]\d{3})(?!\d|-\d)")
+_SSN_ANYWHERE = re.compile(r"(?<![\d-])\d{3}([ -]?)\d{2}\1\d{4}(?![\d-])")
+_PHONE_LABEL = re.compile(r"\b(?:phone|cell|mobile|tel|telephone|call|text|fax|reach)\b\W*"
+                          r"(?:(?:me|at|on|number|no|is|my|#)\b\W*){0,3}$")
+_USERNAME_LABEL = re.compile(
+    r"\b(?:(?:user\s?name|user\s?id|login\s+(?:name|id)|online\s+id)(?:'s|\s+is|\s*[:=])?"
+    r"|login(?:'s|\s+is|\s*[:=]))\s*(?<=[\s:=])([a-z0-9._-]+?)(?=[.,;!?]*(?:\s|$))")
+_SELF_NAMED = re.compile(r"(?:^|[\s,;.!])(?:i'?m|i\s+am)\s+([a-z0-9._-]+)(?=\s*(?:[,;!]|\.(?:\s|$)|$))",
+                         re.IGNORECASE)
+_NOT_SELF_NAMES = _NOT_USERNAMES | {
+    "locked", "late", "behind", "trying", "having", "not", "unable", "looking", "calling",
+    "confused", "new", "stuck", "going", "getting", "so", "very", "really", "just", "still",
+    "here", "back", "sorry", "ok", "fine", "good", "frustrated", "worried", "done", "ready",
+    "interested", "unemployed", "moving", "out", "away", "sick", "struggling", "broke",
+    "overdue", "annoyed", "upset", "sure", "lost", "desperate", "concerned", "curious",
+    "wondering", "retired", "disabled", "deployed", "traveling", "travelling", "busy", "home",
+    "confident", "positive", "afraid", "scared", "the", "a", "an", "in", "on", "at", "from",
+    "over", "under", "down", "up", "also", "too", "customer", "borrower", "owner", "lessee",
+    "and", "or", "is", "was", "for", "to", "reset", "recovery", "change", "forgot", "lookup",
+    "password", "please", "my", "it", "that", "this", "isn't", "doesn't", "won't", "same",
+}
+_ZIP_LABELLED = re.compile(r"\b(?:zip|zipcode|zip\s+code|postal\s+code|post\s+code)\b\W{0,3}"
+                           r"(?:(?:is|was|of|it's)\b\W{0,3})?(\d{5})(?:-\d{4})?(?![\d-])")
+_SSN_LABELLED = re.compile(
+    r"\b(?:ssn|social(?:\s+security)?(?:\s+number|\s+no)?|last\s*(?:4|four)(?:\s+digits)?)\b"
+    r"[^\d$]{0,24}?(?<![\d-])(\d{4})(?![\d-])")
+_DOB_LABEL = re.compile(r"\b(?:born(?:\s+on)?|dob|d\.o\.b\.?|date\s+of\s+birth|birth\s*date|"
+                        r"birthday)\b\W{0,3}(?:(?:is|was|on)\b\W{0,3})?")
+_FACTOR_ENTITIES = {"zip_code": "zip", "ssn_last4": "ssn_last4", "dob": "dob"}
+
+
+def parse_stated_identity(text: str, entities: Optional[dict[str, str]] = None,
+                          today: Optional[date] = None) -> StatedIdentity:
+    """The identifier and the identity factor a request states, read from its text and the
+    NLU's entities (`account_number`, `username`, `zip_code`, `ssn_last4`, `dob`).
+
+    Stricter than the form's answers, because the message is about something else: a factor
+    counts only after its label ("zip 30309", "born 03/14/1985", "last 4 of my social 1234")
+    or as an entity whose value is in the text and is not an amount; a bare "30309" or "$3000"
+    is never taken. A 10-digit number standing on its own (or as 4-3-3 digits) counts as an
+    account number unless a phone label precedes it ("call me at ..."); a username only after its label ("username jdoe") or as
+    "I'm jdoe," (not a capitalised name, not a common word), or as an entity. Anything
+    ambiguous (two account numbers, a full SSN, two different ZIP codes) gives None for that
+    detail: the form then asks for it. Returns values in the form `parse_identifier` and
+    `parse_identity_factor` read back.
+    """
+    entities = {k: str(v) for k, v in (entities or {}).items() if v is not None}
+    return StatedIdentity(_stated_identifier(text, entities), _stated_factor(text, entities, today))
+
+
+def _stated_identifier(text: str, entities: dict[str, str]) -> Optional[tuple[IdentifierKind, str]]:
+    lowered = text.lower()
+    accounts = set()
+    for m in _STATED_ACCOUNT.finditer(text):
+        if _PHONE_LABEL.search(lowered[:m.start()]):
+            continue
+        accounts.add(re.sub(r"\D", "", m[0]))
+    account_entity = re.sub(r"[ -]", "", entities.get("account_number", ""))
+    if not accounts and re.fullmatch(r"\d{10}", account_entity):
+        accounts.add(account_entity)
+    if len(accounts) > 1:
+        return None
+    if accounts:
+        return "account_number", accounts.pop()
+    names = {m[1].rstrip("._-") for m in _USERNAME_LABEL.finditer(lowered)}
+    names |= {m[1].lower() for m in _SELF_NAMED.finditer(text)
+              if not (m[1][:1].isupper() and m[1][1:].islower())  # "I'm Maria," is a name
+              and m[1].lower() not in _NOT_SELF_NAMES and not m[1].lower().endswith("ing")}
+    named = entities.get("username", "").strip().lower()
+    if named and named in lowered and named not in _NOT_SELF_NAMES:
+        names.add(named)
+    names = {name for name in names if _USERNAME.fullmatch(name) and re.search(r"[a-z]", name)
+             and name not in _NOT_SELF_NAMES}
+    return ("username", names.pop()) if len(names) == 1 else None
+
+
+def _stated_factor(text: str, entities: dict[str, str],
+                   today: Optional[date]) -> Optional[tuple[IdentityKind, str]]:
+    lowered = " ".join(text.lower().split())
+    if _SSN_ANYWHERE.search(lowered):
+        return None  # a full SSN is never trimmed to its last four
+    found: list[tuple[int, IdentityKind, str]] = []
+    for m in _ZIP_LABELLED.finditer(lowered):
+        found.append((m.start(), "zip", m[1]))
+    for m in _SSN_LABELLED.finditer(lowered):
+        found.append((m.start(), "ssn_last4", m[1]))
+    for m in _DOB_LABEL.finditer(lowered):
+        born = parse_date_of_birth(lowered[m.end():m.end() + 24], today)
+        if born:
+            found.append((m.start(), "dob", born.isoformat()))
+    for entity, kind in _FACTOR_ENTITIES.items():
+        value = entities.get(entity, "").strip()
+        if kind == "dob":
+            born = parse_date_of_birth(value, today) if value and value.lower() in lowered else None
+            if born:
+                found.append((lowered.find(value.lower()), "dob", born.isoformat()))
+        elif re.fullmatch(r"\d{5}" if kind == "zip" else r"\d{4}", value):
+            at = [m.start() for m in re.finditer(rf"(?<![\d$.,-]){value}(?![\d%]|[.,-]\d)", lowered)]
+            if at and not re.search(rf"\$\s*{value}", lowered):
+                found.append((at[0], kind, value))
+    by_kind: dict[str, set[str]] = {}
+    for _, kind, value in found:
+        by_kind.setdefault(kind, set()).add(value)
+    if any(len(values) > 1 for values in by_kind.values()):
+        return None  # two different ZIP codes (or dates, or last fours): not guessed
+    if not found:
+        return None
+    _, kind, value = min(found)
+    return kind, value
 
 
 def parse_otp_code(text: str) -> Optional[str]:

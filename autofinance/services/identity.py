@@ -1,5 +1,6 @@
 """Who is this conversation? identify -> send_code -> verify_code, and the guards
-`require_verified` and `verify_conversation`.
+`require_verified` and `verify_conversation`. A customer signed in on the website skips
+identify: start_step_up -> send_code -> verify_code.
 
 A code gives level 'full', a website sign-in 'read'. Codes exist only as keyed hashes and in
 the (sealed) outbox message to the customer: never returned, logged or stored anywhere else.
@@ -144,6 +145,51 @@ def identify(conversation_id: str, identifier: str, factor: str, pepper: Secret,
         ))
         uow.commit()
         logger.info("customer %s identified by %s", customer.id, kind)
+        return ContactOptions(mask_email(customer.email), mask_phone(customer.mobile))
+
+
+def start_step_up(conversation_id: str, customer_id: int, uow: UnitOfWork,
+                  now: Optional[datetime] = None, channel: Optional[str] = None) -> ContactOptions:
+    """A customer signed in on the website asks for a change: open the same pending
+    verification `identify` opens, for them, without asking who they are again.
+
+    `customer_id` is the customer of a valid portal token on this very message (the caller
+    checks the token). Only a conversation that holds a live portal 'read' session of that
+    customer (on `channel`, when given) may step up; anything else raises NotVerified and the
+    customer identifies as anyone else does. The code then goes, as always, to the email or
+    phone on file (`send_code`), under the same limits. A conversation blocked by wrong
+    factors, or a customer blocked by wrong factors or wrong codes, is refused with
+    VerificationLocked: the sign-in proves who they are, so the lock is theirs to know.
+    """
+    now, subject = aware(now), _subject(conversation_id)
+    with uow:
+        session = uow.session
+        if (current_verification(session, conversation_id, now, channel) is None
+                or (current := _current_session(session, conversation_id)) is None
+                or current.customer_id != customer_id or current.method != "portal"
+                or current.level != "read"):
+            uow.commit()  # a lapsed session stays ended
+            raise NotVerified()
+        customer = session.get_one(Customer, customer_id)
+        gates = ((_CONVERSATION_FACTORS, subject), (_ACCOUNT_FACTORS, audit.customer(customer.id)))
+        for limit, key in gates:  # the order identify takes them in
+            until = attempts.take(session, limit, key, now)
+            if until is not None:
+                uow.rollback()
+                raise VerificationLocked(until)
+            attempts.refund(session, limit, key)  # not a failure: only the block is checked
+        if _is_locked(customer, now):
+            uow.rollback()
+            raise VerificationLocked(customer.verification_locked_until)
+        _expire_open_challenges(session, conversation_id, now)
+        session.add(VerificationChallenge(
+            conversation_id=conversation_id, customer_id=customer.id, created_at=now,
+            expires_at=now + IDENTIFICATION_WINDOW,
+        ))
+        audit.record(session, now, audit.customer(customer.id), "step_up_started", subject,
+                     method="portal")
+        uow.commit()
+        logger.info("customer %s steps up from a portal session", customer.id)
         return ContactOptions(mask_email(customer.email), mask_phone(customer.mobile))
 
 

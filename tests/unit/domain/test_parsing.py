@@ -20,6 +20,8 @@ from autofinance.domain.parsing import (
     parse_identity_factor,
     parse_months,
     parse_otp_code,
+    parse_stated_identity,
+    StatedIdentity,
 )
 
 TODAY = date(2026, 11, 24)  # a Tuesday
@@ -227,3 +229,77 @@ def test_an_account_is_named_by_its_vehicle_or_plainly_without_one() -> None:
 ])
 def test_a_reply_picks_a_numbered_option(text: str, expected: int | None) -> None:
     assert parse_choice_number(text, 3) == expected
+
+
+# ---- identity details stated with a request ----------------------------------------------------
+
+ACCOUNT, ZIP = ("account_number", "7301004821"), ("zip", "30309")
+
+
+@pytest.mark.parametrize("text, identifier, factor", [
+    ("acct 7301004821 zip 30309, how far behind am i", ACCOUNT, ZIP),
+    ("Hi, I'm mgarcia, born 1985-03-14. Can I get my payoff amount", ("username", "mgarcia"),
+     ("dob", "1985-03-14")),
+    ("I'm locked out, username jdoe, last 4 of my social 1234, what's my balance",
+     ("username", "jdoe"), ("ssn_last4", "1234")),
+    ("7301004821 what's my balance", ACCOUNT, None),
+    ("my account is 7301004821", ACCOUNT, None),
+    ("balance on 7301 004 821", ACCOUNT, None),
+    ("acct 7301004821 30309", ACCOUNT, None),  # an unlabelled ZIP is not taken from the text
+    ("zip 30309, what do I owe", None, ZIP),
+    ("my zip code is 30309-1234", None, ZIP),
+    ("dob 03/14/1985", None, ("dob", "1985-03-14")),
+    ("I was born on March 14, 1985, balance?", None, ("dob", "1985-03-14")),
+    ("last four 1234", None, ("ssn_last4", "1234")),
+    ("my social ends in 4821", None, ("ssn_last4", "4821")),
+    ("username: j.chen_2. balance", ("username", "j.chen_2"), None),
+    ("my username's tonyb1972, balance?", ("username", "tonyb1972"), None),
+    ("login is jwhite.mfa", ("username", "jwhite.mfa"), None),
+    ("I am jdoe. balance", ("username", "jdoe"), None),
+    ("zip 30309 and dob 03/14/1985", None, ZIP),  # two kinds: the first one given
+])
+def test_reads_the_identity_details_a_request_states(text, identifier, factor) -> None:
+    assert parse_stated_identity(text, today=TODAY) == StatedIdentity(identifier, factor)
+
+
+@pytest.mark.parametrize("text", [
+    "what's my balance 30309",  # a bare number is no account number, and no ZIP
+    "pay $300 on friday",
+    "pay 300 on friday",
+    "I can pay $3000 on the 15th",
+    "I'm Maria, what do I owe",  # a capitalised name is not a username
+    "I'm late, sorry",
+    "I'm locked out",
+    "I'm trying, really",
+    "my login isn't working",
+    "username and password reset",
+    "forgot my username",
+    "call me at 4045550101",
+    "my phone number is 404 555 0101",
+    "7301004821 or 7301007734",  # two accounts: not guessed
+    "my ssn is 123-45-6789, last 4 6789",  # a full SSN is never trimmed
+    "zip 30309 or maybe zip 30310",  # two ZIP codes: not guessed
+    "card 4111111111111111",
+    "born in 1985",
+])
+def test_states_nothing_when_a_request_carries_no_clear_details(text: str) -> None:
+    stated = parse_stated_identity(text, today=TODAY)
+    assert stated == StatedIdentity(None, None), stated
+
+
+def test_entities_count_when_their_value_is_in_the_text_and_not_an_amount() -> None:
+    entities = {"account_number": "7301004821", "zip_code": "30309"}
+    assert parse_stated_identity("balance 7301004821 30309", entities, TODAY) == StatedIdentity(ACCOUNT, ZIP)
+    assert parse_stated_identity("pay $30309 today", {"zip_code": "30309"}, TODAY).factor is None
+    assert parse_stated_identity("pay 1234.50 today", {"ssn_last4": "1234"}, TODAY).factor is None
+    assert parse_stated_identity("balance please", {"zip_code": "30309"}, TODAY).factor is None
+    assert parse_stated_identity("it's mlopez, balance", {"username": "mlopez"}, TODAY).identifier == (
+        "username", "mlopez")
+    assert parse_stated_identity("I'm locked", {"username": "locked"}, TODAY).identifier is None
+    assert parse_stated_identity("dob 3/14/85", {"dob": "3/14/85"}, TODAY).factor == ("dob", "1985-03-14")
+
+
+def test_stated_details_read_back_the_same_through_the_form_parsers() -> None:
+    stated = parse_stated_identity("username MLopez, born 3/14/85, balance", today=TODAY)
+    assert parse_identifier(stated.identifier[1]) == stated.identifier
+    assert parse_identity_factor(stated.factor[1], today=TODAY) == stated.factor

@@ -670,3 +670,143 @@ def test_a_lapsed_session_ends_and_the_portal_token_signs_in_again(uow_factory, 
         sessions = uow.session.scalars(select(VerifiedSession).order_by(VerifiedSession.id)).all()
         assert [(s.method, s.ended_at) for s in sessions] == [
             ("otp", verified_at + timedelta(minutes=15)), ("portal", None)]
+
+
+# --- start_step_up: a signed-in customer verifies with a code only ---------------------------
+
+
+def portal_maria(uow_factory, clock, conversation=CONV, channel="socketio") -> int:
+    """Maria signed in on the website: her conversation holds a 'read' portal session."""
+    customer_id = maria_id(uow_factory)
+    identity.verify_conversation(conversation, "read", channel, customer_id, uow_factory(),
+                                 now=clock.now)
+    return customer_id
+
+
+def step_up(uow_factory, clock, customer_id, conversation=CONV, channel="socketio"):
+    return identity.start_step_up(conversation, customer_id, uow_factory(), now=clock.now,
+                                  channel=channel)
+
+
+def test_a_step_up_opens_a_verification_for_the_portal_customer_and_masks_her_contacts(
+        uow_factory, clock):
+    customer_id = portal_maria(uow_factory, clock)
+
+    options = step_up(uow_factory, clock, customer_id)
+
+    assert options == identity.ContactOptions("m****@example.com", "***-***-0101")
+    with uow_factory() as uow:
+        challenge = uow.session.scalars(select(VerificationChallenge)).one()
+        assert (challenge.conversation_id, challenge.customer_id) == (CONV, customer_id)
+        assert challenge.code_hash is None
+        assert challenge.expires_at == clock.now + timedelta(minutes=15)
+        audit = uow.session.scalars(select(AuditLog).where(AuditLog.action == "step_up_started")).one()
+        assert (audit.actor, audit.subject, audit.details) == (
+            f"customer:{customer_id}", CONV, {"method": "portal"})
+
+
+def test_a_code_after_a_step_up_upgrades_the_portal_session_to_full(uow_factory, settings, clock):
+    customer_id = portal_maria(uow_factory, clock)
+    step_up(uow_factory, clock, customer_id)
+    sent = identity.send_code(CONV, "sms", settings.secret_pepper, uow_factory(), now=clock.now)
+    verified = identity.verify_code(CONV, last_code(uow_factory), settings.secret_pepper,
+                                    uow_factory(), now=clock.now, channel="socketio")
+
+    assert sent.destination_masked == "***-***-0101"
+    assert verified == identity.VerifiedCustomer(customer_id, "Maria", "full")
+    assert identity.verify_conversation(CONV, "full", "socketio", customer_id, uow_factory(),
+                                        now=clock.now).level == "full"
+    with uow_factory() as uow:
+        message = uow.session.scalars(select(OutboxMessage)).one()
+        assert message.to == MARIA["mobile"]  # the phone on file, nothing typed
+
+
+@pytest.mark.parametrize("setup", ["nobody", "another-customer", "other-channel", "lapsed",
+                                   "code-verified", "password-changed"])
+def test_a_step_up_needs_a_live_portal_read_session_of_that_very_customer(
+        uow_factory, settings, clock, setup):
+    customer_id = maria_id(uow_factory)
+    if setup == "another-customer":
+        identity.verify_conversation(CONV, "read", "socketio", customer_id + 1, uow_factory(),
+                                     now=clock.now)
+    elif setup in ("other-channel", "lapsed", "password-changed"):
+        portal_maria(uow_factory, clock, channel="rest" if setup == "other-channel" else "socketio")
+        if setup == "lapsed":
+            clock.advance(minutes=16)
+        if setup == "password-changed":
+            clock.advance(seconds=1)
+            with uow_factory() as uow:
+                uow.session.execute(text("UPDATE online_credentials SET sessions_valid_after = :t "
+                                         "WHERE customer_id = :c"), {"t": clock.now, "c": customer_id})
+                uow.commit()
+    elif setup == "code-verified":
+        verified_maria(uow_factory, settings, clock)
+
+    with pytest.raises(NotVerified):
+        step_up(uow_factory, clock, customer_id)
+    with uow_factory() as uow:
+        assert uow.session.scalars(select(VerificationChallenge).where(
+            VerificationChallenge.code_hash.is_(None),
+            VerificationChallenge.expires_at > clock.now)).all() == []
+
+
+def test_a_step_up_is_refused_while_the_customer_is_locked_by_wrong_codes(uow_factory, clock):
+    customer_id = portal_maria(uow_factory, clock)
+    with uow_factory() as uow:
+        uow.session.get(Customer, customer_id).verification_locked_until = clock.now + timedelta(minutes=10)
+        uow.commit()
+
+    with pytest.raises(VerificationLocked):
+        step_up(uow_factory, clock, customer_id)
+    clock.advance(minutes=10)
+    portal_maria(uow_factory, clock)
+    assert step_up(uow_factory, clock, customer_id).email_masked == "m****@example.com"
+
+
+def test_a_step_up_is_refused_while_the_account_is_blocked_by_wrong_factors(
+        uow_factory, settings, clock):
+    block_maria(uow_factory, settings, clock)
+    customer_id = portal_maria(uow_factory, clock)
+
+    with pytest.raises(VerificationLocked):
+        step_up(uow_factory, clock, customer_id)
+
+
+def test_a_step_up_is_refused_in_a_conversation_blocked_by_wrong_factors(uow_factory, settings, clock):
+    for n in range(5):
+        try_identify(uow_factory, settings, clock, CONV, f"{20000 + n}", identifier="7309999999")
+    customer_id = portal_maria(uow_factory, clock)
+
+    with pytest.raises(VerificationLocked):
+        step_up(uow_factory, clock, customer_id)
+
+
+def test_a_step_up_counts_no_failure_and_buys_no_extra_codes(uow_factory, settings, clock):
+    customer_id = portal_maria(uow_factory, clock)
+    for _ in range(3):
+        step_up(uow_factory, clock, customer_id)
+        identity.send_code(CONV, "email", settings.secret_pepper, uow_factory(), now=clock.now)
+    step_up(uow_factory, clock, customer_id)
+
+    with pytest.raises(CodeSendLimitReached):
+        identity.send_code(CONV, "email", settings.secret_pepper, uow_factory(), now=clock.now)
+    with uow_factory() as uow:
+        scopes = set(uow.session.scalars(select(AttemptCounter.scope)))
+        counted = uow.session.execute(text(
+            "SELECT COUNT(*) FROM counted_attempts c JOIN attempt_counters a ON a.id = c.counter_id "
+            "WHERE a.scope LIKE 'identify%'")).scalar()
+    assert counted == 0 and "code_send_conversation" in scopes
+
+
+def test_wrong_codes_after_a_step_up_lock_the_customer_like_any_others(uow_factory, settings, clock):
+    customer_id = portal_maria(uow_factory, clock)
+    step_up(uow_factory, clock, customer_id)
+    send(uow_factory, settings, clock)
+    code = last_code(uow_factory)
+    for _ in range(4):
+        with pytest.raises(CodeInvalid):
+            verify(uow_factory, settings, clock, wrong(code))
+    with pytest.raises(VerificationLocked):
+        verify(uow_factory, settings, clock, wrong(code))
+    with pytest.raises(VerificationLocked):
+        step_up(uow_factory, clock, customer_id)
