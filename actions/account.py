@@ -8,6 +8,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.answers import AnswerAction
 from actions.runtime import AccountAction, call, container, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date, parse_date, your_account
@@ -45,11 +46,11 @@ TEXT = {
 HARDSHIP_BUTTON = {"title": "I need help with payments", "payload": "/hardship_help"}
 
 
-class ActionCheckBalance(AccountAction):
+class ActionCheckBalance(AnswerAction):
     def name(self) -> str:
         return "action_check_balance"
 
-    async def run_verified(
+    async def answer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
         customer: identity.VerifiedCustomer,
     ) -> list[EventType]:
@@ -79,11 +80,11 @@ class ActionCheckBalance(AccountAction):
         return []
 
 
-class ActionPaymentHistory(AccountAction):
+class ActionPaymentHistory(AnswerAction):
     def name(self) -> str:
         return "action_payment_history"
 
-    async def run_verified(
+    async def answer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
         customer: identity.VerifiedCustomer,
     ) -> list[EventType]:
@@ -99,11 +100,11 @@ class ActionPaymentHistory(AccountAction):
         return []
 
 
-class ActionLoanTerms(AccountAction):
+class ActionLoanTerms(AnswerAction):
     def name(self) -> str:
         return "action_loan_terms"
 
-    async def run_verified(
+    async def answer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
         customer: identity.VerifiedCustomer,
     ) -> list[EventType]:
@@ -118,13 +119,13 @@ class ActionLoanTerms(AccountAction):
         return []
 
 
-class ActionPayoffQuote(AccountAction):
+class ActionPayoffQuote(AnswerAction):
     """The quote for the date asked (ten days ahead by default), offered by email too."""
 
     def name(self) -> str:
         return "action_payoff_quote"
 
-    async def run_verified(
+    async def answer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
         customer: identity.VerifiedCustomer,
     ) -> list[EventType]:
@@ -189,13 +190,13 @@ def _catch_up_buttons(status: PaymentStatus) -> list[dict[str, str]]:
              "payload": '/make_payment{"amount_choice":"past_due"}'}, HARDSHIP_BUTTON]
 
 
-class ActionPastDue(AccountAction):
+class ActionPastDue(AnswerAction):
     """How far behind: the amount and days past due, what gets the account current, and a way to pay."""
 
     def name(self) -> str:
         return "action_past_due"
 
-    async def run_verified(
+    async def answer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
         customer: identity.VerifiedCustomer,
     ) -> list[EventType]:
@@ -212,13 +213,13 @@ class ActionPastDue(AccountAction):
         return []
 
 
-class ActionNextPayment(AccountAction):
+class ActionNextPayment(AnswerAction):
     """When the next payment is due and how much, whether autopay takes it, and any past due."""
 
     def name(self) -> str:
         return "action_next_payment"
 
-    async def run_verified(
+    async def answer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
         customer: identity.VerifiedCustomer,
     ) -> list[EventType]:
@@ -237,13 +238,13 @@ class ActionNextPayment(AccountAction):
         return []
 
 
-class ActionLeaseBuyout(AccountAction):
+class ActionLeaseBuyout(AnswerAction):
     """The buyout price line by line; a loan customer is offered a payoff quote instead."""
 
     def name(self) -> str:
         return "action_lease_buyout"
 
-    async def run_verified(
+    async def answer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
         customer: identity.VerifiedCustomer,
     ) -> list[EventType]:

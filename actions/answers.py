@@ -4,6 +4,7 @@ when is it due": the classifier marks the second clause as an `also_asked` entit
 from __future__ import annotations
 
 import inspect
+from abc import ABC, abstractmethod
 from typing import Optional
 
 from rasa_sdk import Action, Tracker
@@ -11,6 +12,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import details
 from actions.runtime import AccountAction, check_verified
 from autofinance.services import identity
 from autofinance.services.errors import NotVerified, StepUpRequired
@@ -26,6 +28,8 @@ ANSWERS = {
     "lease_buyout": "action_lease_buyout",
 }
 SECOND_ANSWERS = {**ANSWERS, "request_statement": "action_send_statement"}
+# answers that already contain another: the balance says when the next payment is due
+CONTAINED = {"action_check_balance": {"next_payment"}, "action_past_due": {"next_payment"}}
 
 
 def account_action(name: str) -> Optional[AccountAction]:
@@ -40,11 +44,26 @@ def account_action(name: str) -> Optional[AccountAction]:
 
 
 def also_asked(tracker: Tracker) -> Optional[str]:
-    """The second question of the latest message, if the classifier found one."""
+    """The second question of the request being answered, if the classifier found one: the
+    latest message's, or the request's when verification came in between."""
     for entity in tracker.latest_message.get("entities") or []:
         if entity.get("entity") == "also_asked" and isinstance(entity.get("value"), str):
             return entity["value"]
-    return None
+    return details.task_request(tracker).entity("also_asked")
+
+
+class AnswerAction(AccountAction, ABC):
+    """An account answer; after it, the second question of the same request is answered too."""
+
+    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        events = await self.answer(dispatcher, tracker, domain, customer)
+        return [*events, *await answer_second_question(self.name(), dispatcher, tracker, domain, customer)]
+
+    @abstractmethod
+    async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                     customer: identity.VerifiedCustomer) -> list[EventType]:
+        """The answer itself."""
 
 
 async def answer_second_question(answered: str, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -59,10 +78,12 @@ async def answer_second_question(answered: str, dispatcher: CollectingDispatcher
         dispatcher.utter_message(response=f"utter_{second}")
         return []
     name = SECOND_ANSWERS.get(second)
-    action = account_action(name) if name and name != answered else None
-    if action is None:
+    if name is None or name == answered or second in CONTAINED.get(answered, set()):
         return []
-    return await action.run_verified(dispatcher, tracker, domain, customer)
+    action = account_action(name)
+    if isinstance(action, AnswerAction):
+        return await action.answer(dispatcher, tracker, domain, customer)
+    return await action.run_verified(dispatcher, tracker, domain, customer) if action else []
 
 
 class ActionAnswerSecondQuestion(Action):

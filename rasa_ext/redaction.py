@@ -64,6 +64,9 @@ _PASSWORD = re.compile(
     r"(?P<label>\b(?:pass\s?(?:word|phrase|code)|passwd|pwd|pw)\b[^\w\n]{0,3}"
     r"(?:(?:is|was|should\s+be|=|:)(?!\w)[^\w\n]{0,3}){0,2})"
     r"(?P<secret>[^\s,;][^,;\n]{0,79}?)?(?=[,;\n]|\.\s|\.?$)", re.IGNORECASE)
+# A ZIP given as a verification detail ("zip 30309", "postal code: 30309-1234")
+_ZIP_DIGITS = re.compile(r"(?P<label>\b(?:zip(?:\s*code)?|postal\s*code)\b\W{0,3}(?:(?:is|was|of)\W{1,3})?)"
+                         r"\d{5}(?:-\d{4})?(?!\d)", re.IGNORECASE)
 _SSN_DIGITS = re.compile(r"\b(?:last\s*(?:4|four)|ssn|social)\D{0,20}\d{4}(?!\d)", re.IGNORECASE)
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
           r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
@@ -158,6 +161,7 @@ _RULES: list[tuple[re.Pattern[str], Any]] = [
     (_LABELLED, _labelled),
     (_PASSWORD, _password),
     (_SSN_DIGITS, REDACTED),
+    (_ZIP_DIGITS, _labelled),
     *((pattern, _written_date) for pattern in _WRITTEN_DATES),
     *((pattern, _numeric_date) for pattern in _NUMERIC_DATES),
     (_DIGIT_RUN, _digit_run),

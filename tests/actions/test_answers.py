@@ -6,6 +6,7 @@ from typing import Any
 
 from rasa_sdk.executor import CollectingDispatcher
 
+import actions.account  # noqa: F401 - the answers, loaded as the action server loads them
 from actions import runtime
 from actions.answers import ActionAnswerSecondQuestion, answer_second_question
 from autofinance.bootstrap import Container
@@ -37,14 +38,18 @@ async def test_an_account_question_second_is_answered_once_verified(store: Conta
 
 async def test_after_an_account_answer_the_other_account_question_is_answered(store: Container) -> None:
     verify(store, "maria-chat")
-    tracker = _asking("next_payment", verified=True)
+    tracker = _asking("payoff_quote", verified=True)
     customer = await identity_of(store)
     dispatcher = CollectingDispatcher()
     await answer_second_question("action_check_balance", dispatcher, tracker, {}, customer)
-    assert "next payment" in texts(dispatcher.messages).lower()
+    assert "payoff amount is" in texts(dispatcher.messages).lower()
     again = CollectingDispatcher()
-    await answer_second_question("action_next_payment", again, tracker, {}, customer)
+    await answer_second_question("action_payoff_quote", again, tracker, {}, customer)
     assert again.messages == []  # the same question is not answered twice
+    contained = CollectingDispatcher()
+    await answer_second_question("action_check_balance", contained, _asking("next_payment", verified=True),
+                                 {}, customer)
+    assert contained.messages == []  # the balance already says when the next payment is due
 
 
 async def identity_of(store: Container) -> identity.VerifiedCustomer:

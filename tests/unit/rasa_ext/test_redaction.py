@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from rasa_ext.redaction import REDACTED, redact_events, redact_text
 
 
@@ -84,3 +86,13 @@ def test_redacting_a_turn_at_a_time_gives_what_redacting_the_whole_conversation_
                       if e["event"] == "slot" and e["name"] == "requested_slot"), None)
         assert redact_events(events[:cut]) + redact_events(events[cut:], (loop, asked)) == whole
     assert "mlopez" not in json.dumps(whole)
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("acct 7301004821 zip 30309, how far behind am i", "how far behind am i"),
+    ("my zip code is 30309-1234", "my zip code is"),
+    ("Postal code: 30309", "Postal code:"),
+])
+def test_a_labelled_zip_is_redacted_wherever_it_is_typed(text: str, kept: str) -> None:
+    redacted = redact_text(text)
+    assert "30309" not in redacted and kept in redacted
