@@ -27,9 +27,12 @@ ANSWERS = {
     "next_payment": "action_next_payment",
     "lease_buyout": "action_lease_buyout",
 }
-SECOND_ANSWERS = {**ANSWERS, "request_statement": "action_send_statement"}
+SECOND_ANSWERS = {**ANSWERS, "request_statement": "action_send_statement",
+                  "reset_password": "action_send_password_reset", "forgot_username": "action_send_username",
+                  "login_help": "action_login_help"}
 # answers that already contain another: the balance says when the next payment is due
-CONTAINED = {"action_check_balance": {"next_payment"}, "action_past_due": {"next_payment"}}
+CONTAINED = {"action_check_balance": {"next_payment"}, "action_past_due": {"next_payment"},
+             "action_login_help": {"reset_password"}}
 
 
 def account_action(name: str) -> Optional[AccountAction]:

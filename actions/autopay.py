@@ -19,7 +19,7 @@ from actions import details
 from actions.forms import TaskFormValidation, entity_values
 from actions.runtime import AccountAction, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
-from autofinance.domain.parsing import format_long_date, parse_day_of_month
+from autofinance.domain.parsing import format_long_date, mentions_date, parse_day_of_month
 from autofinance.services import autopay, identity, payments
 from autofinance.services.errors import InvalidAutopayDay, ServiceError
 
@@ -55,7 +55,7 @@ class ActionCheckAutopay(AccountAction):
                             lender_today())
         request = details.task_request(tracker)
         prefill = [*details.consumed(tracker), *(SlotSet(slot, value) for slot, value in
-                                          named_autopay_values(request.entities).items())]
+                                          named_autopay_values(request.entities, request.text).items())]
         if not status.enrolled:
             return [*prefill, SlotSet("autopay_enrolled", False)]
         assert status.day_of_month is not None and status.amount is not None
@@ -70,13 +70,15 @@ class ActionCheckAutopay(AccountAction):
         return [*prefill, SlotSet("autopay_enrolled", True)]
 
 
-def named_autopay_values(entities: dict[str, str]) -> dict[str, str]:
+def named_autopay_values(entities: dict[str, str], text: str = "") -> dict[str, str]:
     """The autopay details a message names: the saved account and the day of the month."""
     found: dict[str, str] = {}
     if entities.get("funding_source"):
         found["autopay_source"] = entities["funding_source"]
     if entities.get("date") and parse_day_of_month(entities["date"]) is not None:
         found["autopay_day"] = entities["date"]
+    elif mentions_date(text) and parse_day_of_month(text) is not None:
+        found["autopay_day"] = text
     return found
 
 
@@ -87,7 +89,7 @@ class ValidateAutopayForm(TaskFormValidation):
     confirmation_slot = "autopay_confirmed"
 
     def named_values(self, tracker: Tracker) -> dict[str, str]:
-        return named_autopay_values(entity_values(tracker))
+        return named_autopay_values(entity_values(tracker), tracker.latest_message.get("text") or "")
 
     def name(self) -> str:
         return "validate_autopay_form"

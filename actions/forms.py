@@ -71,6 +71,8 @@ class TaskFormValidation(AccountFormValidation, ABC):
         extra: list[EventType] = [SlotSet(slot, value) for slot, value in named.items()
                                   if slot == requested or slot in changed]
         if changed:
+            if any(tracker.get_slot(slot) is not None for slot in changed):
+                dispatcher.utter_message(response="utter_change_noted")
             if requested not in named:  # the message was about another step: ask this one again
                 extra.append(SlotSet(requested, None))
             if self.confirmation_slot:  # the summary changed: it is shown and asked again

@@ -10,7 +10,8 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.runtime import AccountAction, call, container
+from actions.answers import AnswerAction
+from actions.runtime import call, container
 from autofinance.services import identity, online_access
 from autofinance.services.errors import OnlineAccessHeld
 
@@ -23,13 +24,13 @@ def _held(dispatcher: CollectingDispatcher, held: OnlineAccessHeld) -> list[Even
     return []
 
 
-class ActionSendPasswordReset(AccountAction):
+class ActionSendPasswordReset(AnswerAction):
     required_level = "full"
 
     def name(self) -> str:
         return "action_send_password_reset"
 
-    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         settings = container().settings
         try:
@@ -45,20 +46,20 @@ class ActionSendPasswordReset(AccountAction):
         return []
 
 
-class ActionSendUsername(AccountAction):
+class ActionSendUsername(AnswerAction):
     required_level = "full"
 
     def name(self) -> str:
         return "action_send_username"
 
-    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         sent = await call(online_access.send_username_reminder, customer.customer_id, container().uow())
         dispatcher.utter_message(text=f"I've emailed your username to {sent.destination_masked}.")
         return []
 
 
-class ActionLoginHelp(AccountAction):
+class ActionLoginHelp(AnswerAction):
     """Explains why sign-in fails; a lock after failed sign-ins is lifted, with a reset link,
     a fraud report's lock is not."""
 
@@ -67,7 +68,7 @@ class ActionLoginHelp(AccountAction):
     def name(self) -> str:
         return "action_login_help"
 
-    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         settings = container().settings
         try:

@@ -20,7 +20,8 @@ from actions import details
 from actions.forms import TaskFormValidation, entity_spans, entity_values
 from actions.runtime import AccountAction, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
-from autofinance.domain.parsing import AmountChoice, format_long_date, parse_amount, parse_amount_choice, parse_date
+from autofinance.domain.parsing import (AmountChoice, format_long_date, mentions_date, parse_amount,
+                                        parse_amount_choice, parse_date)
 from autofinance.services import identity, payments
 from autofinance.services.errors import AmountOverPayoff, InvalidAmount, InvalidPaymentDate, ServiceError
 
@@ -68,6 +69,8 @@ def named_payment_values(text: str, entities: dict[str, str],
         found["payment_amount"] = entities["amount"]
     if entities.get("date"):
         found["payment_date"] = entities["date"]
+    elif mentions_date(text) and parse_date(text, date.today()) is not None:
+        found["payment_date"] = text  # the tagger missed it ("on friday"); the validator reads it
     if entities.get("funding_source"):
         found["payment_source"] = entities["funding_source"]
     return found
@@ -182,8 +185,10 @@ class ActionAskPaymentDate(AccountAction):
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         today = lender_today()
+        amount = tracker.get_slot("payment_amount")
+        what = f"the {format_usd(Decimal(amount))} payment" if amount else "the payment"
         dispatcher.utter_message(
-            text=f"When should the payment be made? I can make it today, {format_long_date(today)}, or on "
+            text=f"When should {what} be made? I can make it today, {format_long_date(today)}, or on "
             "any date up to 30 days from now (for example \"Friday\" or \"the 15th\").",
             buttons=[{"title": "Today", "payload": '/inform{"date":"today"}'}])
         return []

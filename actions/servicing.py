@@ -1,6 +1,8 @@
 """Statements and autopay cancellation in conversation."""
 from __future__ import annotations
 
+import re
+
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
@@ -12,6 +14,8 @@ from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date
 from autofinance.services import autopay, documents, identity
 
+# account numbers, codes and full dates (a birth date) in the request: never a statement's year
+_NOT_A_STATEMENT = re.compile(r"\d{5,}|\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")
 YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
 
 
@@ -24,7 +28,7 @@ class ActionSendStatement(AccountAction):
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         settings = container().settings
-        asked = details.task_request(tracker).text or tracker.latest_message.get("text") or ""
+        asked = _NOT_A_STATEMENT.sub(" ", details.task_request(tracker).text or tracker.latest_message.get("text") or "")
         if tracker.latest_message.get("intent", {}).get("name") == "affirm":
             asked = "latest"  # "yes" to the latest one, offered first below
         requested = await call(documents.send_requested_document, customer.customer_id, asked, container().uow(),

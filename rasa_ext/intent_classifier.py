@@ -120,6 +120,9 @@ class LinearModel:
 _CLAUSE_BREAK = re.compile(r"\?+|;|,?\s+(?:and\s+also|and|also|plus)\s+|\.\s+", re.IGNORECASE)
 
 
+_CORRECTION = re.compile(r"(?:actually|no|nope|sorry|wait|scratch that|i mean|instead)\b", re.IGNORECASE)
+
+
 def clause_spans(text: str) -> List[tuple[int, int]]:
     """Where the clauses of a message are ("balance? and when is it due" -> two spans); only
     clauses of two words or more count."""
@@ -267,6 +270,14 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
                 name, confidence = self.intents.ranking(rows[index], 1)[0]
                 if name not in wanted or confidence < self.config["second_question_confidence"]:
                     continue
+                if index > 0 and _CORRECTION.match(text[start:end]) and name != main:
+                    # "my payoff? actually no, just the balance": the later clause is the request
+                    ranking = message.get(INTENT_RANKING_KEY) or []
+                    chosen = {"name": name, PREDICTED_CONFIDENCE_KEY: float(confidence)}
+                    message.set(INTENT, chosen, add_to_output=True)
+                    message.set(INTENT_RANKING_KEY, [chosen, *(r for r in ranking if r.get("name") != name)],
+                                add_to_output=True)
+                    break
                 if name in self.answers:
                     key, _ = self.answers[name].ranking(answer_rows[name][index], 1)[0]
                     name = key

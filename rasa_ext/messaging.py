@@ -30,7 +30,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 from urllib.parse import urlparse, urlunparse
 
 from aiogram import Bot
@@ -177,6 +177,17 @@ class TwilioOutput(RasaTwilioOutput):
                  twilio_number: Optional[Text], api_base_url: Optional[Text] = None) -> None:
         super().__init__(account_sid, auth_token, twilio_number)
         self.api_base_url = api_base_url
+
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text,
+                                     buttons: List[Dict[Text, Any]], **kwargs: Any) -> None:
+        """One message: the text, then the choices as numbered lines ("1. Monthly payment
+        $452.18"); the customer answers with the number (rasa_ext/references.py). Rasa's own
+        sends each button as a message of its own with its payload, and empties the button dicts
+        it was given, which are also the ones stored in the conversation: the numbers could not
+        be read back."""
+        lines = [text, *(f"{number}. {button.get('title', '')}"
+                         for number, button in enumerate(buttons, start=1))]
+        await self.send_text_message(recipient_id, "\n".join(lines), **kwargs)
 
     def get_hostname(self, uri: str) -> str:
         """Every API URL (https://api.twilio.com/2010-04-01/...) moved to `api_base_url`."""

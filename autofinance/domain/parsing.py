@@ -42,6 +42,7 @@ _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _ORD_RE = "|".join(sorted(_ORDINALS, key=len, reverse=True))
 _WEEKDAY_RE = "|".join(sorted(_WEEKDAYS, key=len, reverse=True))
 _DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
+_DAY_ORDINAL = rf"(?:\d{{1,2}}(?:st|nd|rd|th)|{_ORD_RE})"
 _CURRENCY = r"(?:bucks|dollars?|usd)"
 _NOT_USERNAMES = {"hello", "hey", "yes", "yeah", "no", "nope", "help", "thanks", "okay", "sure",
                   "stop", "cancel", "agent", "human", "representative", "menu", "hiya"}
@@ -223,6 +224,17 @@ def parse_date(text: str, today: date) -> Optional[date]:
         return today + timedelta(days=ahead)
     day = _day_number(t, max_day=31)
     return _next_day_of_month(day, today) if day else None
+
+
+_DATE_WORDS = re.compile(
+    rf"\b(?:today|tomorrow|tmrw|tmr|tonight|asap|right now|next week|({_WEEKDAY_RE})|({_MONTH_RE})|"
+    rf"{_DAY_ORDINAL}|in\s+\w+\s+(?:day|week)s?)\b|\b\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?\b", re.IGNORECASE)
+
+
+def mentions_date(text: str) -> bool:
+    """Whether a message names a day in words a payment date is given in ("friday", "the 15th",
+    "12/20", "tomorrow"), so a figure in it ("pay 25") is not mistaken for a day."""
+    return bool(_DATE_WORDS.search(text))
 
 
 def _day_number(t: str, max_day: int) -> Optional[int]:

@@ -77,6 +77,8 @@ def test_each_prompt_of_the_domain_is_recognised_in_its_own_wording(response: st
     (["Thanks. Where should I send your verification code: by email to m****@example.com, "
       "or by text to ***-***-0101?", "1: Email m****@example.com (/inform{\"otp_channel\":\"email\"})",
       "2: Text ***-***-0101 (/inform{\"otp_channel\":\"sms\"})"], CHANNEL),
+    (["Thanks. Where should I send your verification code: by email to m****@example.com, "
+      "or by text to ***-***-0101?\n1. Email m****@example.com\n2. Text ***-***-0101"], CHANNEL),
     (["I've sent a 6-digit code by email to m****@example.com.",
       "I've sent a 6-digit code. Please type it here. It expires in 5 minutes."], CODE),
     (["I've sent a 6-digit code to your new email address, n****@example.com. It expires in 10 "

@@ -100,13 +100,14 @@ def second_questions(tmp: Path) -> Dict[str, Any]:
                            {"second_question_intents": ["check_balance", "faq"],
                             "second_question_confidence": 0.3})
     component.train(_data(EXAMPLES))
-    texts = ["what's my balance and what are your hours",
+    texts = ["i want to pay? actually no, what's my balance", "what's my balance and what are your hours",
              "what's my balance", "when are you open? and is this email from you real"]
     messages = component.process([Message.build(text=text) for text in texts])
     text = "whats my balance and when is my next payment due? also r u open sundays"
     return {"also_asked": [[e["value"] for e in m.get("entities") or []
                             if e["entity"] == "also_asked"] for m in messages],
             "main_answer": component._label(messages[-1].get("intent"), messages[-1]),
+            "corrected_intent": messages[0].get("intent")["name"],
             "clauses": [text[a:b] for a, b in clause_spans(text)],
             "one_clause": clause_spans("pay 300 on friday")}
 

@@ -75,7 +75,9 @@ def test_digits_without_a_letter_are_the_answer_intent_when_configured(
 
 
 def test_a_second_question_in_the_message_is_marked(results: dict[str, Any]) -> None:
-    also = results["second"]["also_asked"]
+    also = results["second"]["also_asked"][1:]
+    assert results["second"]["corrected_intent"] == "check_balance"  # "pay? actually no, my balance"
+    assert results["second"]["also_asked"][0] == []  # a correction, not a second question
     assert also[:2] == [["faq/support_hours"], []]  # a common question after an account one; one question
     # two common questions: the one the message's answer is not
     assert {results["second"]["main_answer"], *also[2]} == {"faq/support_hours", "faq/phishing"}
