@@ -8,14 +8,17 @@ a second enrolment; the confirmation email goes out with the change, from the se
 """
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import details
+from actions.answers import answer_second_question
 from actions.forms import TaskFormValidation, entity_values
 from actions.runtime import AccountAction, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
@@ -53,21 +56,33 @@ class ActionCheckAutopay(AccountAction):
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         status = await call(autopay.autopay_status, customer.customer_id, container().uow(),
                             lender_today())
+        answering = tracker.latest_message.get("intent", {}).get("name") == "inform"
         request = details.task_request(tracker)
-        prefill = [*details.consumed(tracker), *(SlotSet(slot, value) for slot, value in
-                                          named_autopay_values(request.entities, request.text).items())]
+        named = named_autopay_values(request.entities, request.text)
+        if answering:  # "the 3rd" in answer to "change the account or the day?"
+            named |= named_autopay_values(entity_values(tracker), tracker.latest_message.get("text") or "")
+        prefill = [*details.consumed(tracker), *(SlotSet(slot, value) for slot, value in named.items())]
         if not status.enrolled:
+            if _CHANGE_WORDS.search(request.text):
+                dispatcher.utter_message(text="Autopay isn't on for your account yet, so there's nothing to "
+                                              "change, but I can set it up now.")
             return [*prefill, SlotSet("autopay_enrolled", False)]
         assert status.day_of_month is not None and status.amount is not None
         assert status.next_debit_date is not None
+        now = (f"{format_usd(status.amount)} from {status.source_masked} on the "
+               f"{ordinal(status.day_of_month)} of every month, next on {format_long_date(status.next_debit_date)}")
+        if named:  # the change is already said: straight to it
+            dispatcher.utter_message(text=f"Your autopay now takes {now}. Let's change it.")
+            return [*prefill, SlotSet("autopay_enrolled", True), FollowupAction("autopay_form")]
         dispatcher.utter_message(
-            text=f"You're already on autopay: {format_usd(status.amount)} from {status.source_masked} "
-            f"on the {ordinal(status.day_of_month)} of every month, next on "
-            f"{format_long_date(status.next_debit_date)}. Would you like to change the account or the day?",
+            text=f"You're already on autopay: {now}. Would you like to change the account or the day?",
             buttons=[{"title": "Yes, change it", "payload": "/affirm"},
                      {"title": "No, keep it as it is", "payload": "/deny"}],
         )
         return [*prefill, SlotSet("autopay_enrolled", True)]
+
+
+_CHANGE_WORDS = re.compile(r"\b(change|chnge|move|switch|push|update|different)\b", re.IGNORECASE)
 
 
 def named_autopay_values(entities: dict[str, str], text: str = "") -> dict[str, str]:
@@ -229,4 +244,4 @@ class ActionSubmitAutopay(AccountAction):
             f"{format_long_date(status.next_debit_date)}. A confirmation is on its way to your "
             "email. Is there anything else I can help with?"
         )
-        return cleared
+        return [*cleared, *await answer_second_question(self.name(), dispatcher, tracker, domain, customer)]

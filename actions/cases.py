@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Optional
 
 from rasa_sdk import Action, Tracker
@@ -11,7 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.handoff import handoff_events
 from actions.runtime import AccountAction, TECHNICAL_PROBLEM, call, container, lender_today
-from autofinance.domain.parsing import parse_choice_number
+from autofinance.domain.parsing import mentions_date, parse_choice_number
 from autofinance.services import fraud, hardship, identity
 from autofinance.services.errors import ServiceError
 
@@ -19,6 +20,38 @@ logger = logging.getLogger(__name__)
 
 FRAUD_SLOTS = ("fraud_description", "fraud_when")
 HARDSHIP_REASON_INTENTS = {"hardship_help"}
+
+
+MIN_DESCRIPTION_WORDS = 8  # "I want to report fraud" says nothing of what happened
+_WHEN_WORDS = re.compile(r"\b(yesterday|today|tonight|this (?:morning|afternoon|evening|week)|last "
+                         r"(?:night|week|month)|\d+ (?:days?|weeks?) ago|ago|just now|earlier)\b", re.IGNORECASE)
+
+
+def fraud_details(text: str) -> dict[str, str]:
+    """What a report already says: what happened (when it says more than "report fraud") and
+    when (a day or a time in words)."""
+    found: dict[str, str] = {}
+    if len(text.split()) >= MIN_DESCRIPTION_WORDS:
+        found["fraud_description"] = text
+    if mentions_date(text) or _WHEN_WORDS.search(text):
+        found["fraud_when"] = text
+    return found
+
+
+class ActionStartFraudReport(Action):
+    """Starts a report with what the customer already said; asks only what is missing."""
+
+    def name(self) -> str:
+        return "action_start_fraud_report"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        found = fraud_details(tracker.latest_message.get("text") or "")
+        questions = 2 - len(found)
+        dispatcher.utter_message(response=("utter_fraud_empathy_no_question", "utter_fraud_empathy_one_question",
+                                           "utter_fraud_empathy")[questions])
+        return [SlotSet(slot, value) for slot, value in found.items()]
 
 
 class ActionSubmitFraudReport(Action):
@@ -92,7 +125,7 @@ CHOICE_BUTTONS = {
     "specialist": {"title": "Talk to a specialist", "payload": "/human_handoff"},
 }
 # what a typed reply says, for each choice
-CHOICE_WORDS = {"extension": ("extension", "extend", "more time", "push", "defer", "skip"),
+CHOICE_WORDS = {"extension": ("exten", "more time", "push", "defer", "skip", "postpone"),
                 "specialist": ("specialist", "person", "someone", "human", "agent", "talk", "call")}
 
 

@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import details
+from actions.answers import answer_second_question
 from actions.forms import TaskFormValidation
 from actions.runtime import AccountAction, call, container, current_customer
 from autofinance.adapters.sealing import seal, unseal
@@ -35,6 +36,8 @@ _FIELD_WORDS = {"email": r"e-?mail", "mobile": r"phone|mobile|cell|number",
                 "address": r"address|moved|moving|move|street|apartment|live"}
 _EMAIL_IN_TEXT = re.compile(r"[^\s,;:]+@[^\s,;:]+")
 _PHONE_IN_TEXT = re.compile(r"\+?\(?\d[\d\s().-]{8,}\d")
+# "2217 N Halsted St Apt 3R, Chicago IL 60614": a number, a street, a city, a state and a ZIP
+_ADDRESS_IN_TEXT = re.compile(r"\b\d{1,6}\s+[A-Za-z0-9 .#'-]+?,?\s+[A-Za-z .'-]+?,?\s+[A-Z]{2}\.?,?\s+\d{5}(?:-\d{4})?\b")
 _ADDRESS_LEAD_IN = re.compile(r"^(?:(?:it'?s|it is|my new address is|new address is|the new one is|"
                               r"my address is|new address)\s*:?\s+)", re.I)
 _RESEND = re.compile(r"\b(resend|re-send|send (it )?again|new code|didn'?t (get|receive)|never got)\b", re.I)
@@ -72,10 +75,12 @@ def requested_change(text: str, entities: dict[str, str]) -> dict[str, str]:
     """What a request already says: which detail ("update my address") and, if it is there and
     reads as a valid one, the new value ("change my email to ana@example.com")."""
     field = entities.get("contact_field") if entities.get("contact_field") in WHAT else parse_contact_field(text)
+    if field is None:  # several details named ("my work email ... that address"): the value decides
+        field = "email" if _EMAIL_IN_TEXT.search(text) else "mobile" if _PHONE_IN_TEXT.search(text) else None
     if field is None:
         return {}
     found = {"contact_field": field}
-    pattern = {"email": _EMAIL_IN_TEXT, "mobile": _PHONE_IN_TEXT}.get(field)
+    pattern = {"email": _EMAIL_IN_TEXT, "mobile": _PHONE_IN_TEXT, "address": _ADDRESS_IN_TEXT}.get(field)
     match = pattern.search(text) if pattern else None
     typed = (match.group(0).rstrip(".!?") if match else None) or entities.get(ENTITY_FOR[field])
     if typed:
@@ -113,6 +118,7 @@ class ValidateContactForm(TaskFormValidation):
     """Asks the service at each step, so a bad value or a wrong code is asked for again."""
 
     required_level = "full"
+    stopped_response = "utter_contact_change_stopped"
 
     def name(self) -> str:
         return "validate_contact_form"
@@ -196,4 +202,4 @@ class ActionSubmitContactChange(AccountAction):
             text=f"Done: your {WHAT[field]} is now {tracker.get_slot('contact_value')}. I've also sent a "
             f"notice to {notice}, in case this change wasn't you. Is there anything else I can help with?"
         )
-        return cleared
+        return [*cleared, *await answer_second_question(self.name(), dispatcher, tracker, domain, customer)]

@@ -17,9 +17,10 @@ from rasa_sdk.types import DomainDict
 
 from actions.autopay import ordinal
 from actions.details import TaskRequest, consumed, task_request
-from actions.runtime import AccountAction, AccountFormValidation, call, container, current_customer, lender_today
+from actions.forms import TaskFormValidation
+from actions.runtime import AccountAction, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
-from autofinance.domain.parsing import format_long_date, parse_day_of_month
+from autofinance.domain.parsing import format_long_date, mentions_date, parse_day_of_month
 from autofinance.services import due_date, identity
 from autofinance.services.errors import InvalidDueDay, ServiceError
 
@@ -93,10 +94,19 @@ class ActionStartDueDateChange(AccountAction):
         return events + [SlotSet("new_due_day", str(day))]
 
 
-class ValidateDueDateForm(AccountFormValidation):
+class ValidateDueDateForm(TaskFormValidation):
     """Accepts only a day the service would move the due date to; "yes" takes the suggested day."""
 
     required_level = "full"
+    confirmation_slot = "due_date_confirmed"
+
+    def named_values(self, tracker: Tracker) -> dict[str, str]:
+        """A day named at any step ("make it the 20th instead")."""
+        said = next(tracker.get_latest_entity_values("date"), None)
+        text = tracker.latest_message.get("text") or ""
+        if said is None and mentions_date(text):
+            said = text
+        return {"new_due_day": said} if said and parse_day_of_month(said) is not None else {}
 
     def name(self) -> str:
         return "validate_due_date_form"

@@ -44,6 +44,10 @@ class TaskFormValidation(AccountFormValidation, ABC):
     """A task form that takes corrections and questions aside at every step."""
 
     confirmation_slot: ClassVar[Optional[str]] = None
+    # said when a "no" stops a form that has no summary (else the submit step says it)
+    stopped_response: ClassVar[Optional[str]] = None
+    # what stops the task when said to one of its questions
+    stop_intents: ClassVar[frozenset[str]] = frozenset({"deny"})
 
     def named_values(self, tracker: Tracker) -> dict[str, str]:
         """The form's slots the latest message names outright (raw, to be validated)."""
@@ -53,6 +57,25 @@ class TaskFormValidation(AccountFormValidation, ABC):
         """True once the form has asked something (not while it is being activated)."""
         return (tracker.active_loop.get("name") == self.form_name()
                 and bool(tracker.get_slot("requested_slot")))
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """A plain "no" to a question of the task (not to its summary) stops it; nothing was
+        done yet, so nothing needs undoing, and no account data is read to say so."""
+        if self._in_progress(tracker) and self._declined(tracker):
+            if self.confirmation_slot is None and self.stopped_response:
+                dispatcher.utter_message(response=self.stopped_response)
+            stop = [SlotSet(self.confirmation_slot, False)] if self.confirmation_slot else []
+            return [*stop, SlotSet("requested_slot", None)]
+        return await super().run(dispatcher, tracker, domain)
+
+    def _declined(self, tracker: Tracker) -> bool:
+        intent = tracker.latest_message.get("intent") or {}
+        return (intent.get("name") in self.stop_intents
+                and float(intent.get("confidence") or 0) >= ASIDE_CONFIDENCE
+                and tracker.get_slot("requested_slot") != self.confirmation_slot
+                and not self.named_values(tracker))
 
     async def get_extraction_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -58,11 +58,14 @@ class ActionLeaseEndOptions(AccountAction):
                                           "payoff quote.")
             return []
         back = options.return_info
+        buyout = await call(lease_end.lease_buyout, customer.customer_id, container().uow(), lender_today())
         dispatcher.utter_message(
             text=f"{your_account(options.vehicle, 'lease')} ends {format_long_date(options.maturity_date)} "
             f"({options.days_left} days from now). Your options:\n"
-            f"- Buy it: {format_usd(options.buyout_price)} (remaining payments, residual value and the "
-            "purchase-option fee). A specialist arranges the purchase and the title with you; you can pay "
+            f"- Buy it: {format_usd(buyout.total)}: the {format_usd(buyout.residual_value)} residual value, "
+            f"{buyout.remaining_payments} remaining payments of {format_usd(buyout.monthly_payment)} "
+            f"({format_usd(buyout.remaining_payments_total)}) and the {format_usd(buyout.purchase_option_fee)} "
+            "purchase-option fee. A specialist arranges the purchase and the title with you; you can pay "
             "from a saved bank account or with a loan from us.\n"
             f"- Return it: book an inspection within {back.inspection_window_days} days of the end; excess "
             f"miles cost {format_usd(back.excess_mileage_rate)} each, and the disposition fee is "

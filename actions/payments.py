@@ -6,6 +6,7 @@ a key fixed when the form starts, so a repeated confirmation cannot pay twice.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -17,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import details
+from actions.answers import answer_second_question
 from actions.forms import TaskFormValidation, entity_spans, entity_values
 from actions.runtime import AccountAction, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
@@ -54,6 +56,10 @@ def _wanted_amount(value: Any) -> Optional[Union[AmountChoice, Decimal]]:
     return parse_amount(said)
 
 
+_AMOUNT_AFTER_PAY = re.compile(r"\bpay(?:ing)?\s+(\$?\d[\d,]*(?:\.\d{1,2})?)(?!\d|\s*(?:st|nd|rd|th)\b|/)",
+                               re.IGNORECASE)
+
+
 def named_payment_values(text: str, entities: dict[str, str],
                          date_spans: list[tuple[int, int]], amount_spans: list[tuple[int, int]]
                          ) -> dict[str, str]:
@@ -67,6 +73,8 @@ def named_payment_values(text: str, entities: dict[str, str],
         found["payment_amount"] = choice
     elif entities.get("amount") and not inside_date:
         found["payment_amount"] = entities["amount"]
+    elif said := _AMOUNT_AFTER_PAY.search(text):  # "pay 100 tmrw": the tagger missed the figure
+        found["payment_amount"] = said.group(1)
     if entities.get("date"):
         found["payment_date"] = entities["date"]
     elif mentions_date(text) and parse_date(text, date.today()) is not None:
@@ -100,6 +108,7 @@ class ValidatePaymentForm(TaskFormValidation):
 
     required_level = "full"
     confirmation_slot = "payment_confirmed"
+    stop_intents = frozenset({"deny", "cancel_payment"})  # "wait, cancel that payment"
 
     def named_values(self, tracker: Tracker) -> dict[str, str]:
         return named_payment_values(tracker.latest_message.get("text") or "", entity_values(tracker),
@@ -268,4 +277,4 @@ class ActionSubmitPayment(AccountAction):
             f"is scheduled {when}. Your confirmation number is {receipt.confirmation_number}, and "
             "a confirmation is on its way to your email. Is there anything else I can help with?"
         )
-        return cleared
+        return [*cleared, *await answer_second_question(self.name(), dispatcher, tracker, domain, customer)]

@@ -85,11 +85,16 @@ def normalise_mobile(value: str) -> str:
     return "+1" + digits
 
 
+_CITY_STATE_ZIP = re.compile(r"(.+?)\s+([A-Za-z]{2}\.?\s+\d{5}(?:-\d{4})?)")
+
+
 def split_address(value: str) -> tuple[str, str, str, str]:
     """'500 Brannan St, San Francisco, CA 94107' -> (street, city, state, zip), normalised."""
     parts = [" ".join(p.split()).strip(" .") for p in value.split(",")]
     if len(parts) >= 4 and _STATE_ZIP.fullmatch(f"{parts[-2]} {parts[-1]}"):
         parts = parts[:-2] + [f"{parts[-2]} {parts[-1]}"]  # 'city, ST, 12345'
+    if len(parts) == 2 and (city_state := _CITY_STATE_ZIP.fullmatch(parts[1])):
+        parts = [parts[0], city_state.group(1), city_state.group(2)]  # 'street, City ST 12345'
     if len(parts) < 3:
         raise InvalidContactValue("Please give the address as: street, city, state ZIP "
                                   "(for example 500 Main St, Atlanta, GA 30309).")

@@ -179,3 +179,13 @@ async def test_a_portal_session_needs_a_code_before_a_contact_change(store: Cont
     assert {"event": "followup", "name": "identity_form"} in [
         {k: e.get(k) for k in ("event", "name")} for e in events]
     assert _outbox(store, "contact_change_code") == []
+
+
+def test_a_request_that_carries_the_new_address_or_an_email_among_other_words() -> None:
+    from actions.contact import requested_change  # noqa: PLC0415
+
+    moved = requested_change("I moved last month. My new address is 2217 N Halsted St Apt 3R, Chicago IL 60614.", {})
+    assert moved == {"contact_field": "address", "contact_value": "2217 N Halsted St Apt 3R, Chicago IL 60614"}
+    mixed = requested_change("my old work email still gets everything at that address; change it to "
+                             "r.okafor68@example.com", {})
+    assert mixed == {"contact_field": "email", "contact_value": "r.okafor68@example.com"}

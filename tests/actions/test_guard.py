@@ -26,7 +26,8 @@ PUBLIC_ACTIONS = {
     "action_record_followup",  # a masked contact only for a ticket opened while verified
     "action_handoff_return",
     "action_restart",
-    "action_answer_second_question",  # a common answer; an account one only once verified (checked)
+    "action_answer_second_question",
+    "action_start_fraud_report",  # anyone may report; it reads only the message it answers  # a common answer; an account one only once verified (checked)
 }
 ACCOUNT_DATA = re.compile(r"\$\d|\*\*\*\*\d{4}|\d{10}|Toyota|RAV4|Maria|Lopez|@example\.com")
 

@@ -105,3 +105,57 @@ async def test_a_request_before_verification_is_read_back_after_it(store: Contai
     later = make_tracker("maria-chat", {"task_details": sealed}, intent="inform", text="123456")
     assert task_request(later) == TaskRequest("make_payment", "pay $300 on friday",
                                               {"amount": "$300", "date": "friday"})
+
+
+async def test_a_plain_no_to_a_question_stops_the_task_without_a_summary(store: Container) -> None:
+    verify(store, "maria-chat")
+    tracker = _at("payment_source", "no", "deny", slots={"verified": True, "payment_amount": "300.00",
+                                                         "payment_date": "2026-12-11"})
+    events, said = await run(ValidatePaymentForm(), tracker)
+    slots = _slots(events)
+    assert slots == {"payment_confirmed": False, "requested_slot": None}  # the submit step says so
+    assert said == []
+
+
+async def test_no_at_the_summary_is_still_the_answer_to_the_summary(store: Container) -> None:
+    verify(store, "maria-chat")
+    tracker = _at("payment_confirmed", "no", "deny", slots={**FILLED, "payment_confirmed": False})
+    tracker.events.append({"event": "slot", "name": "payment_confirmed", "value": False})
+    events, _ = await run(ValidatePaymentForm(), tracker)
+    assert "requested_slot" not in _slots(events)  # the form completes as usual with a no
+
+
+async def test_a_form_without_a_summary_says_it_stopped(store: Container) -> None:
+    from actions.contact import ValidateContactForm  # noqa: PLC0415
+
+    verify(store, "maria-chat")
+    tracker = _at("contact_value", "no", "deny", slots={"verified": True, "contact_field": "email"},
+                  form="contact_form")
+    events, said = await run(ValidateContactForm(), tracker)
+    assert _slots(events) == {"requested_slot": None}
+    assert [m.get("response") for m in said] == ["utter_contact_change_stopped"]
+
+
+async def test_an_autopay_change_named_up_front_goes_straight_to_the_form(store: Container) -> None:
+    from actions.autopay import ActionCheckAutopay  # noqa: PLC0415
+
+    verify(store, "james-chat", identifier="7301007734", factor="94107")
+    tracker = make_tracker("james-chat", {"verified": True}, intent="setup_autopay",
+                           text="move my autopay to the 5th", entities=[{"entity": "date", "value": "the 5th"}])
+    events, said = await run(ActionCheckAutopay(), tracker)
+    assert _slots(events)["autopay_day"] == "the 5th" and _slots(events)["autopay_enrolled"] is True
+    assert [e["name"] for e in events if e["event"] == "followup"] == ["autopay_form"]
+    assert "Would you like to change" not in texts(said)
+
+
+def test_a_figure_right_after_pay_is_the_amount_even_untagged() -> None:
+    assert named_payment_values("pay 100 tmrw from checking", {}, [], [])["payment_amount"] == "100"
+    assert "payment_amount" not in named_payment_values("pay on the 15th", {}, [], [])
+    assert "payment_amount" not in named_payment_values("pay 12/15", {}, [], [])
+
+
+async def test_cancel_that_payment_in_the_middle_stops_the_payment(store: Container) -> None:
+    verify(store, "maria-chat")
+    tracker = _at("payment_amount", "wait cancel that pmt", "cancel_payment", slots={"verified": True})
+    events, _ = await run(ValidatePaymentForm(), tracker)
+    assert _slots(events) == {"payment_confirmed": False, "requested_slot": None}

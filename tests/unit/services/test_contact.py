@@ -379,3 +379,8 @@ def test_a_change_requested_before_a_fraud_report_cannot_be_confirmed_after_it(
     with pytest.raises(ContactChangeHeld):
         confirm(uow_factory, settings, clock, "email", code)
     assert _email_on_file(uow_factory) != "maria.new@example.com"
+
+
+def test_an_address_without_a_comma_before_the_state_is_read_as_typed() -> None:
+    assert contact.normalise("address", "2217 N Halsted St Apt 3R, Chicago IL 60614") == \
+        "2217 N Halsted St Apt 3R, Chicago, IL 60614"
