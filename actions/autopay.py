@@ -61,6 +61,13 @@ class ActionCheckAutopay(AccountAction):
         named = named_autopay_values(request.entities, request.text)
         if answering:  # "the 3rd" in answer to "change the account or the day?"
             named |= named_autopay_values(entity_values(tracker), tracker.latest_message.get("text") or "")
+        setup = await _setup(customer.customer_id)
+        if status.enrolled and named.get("autopay_day") and parse_day_of_month(named["autopay_day"]) == \
+                status.day_of_month:
+            del named["autopay_day"]  # "it comes out on the 1st": that is the day now, not the new one
+        if "autopay_source" not in named and (len(setup.source_names) == 1 or (status.enrolled and named)):
+            # one account to choose from, or only the day to change: the account stays as it is
+            named["autopay_source"] = setup.current.source_masked if status.enrolled else setup.source_names[0]
         prefill = [*details.consumed(tracker), *(SlotSet(slot, value) for slot, value in named.items())]
         if not status.enrolled:
             if _CHANGE_WORDS.search(request.text):
@@ -71,7 +78,7 @@ class ActionCheckAutopay(AccountAction):
         assert status.next_debit_date is not None
         now = (f"{format_usd(status.amount)} from {status.source_masked} on the "
                f"{ordinal(status.day_of_month)} of every month, next on {format_long_date(status.next_debit_date)}")
-        if named:  # the change is already said: straight to it
+        if set(named) - {"autopay_source"}:  # the change is already said: straight to it
             dispatcher.utter_message(text=f"Your autopay now takes {now}. Let's change it.")
             return [*prefill, SlotSet("autopay_enrolled", True), FollowupAction("autopay_form")]
         dispatcher.utter_message(
@@ -113,7 +120,12 @@ class ValidateAutopayForm(TaskFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         customer_id = current_customer().customer_id
-        option = await call(payments.resolve_funding_source, customer_id, str(value), container().uow())
+        said = str(value)
+        if tracker.latest_message.get("intent", {}).get("name") == "affirm":
+            setup = await _setup(customer_id)  # "yes": the one it uses now, or the only one
+            said = setup.current.source_masked if _changing(tracker) else (
+                setup.source_names[0] if len(setup.source_names) == 1 else said)
+        option = await call(payments.resolve_funding_source, customer_id, said, container().uow())
         if option is None:
             names = ", ".join((await _setup(customer_id)).source_names)
             dispatcher.utter_message(text=f"Please pick one of your saved accounts: {names}.")

@@ -25,6 +25,17 @@ from actions.runtime import AccountFormValidation, current_customer
 ASIDE_CONFIDENCE = 0.5
 
 
+def common_answer(tracker: Tracker) -> Optional[str]:
+    """The response answering the latest message when it is a common question ("utter_faq/..."),
+    as the classifier picked it."""
+    message = tracker.latest_message
+    if (message.get("intent") or {}).get("name") != "faq":
+        return None
+    response = ((message.get("response_selector") or {}).get("faq") or {}).get("response") or {}
+    action = response.get("utter_action")
+    return action if isinstance(action, str) and action.startswith("utter_faq/") else None
+
+
 def entity_values(tracker: Tracker) -> dict[str, str]:
     """The latest message's entities, first value of each name."""
     found: dict[str, str] = {}
@@ -85,7 +96,12 @@ class TaskFormValidation(AccountFormValidation, ABC):
             return events
         requested = tracker.get_slot("requested_slot")
         named = self.named_values(tracker)
-        if requested not in named:
+        common = common_answer(tracker)
+        if common:  # "oh there's a fee? no, switch it to my checking then": answered, then the rest
+            dispatcher.utter_message(response=common)
+            if not named:
+                return [*events, SlotSet(requested, None)]
+        elif requested not in named:
             aside = await self._answer_aside(dispatcher, tracker, domain)
             if aside is not None:
                 return [*events, *aside, SlotSet(requested, None)]

@@ -69,12 +69,15 @@ def named_payment_values(text: str, entities: dict[str, str],
     choice = entities.get("amount_choice") or parse_amount_choice(text)
     inside_date = any(ds <= a_start and a_end <= de for a_start, a_end in amount_spans
                       for ds, de in date_spans)
-    if choice:
+    figure = entities.get("amount") if entities.get("amount") and not inside_date else None
+    if figure is None and (said := _AMOUNT_AFTER_PAY.search(text)):  # "pay 100 tmrw", untagged
+        figure = said.group(1)
+    if entities.get("amount_choice"):  # a button pressed
+        found["payment_amount"] = entities["amount_choice"]
+    elif figure and ("$" in figure or not choice):  # "$406.20 ... so it doesn't count as late"
+        found["payment_amount"] = figure
+    elif choice:
         found["payment_amount"] = choice
-    elif entities.get("amount") and not inside_date:
-        found["payment_amount"] = entities["amount"]
-    elif said := _AMOUNT_AFTER_PAY.search(text):  # "pay 100 tmrw": the tagger missed the figure
-        found["payment_amount"] = said.group(1)
     if entities.get("date"):
         found["payment_date"] = entities["date"]
     elif mentions_date(text) and parse_date(text, date.today()) is not None:
@@ -233,7 +236,11 @@ class ActionAskPaymentConfirmed(AccountAction):
         source = next(o for o in options.funding_sources if str(o.id) == tracker.get_slot("payment_source"))
         amount = Decimal(tracker.get_slot("payment_amount"))
         day = date.fromisoformat(tracker.get_slot("payment_date"))
-        text = f"Please confirm: pay {format_usd(amount)} from {source.masked_name} on {_day_label(day, lender_today())}."
+        what = next((f" ({label})" for label, figure in (
+            ("your full payoff", options.payoff_amount), ("the past-due amount", options.past_due_amount),
+            ("your monthly payment", options.monthly_payment)) if figure > 0 and amount == figure), "")
+        text = (f"Please confirm: pay {format_usd(amount)}{what} from {source.masked_name} on "
+                f"{_day_label(day, lender_today())}.")
         if source.fee:
             text += (f" Debit card payments have a {format_usd(source.fee)} convenience fee, so "
                      f"{format_usd(amount + source.fee)} will be charged in total.")

@@ -219,6 +219,9 @@ def parse_date(text: str, today: date) -> Optional[date]:
         if not has_year and found < today:
             found = _safe_date(found.year + 1, found.month, found.day)
         return found
+    if m := re.search(rf"\b(?:last|this past|past)\s+({_WEEKDAY_RE})\b", t):
+        back = (today.weekday() - _WEEKDAYS[m[1]] - 1) % 7 + 1
+        return today - timedelta(days=back)  # a past day: the payment rules refuse it plainly
     if m := re.search(rf"\b({_WEEKDAY_RE})\b", t):
         ahead = (_WEEKDAYS[m[1]] - today.weekday() - 1) % 7 + 1
         return today + timedelta(days=ahead)

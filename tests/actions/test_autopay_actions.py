@@ -123,7 +123,8 @@ async def test_james_is_offered_a_change_and_moves_his_autopay_to_the_5th(store:
     verify(store, "james-chat", "jchen", "94107")
     events, offer = await run(ActionCheckAutopay(), make_tracker("james-chat", {"verified": True},
                                                                  intent="setup_autopay"))
-    assert _slots(events) == {"autopay_enrolled": True}
+    # his only account is taken as it is, so the change asks only the day
+    assert _slots(events) == {"autopay_enrolled": True, "autopay_source": "checking ****2244"}
     assert "already on autopay" in texts(offer) and "$389.00" in texts(offer)
     assert "checking ****2244" in texts(offer) and "1st of every month" in texts(offer)
 

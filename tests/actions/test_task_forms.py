@@ -159,3 +159,26 @@ async def test_cancel_that_payment_in_the_middle_stops_the_payment(store: Contai
     tracker = _at("payment_amount", "wait cancel that pmt", "cancel_payment", slots={"verified": True})
     events, _ = await run(ValidatePaymentForm(), tracker)
     assert _slots(events) == {"payment_confirmed": False, "requested_slot": None}
+
+
+async def test_a_common_question_with_a_correction_is_answered_and_the_correction_kept(store: Container) -> None:
+    verify(store, "maria-chat")
+    slots = {**FILLED, "payment_source": "2"}
+    tracker = _at("payment_confirmed", "oh there's a fee? no, switch it to my checking then", "faq",
+                  [{"entity": "funding_source", "value": "my checking", "start": 35, "end": 46}], slots=slots)
+    tracker.latest_message["response_selector"] = {
+        "faq": {"response": {"utter_action": "utter_faq/payment_fees"}}}
+    events, said = await run(ValidatePaymentForm(), tracker)
+    assert [m.get("response") for m in said][:1] == ["utter_faq/payment_fees"]
+    result = _slots(events)
+    assert result["payment_source"] == "1" and result["payment_confirmed"] is None  # checking, asked again
+
+
+async def test_a_common_question_alone_asks_the_step_again(store: Container) -> None:
+    verify(store, "maria-chat")
+    tracker = _at("payment_date", "what are your hours", "faq", slots={"verified": True, "payment_amount": "300.00"})
+    tracker.latest_message["response_selector"] = {
+        "faq": {"response": {"utter_action": "utter_faq/support_hours"}}}
+    events, said = await run(ValidatePaymentForm(), tracker)
+    assert [m.get("response") for m in said] == ["utter_faq/support_hours"]
+    assert _slots(events) == {"payment_date": None}

@@ -303,3 +303,12 @@ def test_stated_details_read_back_the_same_through_the_form_parsers() -> None:
     stated = parse_stated_identity("username MLopez, born 3/14/85, balance", today=TODAY)
     assert parse_identifier(stated.identifier[1]) == stated.identifier
     assert parse_identity_factor(stated.factor[1], today=TODAY) == stated.factor
+
+
+def test_last_friday_is_in_the_past_so_the_payment_rules_can_refuse_it() -> None:
+    from datetime import date as _date  # noqa: PLC0415
+
+    monday = _date(2026, 12, 7)
+    assert parse_date("have it dated last friday", monday) == _date(2026, 12, 4)
+    assert parse_date("this past monday", monday) == _date(2026, 11, 30)
+    assert parse_date("friday", monday) == _date(2026, 12, 11)
