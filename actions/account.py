@@ -1,6 +1,7 @@
 """Reading the account: balance, payment status, history, terms, payoff quote and lease buyout."""
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 from rasa_sdk import Tracker
@@ -9,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.answers import AnswerAction
+from actions.details import task_request
 from actions.runtime import AccountAction, call, container, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date, parse_date, your_account
@@ -39,7 +41,9 @@ TEXT = {
               "- Remaining payments: {count} × {monthly} = {remaining}\n"
               "- Purchase-option fee: {fee}\n"
               "Total buyout price: {total}, good through {good_through}. Your lease ends {maturity}. "
-              "Sales tax and fees for your state ({state}) may be added when you buy.",
+              "Sales tax and fees for your state ({state}) may be added when you buy. To buy it, a "
+              "lease-end specialist arranges the purchase and the title with you: you pay us, not the "
+              "dealer, from a saved bank account or with a loan from us. Would you like a specialist?",
     "buyout_not_a_lease": "You have a loan, not a lease, so there's no residual value or buyout price: "
                           "the car is yours once the loan is paid off. Would you like a payoff quote?",
 }
@@ -119,6 +123,17 @@ class ActionLoanTerms(AnswerAction):
         return []
 
 
+_EMAIL_IT = re.compile(r"\b(e-?mail|send)\b", re.IGNORECASE)
+
+
+def _emailed_text(emailed: payoff.QuoteEmailed) -> str:
+    quote = emailed.quote
+    if emailed.sent:
+        return (f"I've emailed quote {quote.quote_number} ({format_usd(quote.amount)}, good through "
+                f"{format_long_date(quote.good_through)}) to {emailed.destination_masked}.")
+    return f"Quote {quote.quote_number} was already emailed to {emailed.destination_masked}."
+
+
 class ActionPayoffQuote(AnswerAction):
     """The quote for the date asked (ten days ahead by default), offered by email too."""
 
@@ -130,8 +145,15 @@ class ActionPayoffQuote(AnswerAction):
         customer: identity.VerifiedCustomer,
     ) -> list[EventType]:
         today = lender_today()
-        asked = next(tracker.get_latest_entity_values("date"), None)
+        request = task_request(tracker)
+        asked = next(tracker.get_latest_entity_values("date"), None) or request.entity("date")
         good_through = (parse_date(asked, today) if asked else None) or today + timedelta(days=DEFAULT_PAYOFF_DAYS)
+        said = f"{tracker.latest_message.get('text') or ''} {request.text}"
+        if _EMAIL_IT.search(said):  # "email me my payoff quote": the quote, by email, at once
+            emailed = await call(payoff.email_payoff_quote, customer.customer_id, good_through,
+                                 container().uow(), container().settings.public_base_url, today)
+            dispatcher.utter_message(text=_emailed_text(emailed) + " Is there anything else I can help with?")
+            return [SlotSet("payoff_good_through", emailed.quote.good_through.isoformat())]
         quote = await call(payoff.payoff_quote, customer.customer_id, good_through, container().uow(), today)
         text = (
             f"Your payoff amount is {format_usd(quote.amount)}, good through "
@@ -165,13 +187,7 @@ class ActionEmailPayoffQuote(AccountAction):
             emailed = await call(payoff.email_payoff_quote, customer.customer_id,
                                  today + timedelta(days=DEFAULT_PAYOFF_DAYS), container().uow(),
                                  container().settings.public_base_url, today)
-        quote = emailed.quote
-        if emailed.sent:
-            text = (f"I've emailed quote {quote.quote_number} ({format_usd(quote.amount)}, good through "
-                    f"{format_long_date(quote.good_through)}) to {emailed.destination_masked}.")
-        else:
-            text = f"Quote {quote.quote_number} was already emailed to {emailed.destination_masked}."
-        dispatcher.utter_message(text=f"{text} Is there anything else I can help with?")
+        dispatcher.utter_message(text=f"{_emailed_text(emailed)} Is there anything else I can help with?")
         return []
 
 
@@ -264,5 +280,6 @@ class ActionLeaseBuyout(AnswerAction):
             good_through=format_long_date(buyout.good_through),
             maturity=format_long_date(buyout.maturity_date),
             state=buyout.state,
-        ))
+        ), buttons=[{"title": "Yes, connect me", "payload": "/affirm"},
+                    {"title": "Not now", "payload": "/deny"}])
         return []

@@ -9,23 +9,27 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import details
+from actions.answers import AnswerAction
 from actions.runtime import AccountAction, call, container, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date
 from autofinance.services import autopay, documents, identity
 
 # account numbers, codes and full dates (a birth date) in the request: never a statement's year
-_NOT_A_STATEMENT = re.compile(r"\d{5,}|\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")
+# account numbers, codes, full dates (a birth date) and any 4 digits that are not a year of this
+# century (SSN digits) in the request: never a statement's year
+_NOT_A_STATEMENT = re.compile(r"\d{5,}|\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b"
+                              r"|\b(?!20\d\d\b)\d{4}\b")
 YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
 
 
-class ActionSendStatement(AccountAction):
+class ActionSendStatement(AnswerAction):
     """Emails a signed link to the statement named (the latest if none); never shown in the chat."""
 
     def name(self) -> str:
         return "action_send_statement"
 
-    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         settings = container().settings
         asked = _NOT_A_STATEMENT.sub(" ", details.task_request(tracker).text or tracker.latest_message.get("text") or "")

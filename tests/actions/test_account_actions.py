@@ -162,7 +162,9 @@ async def test_james_buyout_shows_each_part_and_a_total_they_add_up_to(store: Co
         "- Purchase-option fee: $350.00\n"
         f"Total buyout price: $22,867.00, good through {format_long_date(next_due(today, 1))}. Your lease "
         f"ends {format_long_date(today + timedelta(days=75))}. Sales tax and fees for your state (CA) may "
-        "be added when you buy.")
+        "be added when you buy. To buy it, a lease-end specialist arranges the purchase and the title "
+        "with you: you pay us, not the dealer, from a saved bank account or with a loan from us. Would "
+        "you like a specialist?")
 
 
 async def test_a_loan_customer_asking_for_a_buyout_is_offered_a_payoff_quote(store: Container) -> None:
@@ -180,3 +182,11 @@ async def test_an_unverified_customer_is_verified_first_and_the_question_kept(st
         assert texts(messages) == "utter_need_verification"
         assert {"event": "slot", "name": "pending_task", "value": intent, "timestamp": None} in events
         assert "$" not in texts(messages)
+
+
+async def test_asking_for_the_payoff_by_email_emails_it_at_once(store: Container) -> None:
+    verify(store, "maria-chat")
+    _, messages = await run(ActionPayoffQuote(), make_tracker("maria-chat", {"verified": True},
+                                                              intent="payoff_quote",
+                                                              text="ok. email me that payoff then"))
+    assert "I've emailed quote" in texts(messages) and "Would you like it by email" not in texts(messages)
