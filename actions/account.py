@@ -129,9 +129,9 @@ _EMAIL_IT = re.compile(r"\b(e-?mail|send)\b", re.IGNORECASE)
 def _emailed_text(emailed: payoff.QuoteEmailed) -> str:
     quote = emailed.quote
     if emailed.sent:
-        return (f"I've emailed quote {quote.quote_number} ({format_usd(quote.amount)}, good through "
+        return (f"I've emailed your payoff quote {quote.quote_number} ({format_usd(quote.amount)}, good through "
                 f"{format_long_date(quote.good_through)}) to {emailed.destination_masked}.")
-    return f"Quote {quote.quote_number} was already emailed to {emailed.destination_masked}."
+    return f"Payoff quote {quote.quote_number} was already emailed to {emailed.destination_masked}."
 
 
 class ActionPayoffQuote(AnswerAction):

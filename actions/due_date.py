@@ -8,6 +8,8 @@ told how to move it too.
 """
 from __future__ import annotations
 
+import re
+
 from typing import Any, Optional
 
 from rasa_sdk import Tracker
@@ -60,10 +62,24 @@ def _proposed_day(eligibility: due_date.DueDateEligibility) -> Optional[int]:
     return day if eligibility.earliest_day <= day <= eligibility.latest_day else None
 
 
+_DAY_MENTION = re.compile(r"\b(?:the\s+)?\d{1,2}(?:st|nd|rd|th)\b|\bthe\s+\d{1,2}\b", re.IGNORECASE)
+
+
 def _named_day(request: TaskRequest) -> Optional[int]:
-    """The day the request named: "move it from the 15th to the 25th" means the 25th."""
-    text = request.entity("date") or request.text
-    return parse_day_of_month(text.rsplit(" to ", 1)[-1]) or parse_day_of_month(text)
+    """The day the request asks for: "from the 15th to the 25th" means the 25th, and "my pension
+    comes on the 3rd, so a due date of the 20th is hard; make it the 5th" means the 5th: the
+    day after the last "to", else the last day named."""
+    text = request.text
+    tail = text.rsplit(" to ", 1)[-1] if " to " in text else ""
+    for part in (tail, text):
+        days = [parse_day_of_month(m.group(0)) for m in _DAY_MENTION.finditer(part)]
+        days = [day for day in days if day is not None]
+        if days:
+            return days[0] if part is tail else days[-1]
+    if tail and len(tail.split()) <= 3 and (bare := parse_day_of_month(tail)):
+        return bare  # "move it to 25"
+    named = request.entity("date")
+    return parse_day_of_month(named) if named else None
 
 
 class ActionStartDueDateChange(AccountAction):

@@ -90,7 +90,7 @@ async def test_a_lapsed_quote_date_gets_a_fresh_quote_by_email(store: Container)
     stale = (lender_today() - timedelta(days=2)).isoformat()
     tracker = make_tracker("maria-chat", {"verified": True, "payoff_good_through": stale}, intent="affirm")
     _, sent = await run(ActionEmailPayoffQuote(), tracker)
-    assert "I've emailed quote" in texts(sent) and len(_payoff_emails(store)) == 1
+    assert "I've emailed your payoff quote" in texts(sent) and len(_payoff_emails(store)) == 1
 
 
 # --- payment status and lease buyout ----------------------------------------------------------
@@ -189,4 +189,4 @@ async def test_asking_for_the_payoff_by_email_emails_it_at_once(store: Container
     _, messages = await run(ActionPayoffQuote(), make_tracker("maria-chat", {"verified": True},
                                                               intent="payoff_quote",
                                                               text="ok. email me that payoff then"))
-    assert "I've emailed quote" in texts(messages) and "Would you like it by email" not in texts(messages)
+    assert "I've emailed your payoff quote" in texts(messages) and "Would you like it by email" not in texts(messages)

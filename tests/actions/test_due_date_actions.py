@@ -228,3 +228,16 @@ async def test_a_refused_change_says_why_and_that_nothing_changed(store: Contain
     events, messages = await run(ActionSubmitDueDateChange(), make_tracker("maria-chat", slots))
     assert texts(messages) == f"{due_date.NO_REPEAT} Nothing was changed."
     assert _slots(events) == CLEARED and _due_day(store, "7301004821") == 15 and _changes(store) == (0, 0)
+
+
+def test_the_day_asked_for_is_the_new_one_not_the_old_one_or_a_payday() -> None:
+    from actions.details import TaskRequest  # noqa: PLC0415
+    from actions.due_date import _named_day  # noqa: PLC0415
+
+    def day(text: str) -> object:
+        return _named_day(TaskRequest("change_due_date", text, {}))
+
+    assert day("please move my payment due date from the 15th to the 28th") == 28
+    assert day("my pension comes on the 3rd, so the 20th doesn't work; I'd like it due on the 5th") == 5
+    assert day("move it to 25") == 25
+    assert day("change my due date") is None
