@@ -114,7 +114,8 @@ class ActionHardshipOptions(AccountAction):
         else:
             lines.append(f"A due-date change isn't available: {options.due_date_change.reason}")
         lines.append("Or talk it through with a hardship specialist.")
-        buttons = [CHOICE_BUTTONS[choice] for choice in offered_choices(options.extension.eligible)]
+        buttons = [CHOICE_BUTTONS[choice] for choice in
+                   offered_choices(options.extension.eligible, options.due_date_change.eligible)]
         dispatcher.utter_message(text="Here's what I can offer:\n- " + "\n- ".join(lines), buttons=buttons)
         return []
 
@@ -122,27 +123,40 @@ class ActionHardshipOptions(AccountAction):
 CHOICE_BUTTONS = {
     "extension": {"title": "Ask for a payment extension",
                   "payload": '/inform{"hardship_option":"extension"}'},
+    "due_date": {"title": "Change my due date", "payload": '/inform{"hardship_option":"due_date"}'},
     "specialist": {"title": "Talk to a specialist", "payload": "/human_handoff"},
 }
 # what a typed reply says, for each choice
 CHOICE_WORDS = {"extension": ("exten", "more time", "push", "defer", "skip", "postpone"),
+                "due_date": ("due date", "due day", "payment date", "date change", "different day"),
                 "specialist": ("specialist", "person", "someone", "human", "agent", "talk", "call")}
 
 
-def offered_choices(extension_eligible: bool) -> list[str]:
-    """The choices `action_hardship_options` offers, in the order of its buttons (SMS numbers
-    them: a typed "2" is the second)."""
-    return (["extension"] if extension_eligible else []) + ["specialist"]
+def offered_choices(extension_eligible: bool, due_date_eligible: bool = False) -> list[str]:
+    """The choices `action_hardship_options` offers, in the order of its lines and buttons (SMS
+    numbers them: a typed "2" is the second)."""
+    return ((["extension"] if extension_eligible else []) + (["due_date"] if due_date_eligible else [])
+            + ["specialist"])
+
+
+_CHANGE_OF_MIND = re.compile(r"\b(no|actually|wait|sorry|instead|rather|scratch)\b")
 
 
 def typed_choice(text: str, choices: list[str]) -> Optional[str]:
-    """The choice a typed reply makes: the number of its button, or words of exactly one."""
+    """The choice a typed reply makes: the number of its button, or the words of one; when
+    several are named, the last one if the customer changed their mind on the way ("the due
+    date change. no wait, the extension"), else none ("extension or a specialist?")."""
     number = parse_choice_number(text, len(choices))
     if number is not None:
         return choices[number - 1]
     lowered = text.lower()
-    named = [choice for choice in choices if any(word in lowered for word in CHOICE_WORDS[choice])]
-    return named[0] if len(named) == 1 else None
+    said = sorted((max(lowered.rfind(word) for word in CHOICE_WORDS[choice]), choice) for choice in choices)
+    said = [(at, choice) for at, choice in said if at >= 0]
+    if len(said) == 1:
+        return said[0][1]
+    if len(said) > 1 and _CHANGE_OF_MIND.search(lowered[said[0][0]:said[-1][0]]):
+        return said[-1][1]  # "the due date change. no wait, the extension": the last one said
+    return None
 
 
 class ActionRequestHardship(AccountAction):
@@ -160,7 +174,7 @@ class ActionRequestHardship(AccountAction):
             offered = await call(hardship.hardship_options, customer.customer_id, container().uow(),
                                  lender_today())
             option = typed_choice(tracker.latest_message.get("text") or "",
-                                  offered_choices(offered.extension.eligible))
+                                  offered_choices(offered.extension.eligible, offered.due_date_change.eligible))
         if option is None:
             dispatcher.utter_message(text="Sorry, I didn't catch which one you'd like. Pick one "
                                           "below, or reply with its number.")
@@ -170,6 +184,8 @@ class ActionRequestHardship(AccountAction):
         reason = next((e.get("text") for e in reversed(tracker.events)
                        if e.get("event") == "user" and (e.get("parse_data") or {}).get("intent", {})
                        .get("name") in HARDSHIP_REASON_INTENTS), "") or "asked in chat"
+        if option == "due_date":  # the options say a specialist sets it up: a case for one
+            option, reason = "specialist", f"due-date change: {reason}"
         request = await call(hardship.request_hardship, customer.customer_id, option, reason,
                              container().uow(), lender_today())
         dispatcher.utter_message(

@@ -55,7 +55,7 @@ async def test_asking_for_the_extension_opens_a_case_without_changing_the_accoun
 
 
 async def _typed(text: str) -> tuple[list[dict], list[dict]]:
-    """Dana (extension eligible: buttons 1 extension, 2 specialist) types her choice."""
+    """Dana (buttons 1 extension, 2 due-date change, 3 specialist) types her choice."""
     return await run(ActionRequestHardship(), make_tracker("dana-chat", {"verified": True},
                                                            intent="inform", text=text))
 
@@ -63,7 +63,7 @@ async def _typed(text: str) -> tuple[list[dict], list[dict]]:
 async def test_a_typed_number_picks_the_button_with_that_number(
         store: Container, agent_online: None) -> None:
     verify(store, "dana-chat", "7301005530", "60614")
-    events, messages = await _typed("2")  # SMS shows "2: Talk to a specialist"
+    events, messages = await _typed("3")  # SMS shows "3. Talk to a specialist"
     assert "connecting you" in texts(messages) and [e["event"] for e in events[-2:]] == ["pause", "action"]
     with store.uow() as uow:
         assert uow.session.scalar(select(HardshipCase)) is None  # no extension asked for
@@ -75,7 +75,7 @@ async def test_a_typed_number_picks_the_button_with_that_number(
 
 async def test_an_unclear_typed_choice_asks_again_and_files_nothing(store: Container) -> None:
     verify(store, "dana-chat", "7301005530", "60614")
-    for text in ("$200", "3", "maybe", "extension or a specialist?"):
+    for text in ("$200", "4", "maybe", "extension or a specialist?"):
         events, messages = await _typed(text)
         assert "which one" in texts(messages)
         assert events == [{"event": "followup", "name": "action_hardship_options", "timestamp": None}]
@@ -99,3 +99,19 @@ async def test_a_bare_report_asks_both_questions(store: Container) -> None:
     events, said = await run(ActionStartFraudReport(), make_tracker("anyone", {}, intent="report_fraud",
                                                                     text="report fraud"))
     assert events == [] and [m.get("response") for m in said] == ["utter_fraud_empathy"]
+
+
+async def test_a_due_date_change_in_hardship_is_a_case_for_a_specialist(store: Container) -> None:
+    verify(store, "dana-chat", "7301005530", "60614")
+    _, messages = await _typed("2")
+    assert "Your case number is" in texts(messages)
+    with store.uow() as uow:
+        case = uow.session.scalars(select(HardshipCase)).one()
+        assert case.option == "specialist" and case.reason.startswith("due-date change")
+
+
+async def test_a_change_of_mind_in_one_message_takes_the_last_choice(store: Container) -> None:
+    verify(store, "dana-chat", "7301005530", "60614")
+    await _typed("let's do the due date change. no wait, sorry, the payment extension is better for me")
+    with store.uow() as uow:
+        assert uow.session.scalar(select(HardshipCase.option)) == "extension"
