@@ -33,8 +33,10 @@ def fraud_details(text: str) -> dict[str, str]:
     found: dict[str, str] = {}
     if len(text.split()) >= MIN_DESCRIPTION_WORDS:
         found["fraud_description"] = text
-    if mentions_date(text) or _WHEN_WORDS.search(text):
-        found["fraud_when"] = text
+    when = next((clause.strip() for clause in re.split(r"[.;!?]", text)
+                 if mentions_date(clause) or _WHEN_WORDS.search(clause)), None)
+    if when:
+        found["fraud_when"] = when  # the sentence that says when, not the whole report
     return found
 
 

@@ -92,7 +92,8 @@ def report_fraud(conversation_id: str, description: str, occurred: str,
         case = FraudCase(
             case_number=_case_number(), conversation_id=conversation_id[:MAX_CONVERSATION_ID],
             customer_id=customer.id if customer else None, reporter_verified=trusted,
-            description=text, occurred=(occurred or "").strip()[:MAX_OCCURRED], created_at=now,
+            description=text, occurred=_NUMBER_RUN.sub("[redacted]", (occurred or "").strip())[:MAX_OCCURRED],
+            created_at=now,
         )
         session.add(case)
         locked, cancelled, frozen = False, _NONE, _NONE

@@ -87,9 +87,10 @@ async def test_an_unclear_typed_choice_asks_again_and_files_nothing(store: Conta
 async def test_a_report_that_says_what_and_when_asks_nothing_more(store: Container) -> None:
     from actions.cases import ActionStartFraudReport  # noqa: PLC0415
 
-    text = "someone logged into my account and made a $600 payment I didn't make on Monday"
+    text = "I want to report fraud. Someone logged into my account and made a $600 payment on Monday"
     events, said = await run(ActionStartFraudReport(), make_tracker("anyone", {}, intent="report_fraud", text=text))
-    assert {e["name"]: e["value"] for e in events} == {"fraud_description": text, "fraud_when": text}
+    assert {e["name"]: e["value"] for e in events} == {
+        "fraud_description": text, "fraud_when": "Someone logged into my account and made a $600 payment on Monday"}
     assert [m.get("response") for m in said] == ["utter_fraud_empathy_no_question"]
 
 

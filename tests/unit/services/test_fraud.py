@@ -317,3 +317,11 @@ def test_clearing_an_unverified_case_unlocks_nothing(uow_factory: UowFactory) ->
     cleared = fraud.clear_fraud_case(case, FRAUD_TEAM, uow_factory(), now=NOW)
     assert cleared.unlocked_online_access is False
     assert account_state(uow_factory, ROBERT)[1] is True
+
+
+def test_numbers_in_when_it_happened_are_masked_too(uow_factory: UowFactory) -> None:
+    fraud.report_fraud("conv-1", "a payment I did not make", "on Monday from card 4111 1111 1111 1111, "
+                       "account 7301004821", None, False, uow_factory(), now=NOW)
+    [case] = cases(uow_factory)
+    assert "4111" not in case.occurred and "7301004821" not in case.occurred
+    assert case.occurred.startswith("on Monday from card [redacted]")
