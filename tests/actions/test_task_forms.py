@@ -182,3 +182,14 @@ async def test_a_common_question_alone_asks_the_step_again(store: Container) -> 
     events, said = await run(ValidatePaymentForm(), tracker)
     assert [m.get("response") for m in said] == ["utter_faq/support_hours"]
     assert _slots(events) == {"payment_date": None}
+
+
+async def test_a_new_email_in_the_request_is_kept_only_sealed(store: Container) -> None:
+    request = make_tracker("maria-chat", {}, intent="update_contact_info",
+                           text="change my email to new.me@example.org",
+                           entities=[{"entity": "email", "value": "new.me@example.org"}])
+    [event] = capture_events(request)
+    assert event["value"].startswith("sealed:") and "new.me" not in event["value"]
+    forged = make_tracker("maria-chat", {"task_details": "sealed:not-a-real-token"}, intent="inform", text="123456",
+                          events=[])
+    assert task_request(forged) == TaskRequest()  # a value we did not seal reads as nothing
