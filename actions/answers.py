@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from typing import Optional
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -30,6 +30,8 @@ ANSWERS = {
 SECOND_ANSWERS = {**ANSWERS, "request_statement": "action_send_statement",
                   "reset_password": "action_send_password_reset", "forgot_username": "action_send_username",
                   "login_help": "action_login_help", "lease_end_options": "action_lease_end_options"}
+# tasks that may be the second request: their start action follows the first answer
+SECOND_TASKS = {"make_payment": "action_start_payment", "setup_autopay": "action_check_autopay"}
 # answers that already contain another: the balance says when the next payment is due
 CONTAINED = {"action_check_balance": {"next_payment"}, "action_past_due": {"next_payment"},
              "action_login_help": {"reset_password"}}
@@ -70,16 +72,22 @@ class AnswerAction(AccountAction, ABC):
 
 
 async def answer_second_question(answered: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                 domain: DomainDict, customer: identity.VerifiedCustomer
-                                 ) -> list[EventType]:
+                                 domain: DomainDict, customer: identity.VerifiedCustomer,
+                                 asked_for: Optional[str] = None) -> list[EventType]:
     """Answers the message's second question after `answered` (an action name) answered the
-    first: another account answer, or a common question ("faq/support_hours")."""
+    first: another account answer, a common question ("faq/support_hours"), or a task to start.
+    `asked_for`: the intent a task was asked with; a task that was itself the second request
+    (started here) does not answer its request's questions again."""
+    if asked_for is not None and details.task_request(tracker).intent != asked_for:
+        return []
     second = also_asked(tracker)
     if second is None:
         return []
     if second.startswith("faq/"):
         dispatcher.utter_message(response=f"utter_{second}")
         return []
+    if second in SECOND_TASKS and not answered.startswith(SECOND_TASKS[second]):
+        return [FollowupAction(SECOND_TASKS[second])]  # "...and can I pay it now?": the task starts
     name = SECOND_ANSWERS.get(second)
     if name is None or name == answered or second in CONTAINED.get(answered, set()):
         return []

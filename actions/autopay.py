@@ -183,8 +183,12 @@ class ActionAskAutopayDay(AccountAction):
                 days.append((current, "as now"))
         buttons = [{"title": f"The {ordinal(day)} ({why})", "payload": f'/inform{{"date":"the {ordinal(day)}"}}'}
                    for day, why in days if day <= 28]
+        options = await call(payments.payment_options, customer.customer_id, container().uow(), lender_today())
+        source = next((o.masked_name for o in options.funding_sources
+                       if str(o.id) == tracker.get_slot("autopay_source")), None)
+        lead = f"From {source}, then. " if source else ""
         dispatcher.utter_message(
-            text=f"Which day of the month should it run? Any day from the 1st to the 28th works; your "
+            text=f"{lead}Which day of the month should it run? Any day from the 1st to the 28th works; your "
             f"payment is due on the {ordinal(due_day)}.",
             buttons=buttons,
         )
@@ -256,4 +260,5 @@ class ActionSubmitAutopay(AccountAction):
             f"{format_long_date(status.next_debit_date)}. A confirmation is on its way to your "
             "email. Is there anything else I can help with?"
         )
-        return [*cleared, *await answer_second_question(self.name(), dispatcher, tracker, domain, customer)]
+        return [*cleared, *await answer_second_question(self.name(), dispatcher, tracker, domain, customer,
+                                                        asked_for="setup_autopay")]

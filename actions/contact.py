@@ -80,15 +80,15 @@ def requested_change(text: str, entities: dict[str, str]) -> dict[str, str]:
     if field is None:
         return {}
     found = {"contact_field": field}
-    pattern = {"email": _EMAIL_IN_TEXT, "mobile": _PHONE_IN_TEXT, "address": _ADDRESS_IN_TEXT}.get(field)
-    match = pattern.search(text) if pattern else None
-    typed = (match.group(0).rstrip(".!?") if match else None) or entities.get(ENTITY_FOR[field])
-    if typed:
+    pattern = {"email": _EMAIL_IN_TEXT, "mobile": _PHONE_IN_TEXT, "address": _ADDRESS_IN_TEXT}[field]
+    candidates = [m.group(0).rstrip(".!?") for m in pattern.finditer(text)] + [entities.get(ENTITY_FOR[field])]
+    for typed in filter(None, candidates):  # "dob 1990-07-22 ... my mobile to (312) 555-0121"
         try:
             contact.normalise(field, typed)
-            found["contact_value"] = typed
         except InvalidContactValue:
-            pass
+            continue
+        found["contact_value"] = typed
+        break
     return found
 
 
@@ -119,6 +119,14 @@ class ValidateContactForm(TaskFormValidation):
 
     required_level = "full"
     stopped_response = "utter_contact_change_stopped"
+
+    def named_values(self, tracker: Tracker) -> dict[str, str]:
+        """Asked which detail, the customer may type the new value itself
+        ("robert.okafor.tx@example.com"): that says both."""
+        if tracker.get_slot("requested_slot") != "contact_field":
+            return {}
+        found = requested_change(tracker.latest_message.get("text") or "", {})
+        return found if "contact_value" in found else {}
 
     def name(self) -> str:
         return "validate_contact_form"
@@ -202,4 +210,5 @@ class ActionSubmitContactChange(AccountAction):
             text=f"Done: your {WHAT[field]} is now {tracker.get_slot('contact_value')}. I've also sent a "
             f"notice to {notice}, in case this change wasn't you. Is there anything else I can help with?"
         )
-        return [*cleared, *await answer_second_question(self.name(), dispatcher, tracker, domain, customer)]
+        return [*cleared, *await answer_second_question(self.name(), dispatcher, tracker, domain, customer,
+                                                        asked_for="update_contact_info")]

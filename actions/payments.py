@@ -56,6 +56,7 @@ def _wanted_amount(value: Any) -> Optional[Union[AmountChoice, Decimal]]:
     return parse_amount(said)
 
 
+SOURCE_WORDS = re.compile(r"\b(?:checking|savings|debit card)\b", re.IGNORECASE)
 _AMOUNT_AFTER_PAY = re.compile(r"\bpay(?:ing)?\s+(\$?\d[\d,]*(?:\.\d{1,2})?)(?!\d|\s*(?:st|nd|rd|th)\b|/)",
                                re.IGNORECASE)
 
@@ -84,6 +85,8 @@ def named_payment_values(text: str, entities: dict[str, str],
         found["payment_date"] = text  # the tagger missed it ("on friday"); the validator reads it
     if entities.get("funding_source"):
         found["payment_source"] = entities["funding_source"]
+    elif said := SOURCE_WORDS.search(text):  # "switch it to my checking then", untagged
+        found["payment_source"] = said.group(0)
     return found
 
 
@@ -103,6 +106,9 @@ class ActionStartPayment(AccountAction):
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         request = details.task_request(tracker)
         prefill = named_payment_values(request.text, request.entities, [], [])
+        sources = (await _options(customer.customer_id)).funding_sources
+        if "payment_source" not in prefill and len(sources) == 1:
+            prefill["payment_source"] = sources[0].masked_name  # nothing to choose
         return [*details.consumed(tracker), *(SlotSet(slot, value) for slot, value in prefill.items())]
 
 
@@ -284,4 +290,5 @@ class ActionSubmitPayment(AccountAction):
             f"is scheduled {when}. Your confirmation number is {receipt.confirmation_number}, and "
             "a confirmation is on its way to your email. Is there anything else I can help with?"
         )
-        return [*cleared, *await answer_second_question(self.name(), dispatcher, tracker, domain, customer)]
+        return [*cleared, *await answer_second_question(self.name(), dispatcher, tracker, domain, customer,
+                                                        asked_for="make_payment")]

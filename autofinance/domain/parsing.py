@@ -203,7 +203,7 @@ def parse_date(text: str, today: date) -> Optional[date]:
     Dates with an explicit year are returned as written, past or not: the service decides.
     """
     t = " ".join(text.lower().replace(",", " ").split())
-    if re.search(r"\b(today|right now|now|asap)\b", t):
+    if re.search(r"\b(today|2day|tday|right now|now|asap)\b", t):
         return today
     if re.search(r"\bday after tomorrow\b", t):
         return today + timedelta(days=2)
@@ -230,7 +230,7 @@ def parse_date(text: str, today: date) -> Optional[date]:
 
 
 _DATE_WORDS = re.compile(
-    rf"\b(?:today|tomorrow|tmrw|tmr|tonight|asap|right now|next week|({_WEEKDAY_RE})|({_MONTH_RE})|"
+    rf"\b(?:today|2day|tday|tomorrow|tmrw|tmr|tonight|asap|right now|next week|({_WEEKDAY_RE})|({_MONTH_RE})|"
     rf"{_DAY_ORDINAL}|in\s+\w+\s+(?:day|week)s?)\b|\b\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?\b", re.IGNORECASE)
 
 

@@ -54,3 +54,25 @@ async def test_after_an_account_answer_the_other_account_question_is_answered(st
 
 async def identity_of(store: Container) -> identity.VerifiedCustomer:
     return await runtime.call(identity.require_verified, "maria-chat", "read", store.uow())
+
+
+async def test_a_task_asked_second_starts_after_the_answer(store: Container) -> None:
+    verify(store, "maria-chat")
+    tracker = make_tracker("maria-chat", {"verified": True}, intent="check_balance",
+                           text="how much do I owe and can I pay it now from my checking",
+                           entities=[{"entity": "also_asked", "value": "make_payment"}])
+    events, messages = await run(actions.account.ActionCheckBalance(), tracker)
+    assert "$18,420.55" in texts(messages)
+    assert [e["name"] for e in events if e["event"] == "followup"] == ["action_start_payment"]
+
+
+async def test_a_task_started_second_does_not_start_itself_again(store: Container) -> None:
+    verify(store, "maria-chat")
+    request = {"event": "user", "text": "balance and can I pay it now", "parse_data": {
+        "intent": {"name": "check_balance"}, "entities": [{"entity": "also_asked", "value": "make_payment"}]}}
+    yes = {"event": "user", "text": "yes", "parse_data": {"intent": {"name": "affirm"}, "entities": []}}
+    tracker = make_tracker("maria-chat", {"verified": True}, intent="affirm", text="yes", events=[request, yes])
+    dispatcher = CollectingDispatcher()
+    customer = await identity_of(store)
+    assert await answer_second_question("action_submit_payment", dispatcher, tracker, {}, customer,
+                                        asked_for="make_payment") == []
