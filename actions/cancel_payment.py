@@ -68,8 +68,8 @@ class ActionCheckScheduledPayments(AccountAction):
         cancellable, processing = await _upcoming(customer.customer_id)
         if cancellable:
             request = details.task_request(tracker)
-            named = pick_payment(cancellable, request.entity("confirmation_number") or request.text,
-                                 None, lender_today())
+            named = cancellable[0] if len(cancellable) == 1 else pick_payment(
+                cancellable, request.entity("confirmation_number") or request.text, None, lender_today())
             prefill = [SlotSet("payment_to_cancel", named.confirmation_number)] if named else []
             return [*details.consumed(tracker), *prefill, SlotSet("payments_scheduled", True)]
         if processing:

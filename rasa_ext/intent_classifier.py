@@ -123,6 +123,13 @@ _CLAUSE_BREAK = re.compile(r"\?+|;|,?\s+(?:and\s+also|and|also|plus)\s+|\.\s+", 
 _CORRECTION = re.compile(r"(?:actually|no|nope|sorry|wait|scratch that|i mean|instead)\b", re.IGNORECASE)
 
 
+def _set_intent(message: Message, ranking: List[tuple[str, float]]) -> None:
+    """The message's intent and ranking, from one clause's ranking."""
+    ranked = [{"name": name, PREDICTED_CONFIDENCE_KEY: float(confidence)} for name, confidence in ranking]
+    message.set(INTENT, ranked[0], add_to_output=True)
+    message.set(INTENT_RANKING_KEY, ranked, add_to_output=True)
+
+
 def clause_spans(text: str) -> List[tuple[int, int]]:
     """Where the clauses of a message are ("balance? and when is it due" -> two spans); only
     clauses of two words or more count."""
@@ -163,6 +170,8 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             # for a retrieval intent, another answer) is added as an `also_asked` entity.
             "second_question_intents": [],
             "second_question_confidence": 0.6,
+            # a whole message less sure than this, whose first clause is clear, takes that intent
+            "unclear_below": 0.5,
         }
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
@@ -253,30 +262,34 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         return messages
 
     def _add_second_questions(self, messages: List[Message]) -> None:
-        """Marks a clause that asks something else than the whole message (`also_asked`)."""
+        """Reads a message of several clauses clause by clause: a clause that asks something else
+        than the whole message is marked (`also_asked`); a later clause that corrects the first
+        ("actually no, just the balance") becomes the intent; and a message too mixed to have a
+        clear intent of its own takes its first clause's, when that one is clear."""
         wanted = set(self.config["second_question_intents"])
         if not wanted or self.intents is None:
             return
+        clear = self.config["second_question_confidence"]
+        length = self.config["ranking_length"]
         for message in messages:
             text = message.get(TEXT) or ""
             spans = clause_spans(text)
             if len(spans) < 2:
                 continue
-            main = self._label(message.get(INTENT) or {}, message)
             features = self._features([text[start:end] for start, end in spans])
             rows = self.intents.probabilities(features)
             answer_rows = {name: model.probabilities(features) for name, model in self.answers.items()}
+            rankings = [self.intents.ranking(row, length) for row in rows]
+            whole = float((message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY) or 0)
+            if whole < self.config["unclear_below"] and rankings[0][0][1] >= clear:
+                _set_intent(message, rankings[0])  # "how much am I behind, and ...?"
+            main = self._label(message.get(INTENT) or {}, message)
             for index, (start, end) in enumerate(spans):
-                name, confidence = self.intents.ranking(rows[index], 1)[0]
-                if name not in wanted or confidence < self.config["second_question_confidence"]:
+                name, confidence = rankings[index][0]
+                if name not in wanted or confidence < clear:
                     continue
                 if index > 0 and _CORRECTION.match(text[start:end]) and name != main:
-                    # "my payoff? actually no, just the balance": the later clause is the request
-                    ranking = message.get(INTENT_RANKING_KEY) or []
-                    chosen = {"name": name, PREDICTED_CONFIDENCE_KEY: float(confidence)}
-                    message.set(INTENT, chosen, add_to_output=True)
-                    message.set(INTENT_RANKING_KEY, [chosen, *(r for r in ranking if r.get("name") != name)],
-                                add_to_output=True)
+                    _set_intent(message, rankings[index])  # the later clause is the request
                     break
                 if name in self.answers:
                     key, _ = self.answers[name].ranking(answer_rows[name][index], 1)[0]

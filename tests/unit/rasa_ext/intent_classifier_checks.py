@@ -98,13 +98,19 @@ def second_questions(tmp: Path) -> Dict[str, Any]:
     (tmp / "second").mkdir()
     component = _component(LocalModelStorage(tmp / "second"),
                            {"second_question_intents": ["check_balance", "faq"],
-                            "second_question_confidence": 0.3})
+                            "second_question_confidence": 0.3, "unclear_below": 0.7})
     component.train(_data(EXAMPLES))
     texts = ["i want to pay? actually no, what's my balance", "what's my balance and what are your hours",
              "what's my balance", "when are you open? and is this email from you real"]
     messages = component.process([Message.build(text=text) for text in texts])
     text = "whats my balance and when is my next payment due? also r u open sundays"
-    return {"also_asked": [[e["value"] for e in m.get("entities") or []
+    mixed = "what's my balance and i want to pay my bill now"
+    plain = _component(LocalModelStorage(tmp / "second"), {"second_question_intents": []})
+    plain.intents, plain.answers, plain.vectorizers, plain.encoder = (
+        component.intents, component.answers, component.vectorizers, component.encoder)
+    before = plain.process([Message.build(text=mixed)])[0].get("intent")
+    after = component.process([Message.build(text=mixed)])[0].get("intent")
+    return {"mixed_before": before, "mixed_after": after,"also_asked": [[e["value"] for e in m.get("entities") or []
                             if e["entity"] == "also_asked"] for m in messages],
             "main_answer": component._label(messages[-1].get("intent"), messages[-1]),
             "corrected_intent": messages[0].get("intent")["name"],

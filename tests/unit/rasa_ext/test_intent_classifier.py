@@ -88,3 +88,10 @@ def test_clauses_are_split_at_question_marks_and_conjunctions(results: dict[str,
     assert results["second"]["clauses"] == [
         "whats my balance", "when is my next payment due", "r u open sundays"]
     assert results["second"]["one_clause"] == [[0, 17]]
+
+
+def test_a_message_too_mixed_to_be_clear_takes_its_first_clauses_intent(results: dict[str, Any]) -> None:
+    second = results["second"]
+    # unclear below 0.7 here: the whole message leans to paying, its first clause asks the balance
+    assert second["mixed_before"]["name"] == "make_payment" and second["mixed_before"]["confidence"] < 0.7
+    assert second["mixed_after"]["name"] == "check_balance" and second["mixed_after"]["confidence"] >= 0.3
