@@ -170,7 +170,8 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             # for a retrieval intent, another answer) is added as an `also_asked` entity.
             "second_question_intents": [],
             "second_question_confidence": 0.6,
-            # a whole message less sure than this, whose first clause is clear, takes that intent
+            # a whole message less sure than this (or read as an answer) takes the intent of its
+            # first clause that is clear
             "unclear_below": 0.5,
         }
 
@@ -280,9 +281,15 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             rows = self.intents.probabilities(features)
             answer_rows = {name: model.probabilities(features) for name, model in self.answers.items()}
             rankings = [self.intents.ranking(row, length) for row in rows]
-            whole = float((message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY) or 0)
-            if whole < self.config["unclear_below"] and rankings[0][0][1] >= clear:
-                _set_intent(message, rankings[0])  # "how much am I behind, and ...?"
+            whole = message.get(INTENT) or {}
+            answer = whole.get("name") == self.config["figures_intent"]
+            if answer or float(whole.get(PREDICTED_CONFIDENCE_KEY) or 0) < self.config["unclear_below"]:
+                # "jchen here, ssn ends in 1177. whats my buyout": details, then the request; or a
+                # message too mixed to be clear: its first clear clause (a request, after details)
+                first = next((ranking for ranking in rankings
+                              if ranking[0][1] >= clear and (not answer or ranking[0][0] in wanted)), None)
+                if first is not None:
+                    _set_intent(message, first)
             main = self._label(message.get(INTENT) or {}, message)
             for index, (start, end) in enumerate(spans):
                 name, confidence = rankings[index][0]
