@@ -90,6 +90,13 @@ def figures_are_answers(tmp: Path) -> Dict[str, Any]:
         component.train(_data(examples))
         found[name] = [(p["intent"]["name"], p["intent"]["confidence"], len(p["ranking"]))
                        for p in _parse(component, texts)]
+    (tmp / "figures-details").mkdir()
+    details = _component(LocalModelStorage(tmp / "figures-details"),
+                         {"figures_intent": "inform", "second_question_intents": ["check_balance"],
+                          "second_question_confidence": 0.3})
+    details.train(_data(examples))
+    text = "account 7301004821, it's 30309. how much do i still owe on my car"
+    found["details_then_request"] = _parse(details, [text])[0]["intent"]["name"]
     return found
 
 

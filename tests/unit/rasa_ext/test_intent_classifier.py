@@ -95,3 +95,7 @@ def test_a_message_too_mixed_to_be_clear_takes_its_first_clauses_intent(results:
     # unclear below 0.7 here: the whole message leans to paying, its first clause asks the balance
     assert second["mixed_before"]["name"] == "make_payment" and second["mixed_before"]["confidence"] < 0.7
     assert second["mixed_after"]["name"] == "check_balance" and second["mixed_after"]["confidence"] >= 0.3
+
+
+def test_identity_details_in_front_of_a_request_leave_the_request_its_intent(results: dict[str, Any]) -> None:
+    assert results["figures"]["details_then_request"] == "check_balance"
