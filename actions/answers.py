@@ -32,7 +32,7 @@ SECOND_ANSWERS = {**ANSWERS, "request_statement": "action_send_statement",
                   "login_help": "action_login_help", "lease_end_options": "action_lease_end_options"}
 # tasks that may be the second request: their start action follows the first answer
 SECOND_TASKS = {"make_payment": "action_start_payment", "setup_autopay": "action_check_autopay",
-                "hardship_help": "action_hardship_options"}
+                "hardship_help": "action_hardship_options", "human_handoff": "action_handoff"}
 # answers that already contain another: the balance says when the next payment is due
 CONTAINED = {"action_check_balance": {"next_payment"}, "action_past_due": {"next_payment"},
              "action_login_help": {"reset_password"}}

@@ -173,6 +173,8 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             # a whole message less sure than this (or read as an answer) takes the intent of its
             # first clause that is clear
             "unclear_below": 0.5,
+            # what a message may open with before its request ("Good afternoon. ... I'm locked out")
+            "preamble_intents": [],
         }
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
@@ -283,7 +285,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             rankings = [self.intents.ranking(row, length) for row in rows]
             whole = message.get(INTENT) or {}
             answer_intent = self.config["figures_intent"]
-            answer = whole.get("name") == answer_intent
+            answer = whole.get("name") in {answer_intent, *self.config["preamble_intents"]}
             if answer or float(whole.get(PREDICTED_CONFIDENCE_KEY) or 0) < self.config["unclear_below"]:
                 # "jchen here, ssn ends in 1177. whats my buyout": details, then the request; or a
                 # message too mixed to be clear: its first clear clause (a request, after details)

@@ -76,3 +76,13 @@ async def test_a_task_started_second_does_not_start_itself_again(store: Containe
     customer = await identity_of(store)
     assert await answer_second_question("action_submit_payment", dispatcher, tracker, {}, customer,
                                         asked_for="make_payment") == []
+
+
+async def test_asking_for_a_person_with_a_question_answers_then_hands_off(store: Container) -> None:
+    verify(store, "maria-chat")
+    tracker = make_tracker("maria-chat", {"verified": True}, intent="check_balance",
+                           text="what's my balance? and I'd like a real person, not a chatbot",
+                           entities=[{"entity": "also_asked", "value": "human_handoff"}])
+    events, messages = await run(actions.account.ActionCheckBalance(), tracker)
+    assert "$18,420.55" in texts(messages)
+    assert [e["name"] for e in events if e["event"] == "followup"] == ["action_handoff"]

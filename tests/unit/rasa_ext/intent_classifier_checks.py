@@ -117,7 +117,12 @@ def second_questions(tmp: Path) -> Dict[str, Any]:
         component.intents, component.answers, component.vectorizers, component.encoder)
     before = plain.process([Message.build(text=mixed)])[0].get("intent")
     after = component.process([Message.build(text=mixed)])[0].get("intent")
-    return {"mixed_before": before, "mixed_after": after,"also_asked": [[e["value"] for e in m.get("entities") or []
+    greeting = "hiya hello there good morning. balance please"
+    component.config["preamble_intents"] = ["greet"]
+    greeted = {"before": plain.process([Message.build(text=greeting)])[0].get("intent")["name"],
+               "after": component.process([Message.build(text=greeting)])[0].get("intent")["name"]}
+    component.config["preamble_intents"] = []
+    return {"mixed_before": before, "mixed_after": after, "greeted": greeted,"also_asked": [[e["value"] for e in m.get("entities") or []
                             if e["entity"] == "also_asked"] for m in messages],
             "main_answer": component._label(messages[-1].get("intent"), messages[-1]),
             "corrected_intent": messages[0].get("intent")["name"],

@@ -99,3 +99,7 @@ def test_a_message_too_mixed_to_be_clear_takes_its_first_clauses_intent(results:
 
 def test_identity_details_in_front_of_a_request_leave_the_request_its_intent(results: dict[str, Any]) -> None:
     assert results["figures"]["details_then_request"] == "check_balance"
+
+
+def test_a_greeting_before_the_request_leaves_the_request_its_intent(results: dict[str, Any]) -> None:
+    assert results["second"]["greeted"] == {"before": "greet", "after": "check_balance"}
