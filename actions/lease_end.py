@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import details
+from actions.answers import AnswerAction
 from actions.forms import TaskFormValidation, entity_values
 from actions.runtime import AccountAction, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
@@ -43,13 +44,13 @@ def _span(months: int) -> str:
     return "1 month" if months == 1 else f"{months} months"
 
 
-class ActionLeaseEndOptions(AccountAction):
+class ActionLeaseEndOptions(AnswerAction):
     """Buy, return or extend, each with what it costs for this lease."""
 
     def name(self) -> str:
         return "action_lease_end_options"
 
-    async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+    async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         try:
             options = await _options(customer.customer_id)

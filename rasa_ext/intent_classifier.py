@@ -289,9 +289,8 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             if answer or float(whole.get(PREDICTED_CONFIDENCE_KEY) or 0) < self.config["unclear_below"]:
                 # "jchen here, ssn ends in 1177. whats my buyout": details, then the request; or a
                 # message too mixed to be clear: its first clear clause (a request, after details)
-                first = next((ranking for ranking in rankings  # details alone are no request
-                              if ranking[0][1] >= clear and ranking[0][0] != answer_intent
-                              and (not answer or ranking[0][0] in wanted)), None)
+                first = next((ranking for ranking in rankings  # a request, not details or chat
+                              if ranking[0][1] >= clear and ranking[0][0] in wanted), None)
                 if first is not None:
                     _set_intent(message, first)
             main = self._label(message.get(INTENT) or {}, message)
