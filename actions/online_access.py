@@ -24,6 +24,12 @@ def _held(dispatcher: CollectingDispatcher, held: OnlineAccessHeld) -> list[Even
     return []
 
 
+def _unlocked_text(status: online_access.AccessStatus, sent: online_access.ResetLinkSent) -> str:
+    return (f"Your online access was locked after {status.failed_sign_ins} failed sign-ins. I've "
+            f"unlocked it, and emailed a password reset link to {sent.destination_masked} in case you "
+            "don't remember your password (it expires in 30 minutes).")
+
+
 class ActionSendPasswordReset(AnswerAction):
     required_level = "full"
 
@@ -34,6 +40,13 @@ class ActionSendPasswordReset(AnswerAction):
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         settings = container().settings
         try:
+            status = await call(online_access.access_status, customer.customer_id, container().uow())
+            if status.locked:  # locked out too: the lock is lifted as well (login help's way back in)
+                helped = await call(online_access.help_with_sign_in, customer.customer_id,
+                                    container().uow(), settings.public_base_url, settings.secret_pepper)
+                if helped.reset is not None:
+                    dispatcher.utter_message(text=_unlocked_text(helped.status, helped.reset))
+                    return []
             sent = await call(online_access.send_password_reset, customer.customer_id,
                               container().uow(), settings.public_base_url, settings.secret_pepper)
         except OnlineAccessHeld as held:
@@ -84,9 +97,5 @@ class ActionLoginHelp(AnswerAction):
                 buttons=[{"title": "Send me a reset link", "payload": "/reset_password"},
                          {"title": "Send me my username", "payload": "/forgot_username"}])
             return []
-        dispatcher.utter_message(
-            text=f"Your online access was locked after {status.failed_sign_ins} failed sign-ins. I've "
-            f"unlocked it, and emailed a password reset link to {sent.destination_masked} in case you "
-            "don't remember your password (it expires in 30 minutes)."
-        )
+        dispatcher.utter_message(text=_unlocked_text(status, sent))
         return []

@@ -49,3 +49,12 @@ async def test_after_a_fraud_report_i_cant_log_in_gets_the_fraud_team_not_an_unl
     with store.uow() as uow:
         assert uow.session.scalar(select(OnlineCredential.locked).where(OnlineCredential.username == "rokafor"))
         assert set(uow.session.scalars(select(OutboxMessage.id))) == sent_before
+
+
+async def test_a_reset_asked_for_while_locked_out_unlocks_too(store: Container) -> None:
+    from actions.online_access import ActionSendPasswordReset  # noqa: PLC0415
+
+    verify(store, "robert-chat", "7301009912", "77002")
+    _, messages = await run(ActionSendPasswordReset(), make_tracker("robert-chat", {"verified": True},
+                                                                    intent="reset_password"))
+    assert "I've unlocked it" in texts(messages) and "password reset link" in texts(messages)
