@@ -78,3 +78,16 @@ def task_request(tracker: Tracker) -> TaskRequest:
 def consumed(tracker: Tracker) -> list[EventType]:
     """Clears the sealed request once its task has started, so it never fills a later task."""
     return [SlotSet(DETAILS_SLOT, None)] if tracker.get_slot(DETAILS_SLOT) else []
+
+
+def action_before_message(tracker: Tracker) -> Optional[str]:
+    """The assistant's last action before the customer's latest message (what "it" may refer to)."""
+    seen_message = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_message:
+                return None
+            seen_message = True
+        elif seen_message and event.get("event") == "action" and event.get("name") != "action_listen":
+            return event.get("name")
+    return None

@@ -13,12 +13,12 @@ import re
 from typing import Any, Optional
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.autopay import ordinal
-from actions.details import TaskRequest, consumed, task_request
+from actions.details import TaskRequest, action_before_message, consumed, task_request
 from actions.forms import TaskFormValidation
 from actions.runtime import AccountAction, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
@@ -62,6 +62,7 @@ def _proposed_day(eligibility: due_date.DueDateEligibility) -> Optional[int]:
     return day if eligibility.earliest_day <= day <= eligibility.latest_day else None
 
 
+_DUE_WORDS = re.compile(r"\b(due|payment date|bill date)\b", re.IGNORECASE)
 _DAY_MENTION = re.compile(r"\b(?:the\s+)?\d{1,2}(?:st|nd|rd|th)\b|\bthe\s+\d{1,2}\b", re.IGNORECASE)
 
 
@@ -92,6 +93,9 @@ class ActionStartDueDateChange(AccountAction):
 
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        if action_before_message(tracker) == "action_submit_autopay" and not _DUE_WORDS.search(text):
+            return [FollowupAction("action_check_autopay")]  # "move it to the 25th": the autopay just set up
         eligibility = await _eligibility(customer.customer_id)
         if not eligibility.eligible:
             dispatcher.utter_message(text=eligibility.reason, buttons=HARDSHIP_BUTTONS)
@@ -153,6 +157,9 @@ class ActionAskNewDueDay(AccountAction):
 
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        if action_before_message(tracker) == "action_submit_autopay" and not _DUE_WORDS.search(text):
+            return [FollowupAction("action_check_autopay")]  # "move it to the 25th": the autopay just set up
         eligibility = await _eligibility(customer.customer_id)
         text = TEXT["ask_day"].format(current=ordinal(eligibility.current_day),
                                       earliest=ordinal(eligibility.earliest_day),

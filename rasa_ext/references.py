@@ -284,15 +284,34 @@ def referenced_position(reference: Reference, buttons: Sequence[Button],
     return n if 1 <= n <= count else None
 
 
+# "the extension one", "the checking one, please": a button named by a word of its title
+_NAMED_ONE = re.compile(r"\s*(?:the|that|my)\s+([a-z]{4,})\s+(?:one|option)\b", re.IGNORECASE)
+STEM = 5  # "extension" names "Extend my lease": words alike in their first letters
+
+
+def named_position(word: Text, buttons: Sequence[Button]) -> Optional[int]:
+    """The position of the one button whose title has a word starting like `word`; None when
+    no button or several do."""
+    stem = word.lower()[:STEM]
+    matching = [button.position for button in buttons
+                if any(title_word.startswith(stem) for title_word in re.findall(r"[a-z]+", button.title.lower()))]
+    return matching[0] if len(matching) == 1 else None
+
+
 def referenced_button(text: Optional[Text], channel: Optional[Text],
                       events: Sequence[Mapping[Text, Any]]) -> Optional[Button]:
     """The button of the assistant's latest reply that `text` (the customer's new message,
     not yet in `events`) only refers to, with a payload that may be used; None otherwise."""
     reference = parse_reference(text)
     if reference is None:
-        return None
-    buttons = offered_buttons(events)
-    position = referenced_position(reference, buttons, is_numbered_channel(channel))
+        named = _NAMED_ONE.match(text or "")
+        if named is None:
+            return None
+        buttons = offered_buttons(events)
+        position = named_position(named.group(1), buttons)
+    else:
+        buttons = offered_buttons(events)
+        position = referenced_position(reference, buttons, is_numbered_channel(channel))
     if position is None:
         return None
     button = buttons[position - 1]
@@ -378,7 +397,7 @@ def payload_for(message: Any, tracker: Any) -> Optional[Text]:
     """The payload a Rasa `UserMessage` refers to, judged on the conversation's tracker
     (which does not hold the message yet)."""
     text = getattr(message, "text", None)
-    if parse_reference(text) is None:  # most messages: no events read
+    if parse_reference(text) is None and not _NAMED_ONE.match(text or ""):  # most: no events read
         return None
     channel = getattr(message, "input_channel", None) or tracker.get_latest_input_channel()
     button = referenced_button(text, channel, latest_turn(tracker))

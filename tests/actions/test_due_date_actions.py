@@ -241,3 +241,17 @@ def test_the_day_asked_for_is_the_new_one_not_the_old_one_or_a_payday() -> None:
     assert day("my pension comes on the 3rd, so the 20th doesn't work; I'd like it due on the 5th") == 5
     assert day("move it to 25") == 25
     assert day("change my due date") is None
+
+
+async def test_move_it_right_after_autopay_is_set_up_moves_the_autopay(store: Container) -> None:
+    verify(store, "maria-chat")
+    done = [{"event": "action", "name": "action_submit_autopay"}, {"event": "action", "name": "action_listen"},
+            {"event": "user", "text": "oh wait, can you move it to the 25th?",
+             "parse_data": {"intent": {"name": "change_due_date"}, "entities": []}}]
+    tracker = make_tracker("maria-chat", {"verified": True}, intent="change_due_date",
+                           text="oh wait, can you move it to the 25th?", events=done)
+    events, _ = await run(ActionStartDueDateChange(), tracker)
+    assert [e["name"] for e in events if e["event"] == "followup"] == ["action_check_autopay"]
+    tracker.latest_message["text"] = "and can you move my due date to the 25th?"
+    events, _ = await run(ActionStartDueDateChange(), tracker)
+    assert not [e for e in events if e["event"] == "followup"]

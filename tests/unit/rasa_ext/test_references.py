@@ -494,3 +494,22 @@ def test_everything_else_is_parsed_as_rasa_parses_it(agent_results: dict[str, An
     assert agent_results["no_tracker"] is None  # /model/parse has no conversation
     stock = _latest(agent_results, "stock")  # Rasa's own parse step
     assert stock["intent"] is None and stock["entities"] == []
+
+
+LEASE_END = [{"title": "Yes, connect me", "payload": "/affirm"},
+             {"title": "Extend my lease", "payload": "/extend_lease"},
+             {"title": "Not now", "payload": "/deny"}]
+
+
+@pytest.mark.parametrize("text, buttons, payload", [
+    ("the extension one, how does that work?", LEASE_END, "/extend_lease"),
+    ("the checking one", SOURCES, SOURCES[0]["payload"]),
+    ("that monthly option please", PAYMENT, PAYMENT[0]["payload"]),
+])
+def test_a_button_named_by_a_word_of_its_title_is_that_button(text: str, buttons: list[Any], payload: str) -> None:
+    assert referenced_payload(text, "rest", offered(buttons)) == payload
+
+
+@pytest.mark.parametrize("text", ["the other one", "the extension", "the amount one", "the card one"])
+def test_a_word_no_title_or_several_titles_have_is_no_reference(text: str) -> None:
+    assert referenced_payload(text, "rest", offered(PAYMENT)) is None
