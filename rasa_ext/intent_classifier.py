@@ -130,6 +130,9 @@ def _set_intent(message: Message, ranking: List[tuple[str, float]]) -> None:
     message.set(INTENT_RANKING_KEY, ranked, add_to_output=True)
 
 
+OUT_OF_SCOPE = "out_of_scope"  # a clause of a request ("I am 57 years old") that asks nothing
+
+
 def clause_spans(text: str) -> List[tuple[int, int]]:
     """Where the clauses of a message are ("balance? and when is it due" -> two spans); only
     clauses of two words or more count."""
@@ -289,8 +292,9 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             if answer or float(whole.get(PREDICTED_CONFIDENCE_KEY) or 0) < self.config["unclear_below"]:
                 # "jchen here, ssn ends in 1177. whats my buyout": details, then the request; or a
                 # message too mixed to be clear: its first clear clause (a request, after details)
+                not_requests = {answer_intent, *self.config["preamble_intents"], OUT_OF_SCOPE}
                 first = next((ranking for ranking in rankings  # a request, not details or chat
-                              if ranking[0][1] >= clear and ranking[0][0] in wanted), None)
+                              if ranking[0][1] >= clear and ranking[0][0] not in not_requests), None)
                 if first is not None:
                     _set_intent(message, first)
             main = self._label(message.get(INTENT) or {}, message)
