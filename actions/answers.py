@@ -73,7 +73,7 @@ class AnswerAction(AccountAction, ABC):
 
 
 async def answer_second_question(answered: str, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                 domain: DomainDict, customer: identity.VerifiedCustomer,
+                                 domain: DomainDict, customer: Optional[identity.VerifiedCustomer],
                                  asked_for: Optional[str] = None) -> list[EventType]:
     """Answers the message's second question after `answered` (an action name) answered the
     first: another account answer, a common question ("faq/support_hours"), or a task to start.
@@ -86,6 +86,8 @@ async def answer_second_question(answered: str, dispatcher: CollectingDispatcher
         return []
     if second.startswith("faq/"):
         dispatcher.utter_message(response=f"utter_{second}")
+        return []
+    if customer is None:  # an account question: only for a verified customer
         return []
     if second in SECOND_TASKS and not answered.startswith(SECOND_TASKS[second]):
         return [FollowupAction(SECOND_TASKS[second])]  # "...and can I pay it now?": the task starts
@@ -110,11 +112,10 @@ class ActionAnswerSecondQuestion(Action):
         second = also_asked(tracker)
         if second is None:
             return []
-        if second.startswith("faq/"):
-            dispatcher.utter_message(response=f"utter_{second}")
-            return []
-        try:
-            customer = await check_verified(tracker, "read")
-        except (NotVerified, StepUpRequired):
-            return []
+        customer = None
+        if not second.startswith("faq/"):
+            try:
+                customer = await check_verified(tracker, "read")
+            except (NotVerified, StepUpRequired):
+                return []
         return await answer_second_question("", dispatcher, tracker, domain, customer)

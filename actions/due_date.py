@@ -157,9 +157,6 @@ class ActionAskNewDueDay(AccountAction):
 
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
-        text = tracker.latest_message.get("text") or ""
-        if action_before_message(tracker) == "action_submit_autopay" and not _DUE_WORDS.search(text):
-            return [FollowupAction("action_check_autopay")]  # "move it to the 25th": the autopay just set up
         eligibility = await _eligibility(customer.customer_id)
         text = TEXT["ask_day"].format(current=ordinal(eligibility.current_day),
                                       earliest=ordinal(eligibility.earliest_day),
