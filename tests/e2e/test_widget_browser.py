@@ -176,7 +176,7 @@ async def test_an_anonymous_customer_verifies_pays_and_is_answered_by_a_person(
     await shot(page, "03-verified-balance")
 
     await say(page, "I'd like to make a payment", "How much would you like to pay")
-    await say(page, "$100", "When should the payment be made")
+    await say(page, "$100", "When should the $100.00 payment be made")
     await say(page, "today", "Which saved account")
     confirm = await choose(page, "6789", "Please confirm")
     assert "$100.00" in confirm

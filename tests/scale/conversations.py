@@ -30,8 +30,10 @@ class Step:
         return self.text() if callable(self.text) else self.text
 
 
-def verify_and_pay(account_number: str, zip_code: str, code: Callable[[], str]) -> list[Step]:
-    """Identify, verify by the one-time code by email, then pay $25 today from checking."""
+def verify_and_pay(account_number: str, zip_code: str, code: Callable[[], str],
+                   accounts: int = 1) -> list[Step]:
+    """Identify, verify by the one-time code by email, then pay $25 today from checking (asked
+    which saved account only when the customer has more than one)."""
     return [
         Step("how much do I owe on my car", "account number"),
         Step(account_number, "ZIP"),
@@ -39,9 +41,9 @@ def verify_and_pay(account_number: str, zip_code: str, code: Callable[[], str]) 
         Step("email", "6-digit code"),
         Step(code, "you're verified"),
         Step("i want to make a payment", "How much would you like to pay"),
-        Step("$25", "When should the payment be made"),
-        Step("today", "Which saved account"),
-        Step("my checking", "Please confirm: pay $25.00 from checking"),
+        Step("$25", "When should the $25.00 payment be made"),
+        *([Step("today", "Which saved account"), Step("my checking", "Please confirm: pay $25.00 from checking")]
+          if accounts > 1 else [Step("today", "Please confirm: pay $25.00 from checking")]),
         Step("yes", "Your confirmation number is"),
     ]
 

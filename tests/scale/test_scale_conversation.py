@@ -37,7 +37,7 @@ class Turn:
 
 def maria_pays(cluster: Cluster) -> list[Step]:
     return verify_and_pay(MARIA["account_number"], MARIA["zip_code"],
-                          lambda: latest_code(cluster.stores, MARIA["email"]))
+                          lambda: latest_code(cluster.stores, MARIA["email"]), accounts=2)
 
 
 def converse(cluster: Cluster, sender: str, steps: list[Step], targets: Iterable[str]) -> list[Turn]:
