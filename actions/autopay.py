@@ -20,6 +20,7 @@ from rasa_sdk.types import DomainDict
 from actions import details
 from actions.answers import answer_second_question
 from actions.forms import TaskFormValidation, entity_values
+from actions.payments import named_source
 from actions.runtime import AccountAction, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date, mentions_date, parse_day_of_month
@@ -95,8 +96,8 @@ _CHANGE_WORDS = re.compile(r"\b(change|chnge|move|switch|push|update|different)\
 def named_autopay_values(entities: dict[str, str], text: str = "") -> dict[str, str]:
     """The autopay details a message names: the saved account and the day of the month."""
     found: dict[str, str] = {}
-    if entities.get("funding_source"):
-        found["autopay_source"] = entities["funding_source"]
+    if source := named_source(entities.get("funding_source"), text):
+        found["autopay_source"] = source
     if entities.get("date") and parse_day_of_month(entities["date"]) is not None:
         found["autopay_day"] = entities["date"]
     elif mentions_date(text) and parse_day_of_month(text) is not None:

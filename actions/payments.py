@@ -57,6 +57,8 @@ def _wanted_amount(value: Any) -> Optional[Union[AmountChoice, Decimal]]:
 
 
 SOURCE_WORDS = re.compile(r"\b(?:checking|savings|debit card)\b", re.IGNORECASE)
+_SOURCE_WITH_DIGITS = re.compile(r"\b(?:checking|savings|debit card|card)\b[^.,;]{0,20}?(?<!\d)\d{4}(?!\d)",
+                                 re.IGNORECASE)
 _AMOUNT_AFTER_PAY = re.compile(r"\bpay(?:ing)?\s+(\$?\d[\d,]*(?:\.\d{1,2})?)(?!\d|\s*(?:st|nd|rd|th)\b|/)",
                                re.IGNORECASE)
 
@@ -83,11 +85,22 @@ def named_payment_values(text: str, entities: dict[str, str],
         found["payment_date"] = entities["date"]
     elif mentions_date(text) and parse_date(text, date.today()) is not None:
         found["payment_date"] = text  # the tagger missed it ("on friday"); the validator reads it
-    if entities.get("funding_source"):
-        found["payment_source"] = entities["funding_source"]
-    elif said := SOURCE_WORDS.search(text):  # "switch it to my checking then", untagged
-        found["payment_source"] = said.group(0)
+    if source := named_source(entities.get("funding_source"), text):
+        found["payment_source"] = source
     return found
+
+
+def named_source(entity: Optional[str], text: str) -> Optional[str]:
+    """The saved account a message names: the tagged words when they say which ("my checking",
+    "card ending 1111"), else the kind of account in the text ("switch it to my checking then",
+    or a tag of just "my")."""
+    if entity and (SOURCE_WORDS.search(entity) or re.search(r"\d{4}", entity) or "card" in entity.lower()):
+        return entity
+    with_digits = _SOURCE_WITH_DIGITS.search(text)  # "checking ending 2244": the digits must fit too
+    if with_digits:
+        return with_digits.group(0)
+    said = SOURCE_WORDS.search(text)
+    return said.group(0) if said else entity
 
 
 class ActionStartPayment(AccountAction):

@@ -193,3 +193,21 @@ async def test_a_new_email_in_the_request_is_kept_only_sealed(store: Container) 
     forged = make_tracker("maria-chat", {"task_details": "sealed:not-a-real-token"}, intent="inform", text="123456",
                           events=[])
     assert task_request(forged) == TaskRequest()  # a value we did not seal reads as nothing
+
+
+def test_a_saved_account_is_read_from_the_words_when_the_tag_says_too_little() -> None:
+    from actions.payments import named_source  # noqa: PLC0415
+
+    assert named_source("my", "take it out of my checking on the 15th") == "checking"
+    assert named_source("debit card ****1111", "") == "debit card ****1111"
+    assert named_source(None, "switch it to my checking then") == "checking"
+    assert named_source(None, "pay it today") is None
+    assert named_source(None, "from my checking ending 2244") == "checking ending 2244"  # digits kept
+
+
+async def test_a_correction_naming_someone_elses_account_never_picks_ones_own(store: Container) -> None:
+    verify(store, "maria-chat")
+    tracker = _at("payment_confirmed", "no, take it from checking ending 2244", "deny", slots=FILLED)  # James's
+    events, said = await run(ValidatePaymentForm(), tracker)
+    assert _slots(events)["payment_source"] is None
+    assert "2244" not in texts(said) and "saved accounts" in texts(said)
