@@ -14,6 +14,9 @@
 - Every message goes through `rasa_ext.limits` first: over `max_message_length` characters it is
   answered politely and never reaches Rasa; `/EXTERNAL_...` reaches it as plain text. socket.io
   packets are capped at `max_body_bytes`.
+- Rasa emits a bot message only to sockets of the process that produced it; here every emit is
+  relayed to the process holding the widget's socket (`relay_url`, rasa_ext/socketio_relay.py),
+  so an agent's reply reaches the widget whichever worker or replica takes it.
 
 `RestInput` (name `rest`, URL /webhooks/rest/webhook as Rasa's): Rasa's channel answers a
 malformed request with a 500, files a request without `sender` under the shared conversation
@@ -45,6 +48,7 @@ from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
+from rasa_ext import socketio_relay
 from rasa_ext.limits import (DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_MESSAGE_LENGTH, guarded,
                              positive_int)
 
@@ -323,6 +327,8 @@ class WidgetSocketIOInput(SocketIOInput):
     session_ids: Optional[SessionIds] = None
     client_key_secret: Text = ""
     client_address_header: Text = ""
+    relay_url: Text = ""
+    relay_channel: Text = "socketio"
 
     @classmethod
     def name(cls) -> Text:
@@ -343,6 +349,8 @@ class WidgetSocketIOInput(SocketIOInput):
                                               DEFAULT_MAX_BODY_BYTES)
         channel.client_key_secret = str(credentials.get("client_key_secret") or "")
         channel.client_address_header = str(credentials.get("client_address_header") or "").strip()
+        channel.relay_url = str(credentials.get("relay_url") or "").strip()
+        channel.relay_channel = str(credentials.get("relay_channel") or "socketio").strip()
         hours = positive_int(credentials.get("session_max_age_hours"), DEFAULT_SESSION_MAX_AGE_HOURS)
         channel.session_ids = SessionIds(
             credentials.get("session_signing_key") or credentials.get("portal_jwt_secret"),
@@ -364,6 +372,8 @@ class WidgetSocketIOInput(SocketIOInput):
         blueprint = super().blueprint(on_new_message)
         sio = self.sio
         assert sio is not None
+        socketio_relay.attach(sio, socketio_relay.client_manager(self.relay_url,
+                                                                   self.relay_channel))
         namespace = self.namespace
         # An explicit list makes engine.io refuse other origins ([] would disable the check).
         sio.eio.cors_allowed_origins = self.allowed_origins or None
