@@ -33,6 +33,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ("demo", "production")
 # A production secret shorter than this is refused: 16 characters of token_urlsafe are 96 bits.
 MIN_SECRET_LENGTH = 16
+MAX_DEFAULT_WORKERS = 4  # Rasa worker processes by default: one per core up to this
 SECRET_HINT = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 # Who reads a variable.
@@ -183,6 +184,16 @@ VARIABLES: dict[str, Variable] = _vars(
              "`postgresql://user:pass@host:5432/db` for PostgreSQL", production="PostgreSQL"),
     Variable("TRACKER_SQLITE_PATH", "{PROJECT_ROOT}/var/tracker.db", "(Rasa) the demo's tracker store",
              read_by=(RASA,)),
+    Variable("LOCK_SQLITE_PATH", "{TRACKER_SQLITE_PATH}.locks", "(Rasa) the demo's conversation "
+             "locks, shared by its Sanic workers (rasa_ext/lock_store.py)", read_by=(RASA,)),
+    Variable("SANIC_WORKERS", "{CPU_CORES}", "(Rasa) Rasa's worker processes: by default one per "
+             "core, at most 4 (each about 150 MB more)", NUMBER, (RASA,), production_default="1",
+             production="one a replica; scale out with replicas, or raise it with the replica's "
+             "CPU limit"),
+    Variable("SOCKETIO_RELAY_URL", "sqlite:///{TRACKER_SQLITE_PATH}.relay", "(Rasa) how a widget's "
+             "message reaches the Rasa process holding its socket: `sqlite:///file` on one machine, "
+             "`redis://host:port/db` across replicas (channel: `REDIS_KEY_PREFIX`)", read_by=(RASA,),
+             production_default="redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"),
     Variable("TRACKER_DB_HOST", "127.0.0.1", "(Rasa) production tracker store (PostgreSQL): host",
              read_by=(RASA,)),
     Variable("TRACKER_DB_PORT", "5432", "(Rasa) its port", NUMBER, (RASA,)),
@@ -242,6 +253,7 @@ VARIABLES: dict[str, Variable] = _vars(
 # address, and every variable the Rasa YAML files read.
 LAUNCHER_DEFAULTS = ("RASA_PORT", "ACTION_SERVER_PORT", "WEB_PORT", "RASA_URL")
 RASA_VARIABLES = tuple(name for name, v in VARIABLES.items() if RASA in v.read_by)
+RASA_PROCESS_VARIABLES = ("SANIC_WORKERS",)  # of those, read by Rasa's code, not its YAML files
 # Secrets that must be real in production (PORTAL_JWT_SECRET: unless RS256 with a public key).
 PRODUCTION_SECRETS = tuple(name for name, v in VARIABLES.items() if v.type == SECRET)
 DEMO_SECRET_VALUES = frozenset(v.default for v in VARIABLES.values() if v.type == SECRET and v.default)
@@ -273,7 +285,11 @@ class _Defaults(dict):  # type: ignore[type-arg]
         self.env, self.profile = env, profile
 
     def __missing__(self, name: str) -> str:
-        return str(PROJECT_ROOT) if name == "PROJECT_ROOT" else value(self.env, name, self.profile)
+        if name == "PROJECT_ROOT":
+            return str(PROJECT_ROOT)
+        if name == "CPU_CORES":
+            return str(max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS)))
+        return value(self.env, name, self.profile)
 
 
 def default(name: str, profile: str = "demo") -> str:

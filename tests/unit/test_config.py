@@ -2,6 +2,8 @@
 profile as it was, and a production profile that refuses demo or missing secrets."""
 from __future__ import annotations
 
+import os
+
 import re
 import secrets
 from pathlib import Path
@@ -206,7 +208,18 @@ def test_the_launchers_environment_comes_from_config() -> None:
 def test_the_rasa_yaml_files_read_exactly_the_variables_config_gives_rasa() -> None:
     files = ("endpoints.yml", "deploy/endpoints.production.yml", "credentials.yml")
     read = {name for f in files for name in REFERENCE.findall((PROJECT_ROOT / f).read_text())}
-    assert read == set(config.rasa_environment({}))
+    assert read | set(config.RASA_PROCESS_VARIABLES) == set(config.rasa_environment({}))
+    assert not read & set(config.RASA_PROCESS_VARIABLES)
+
+
+def test_rasa_uses_a_worker_per_core_by_default_and_one_a_replica_in_production() -> None:
+    cores = str(max(1, min(os.cpu_count() or 1, config.MAX_DEFAULT_WORKERS)))
+    assert config.rasa_environment({})["SANIC_WORKERS"] == cores
+    assert config.rasa_environment({"ASSISTANT_PROFILE": "production"})["SANIC_WORKERS"] == "1"
+    assert config.rasa_environment({"SANIC_WORKERS": "3"})["SANIC_WORKERS"] == "3"
+    relay = config.rasa_environment({"ASSISTANT_PROFILE": "production", "REDIS_HOST": "r.internal"})
+    assert relay["SOCKETIO_RELAY_URL"] == "redis://r.internal:6379/1"
+    assert config.rasa_environment({})["SOCKETIO_RELAY_URL"].startswith("sqlite:///")
 
 
 def test_config_lists_every_messaging_channels_variable() -> None:
