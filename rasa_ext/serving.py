@@ -34,18 +34,21 @@ garbage collector's reach; the heap is frozen before Sanic forks its workers too
 `settle_process` and `_serve_from_a_frozen_heap`). Action calls are written by ujson.
 
 The conversation, the predictions and the replies are the same; only repeated work is gone.
-One behaviour is added on purpose, installed from here so that every server gets it: a message
-that only points at a button just offered ("2", "the second one") is read as that button's
-press (`rasa_ext/references.py`).
+Two behaviours are added on purpose, installed from here so that every server gets them: a
+message that only points at a button just offered ("2", "the second one") is read as that
+button's press (`rasa_ext/references.py`), and a customer whose message meets a dependency that
+is down hears an apology, not silence (`rasa_ext/resilience.py`).
 Each patch is tied to the Rasa version it was written against: on any other, none is applied.
 """
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import ctypes
 import functools
 import gc
 import logging
+import signal
 import sys
 from typing import Any, Dict, List, Optional, Text, Tuple, Type
 
@@ -66,12 +69,13 @@ from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
 from rasa.utils.tensorflow.models import RasaModel
 from threadpoolctl import threadpool_limits
 
-from rasa_ext import references
+from rasa_ext import references, resilience
 from rasa_ext.redaction import json_copy
 
 logger = logging.getLogger(__name__)
 
 PATCHED_RASA_VERSION = "3.6.21"
+PR_SET_PDEATHSIG = 1
 State = Dict[Text, Any]
 _STOCK: Dict[Text, Any] = {}
 
@@ -83,6 +87,7 @@ def install() -> bool:
                        PATCHED_RASA_VERSION, rasa.__version__)
         return False
     references.install()  # a typed "2" after buttons read as a press of the second
+    resilience.install()  # an apology, not silence, while a dependency is down
     if _STOCK:
         return True
     _STOCK.update(validate=RemoteAction._validate_action_result,
@@ -109,6 +114,7 @@ def install() -> bool:
 def uninstall() -> None:
     """Puts Rasa's own methods back (for tests comparing both)."""
     references.uninstall()
+    resilience.uninstall()
     if not _STOCK:
         return
     RemoteAction._validate_action_result = _STOCK["validate"]  # type: ignore[assignment]
@@ -144,9 +150,19 @@ _serve_from_a_frozen_heap.__wrapped__ = rasa.core.run.serve_application  # type:
 
 
 async def _load_agent_then_settle(*args: Any, **kwargs: Any) -> Any:
+    _die_with_parent()
     agent = await _STOCK["load_agent"](*args, **kwargs)
     settle_process()
     return agent
+
+
+def _die_with_parent() -> None:
+    """This process (a Sanic worker, or a lone server) gets SIGKILL when its parent dies, so
+    a killed Rasa never leaves workers holding its port (Linux's parent-death signal)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux
+        pass
 
 
 def settle_process() -> None:
