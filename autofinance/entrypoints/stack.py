@@ -1,10 +1,20 @@
-"""Starts the three services (Rasa, action server, web app), watches them, stops them together.
+"""Starts the three services (Rasa, action server, web app), keeps them up, stops them together.
 
 `make run` calls `python -m autofinance.entrypoints.stack`; the end-to-end tests use `Stack` to run the
-same processes with other ports and profiles. Ctrl-C (or SIGTERM) stops every process.
+same processes with other ports and profiles.
+
+- A service that dies on its own is started again, after a pause that doubles with each crash
+  in a row (1 s up to 30 s; a service up for a minute starts the count again), and the reason
+  is logged. Meanwhile customers hear an apology from whichever service is still up
+  (rasa_ext/resilience.py), not a connection error.
+- Ctrl-C or SIGTERM stops every process within `STOP_SECONDS`: SIGTERM to each service's process
+  group (a service and its workers), then SIGKILL to any group still there, whatever it is doing.
+- Each service is killed by the kernel if the launcher itself dies, even by SIGKILL
+  (Linux's parent-death signal): no Rasa is left holding its port for the next `make run`.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
 import signal
@@ -27,6 +37,10 @@ RASA_PYTHON = PROJECT_ROOT / ".venv" / "rasa" / "bin" / "python"
 APP_PYTHON = PROJECT_ROOT / ".venv" / "app" / "bin" / "python"
 MODEL_PATH = Path(config.default("RASA_MODEL"))
 COLOURS = {"rasa": "\033[35m", "actions": "\033[36m", "web": "\033[32m"}
+STOP_SECONDS = 10.0  # SIGTERM's grace; then SIGKILL
+FIRST_PAUSE, LONGEST_PAUSE = 1.0, 30.0  # before a crashed service starts again
+STEADY_SECONDS = 60.0  # up this long: its next crash counts as the first
+PR_SET_PDEATHSIG = 1
 
 
 def service_environment(env: Mapping[str, str]) -> dict[str, str]:
@@ -46,6 +60,27 @@ class Service:
     command: list[str]
     health_url: str
     process: Optional[subprocess.Popen[bytes]] = None
+    started_at: float = 0.0
+    crashes: int = 0  # in a row
+    restart_at: Optional[float] = None  # when a crashed service is to start again
+
+
+def exit_reason(code: int) -> str:
+    """A process's end in words: its exit code, or the signal that killed it."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _die_with_launcher() -> None:
+    """In the child, before it runs: the kernel sends it SIGKILL when the launcher dies."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the launcher's own stop still applies
+        pass
 
 
 def rasa_service(env: Mapping[str, str], credentials: Path, name: str = "rasa") -> Service:
@@ -93,17 +128,43 @@ class Stack:
 
     def start(self) -> None:
         for service in self.services:
-            if self.log_to is None:
-                service.process = self._spawn(service, subprocess.PIPE)
-                threading.Thread(target=_relay, args=(service,), daemon=True).start()
-            else:
-                with open(self.log_to / f"{service.name}.log", "ab") as log:
-                    service.process = self._spawn(service, log)  # the child keeps its own copy
+            self.start_one(service)
+
+    def start_one(self, service: Service) -> None:
+        """Starts (or starts again) one service; call from the thread that will outlive it
+        (the parent-death signal follows the thread that started the child)."""
+        if self.log_to is None:
+            service.process = self._spawn(service, subprocess.PIPE)
+            threading.Thread(target=_relay, args=(service,), daemon=True).start()
+        else:
+            with open(self.log_to / f"{service.name}.log", "ab") as log:
+                service.process = self._spawn(service, log)  # the child keeps its own copy
+        service.started_at, service.restart_at = time.monotonic(), None
 
     def _spawn(self, service: Service, output: Any) -> subprocess.Popen[bytes]:
         # A session of its own: Ctrl-C reaches the launcher only, which stops the children.
         return subprocess.Popen(service.command, cwd=PROJECT_ROOT, env=self.env, stdout=output,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=_die_with_launcher)
+
+    def supervise(self, now: Optional[float] = None) -> list[str]:
+        """Notices services that died and starts them again when their pause is over; returns
+        what happened, one line each, for the log."""
+        now = time.monotonic() if now is None else now
+        said = []
+        for service in self.services:
+            process = service.process
+            if service.restart_at is None and process is not None and process.poll() is not None:
+                steady = now - service.started_at >= STEADY_SECONDS
+                service.crashes = 1 if steady else service.crashes + 1
+                pause = min(FIRST_PAUSE * 2 ** (service.crashes - 1), LONGEST_PAUSE)
+                service.restart_at = now + pause
+                said.append(f"{service.name} stopped unexpectedly ({exit_reason(process.returncode)}); "
+                            f"starting it again in {pause:.0f} s (crash {service.crashes} in a row)")
+            elif service.restart_at is not None and now >= service.restart_at:
+                self.start_one(service)
+                said.append(f"{service.name} started again")
+        return said
 
     def wait_until_healthy(
         self, timeout: float = 300, cancelled: Optional[threading.Event] = None
@@ -127,10 +188,13 @@ class Stack:
     def exited(self) -> Optional[Service]:
         return next((s for s in self.services if s.process and s.process.poll() is not None), None)
 
-    def stop(self, grace: float = 15) -> None:
+    def stop(self, grace: float = STOP_SECONDS) -> None:
+        """SIGTERM to every service's group; after `grace`, SIGKILL to each group still there
+        (a service's workers included, whatever they are doing)."""
         for service in self.services:
-            if service.process and service.process.poll() is None:
-                os.killpg(service.process.pid, signal.SIGTERM)
+            service.restart_at = None
+            if service.process is not None:
+                _signal_group(service.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
         for service in self.services:
             if service.process is None:
@@ -138,8 +202,16 @@ class Stack:
             try:
                 service.process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(service.process.pid, signal.SIGKILL)
-                service.process.wait()
+                pass
+            _signal_group(service.process.pid, signal.SIGKILL)  # its workers too, if any linger
+            service.process.wait()
+
+
+def _signal_group(pid: int, signum: signal.Signals) -> None:
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:  # the whole group is gone already
+        pass
 
 
 def _answers(url: str) -> bool:
@@ -212,12 +284,9 @@ def main() -> int:
         print("Starting Rasa (loading the model takes a little while), the action server and the web app...")
         stack.wait_until_healthy(cancelled=stopping)
         print(banner(stack.env, generated), flush=True)
-        while not stopping.wait(1):
-            dead = stack.exited()
-            if dead:
-                print(f"{dead.name} stopped unexpectedly (exit code {dead.process.returncode}); "
-                      "stopping the rest.", flush=True)
-                return 1
+        while not stopping.wait(0.5):
+            for line in stack.supervise():
+                print(line, flush=True)
         return 0
     except (RuntimeError, TimeoutError) as error:
         print(f"Could not start the assistant: {error}", flush=True)
