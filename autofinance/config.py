@@ -201,11 +201,15 @@ VARIABLES: dict[str, Variable] = _vars(
     Variable("TRACKER_DB_USER", "postgres", "(Rasa) its user", read_by=(RASA,)),
     Variable("TRACKER_DB_PASSWORD", "", "(Rasa) its password", SECRET, (RASA,),
              production=_STORE_PASSWORD, store_host="TRACKER_DB_HOST"),
-    Variable("REDIS_HOST", "127.0.0.1", "(Rasa) production lock store (Redis): host", read_by=(RASA,)),
-    Variable("REDIS_PORT", "6379", "(Rasa) its port", NUMBER, (RASA,)),
-    Variable("REDIS_DB", "1", "(Rasa) its database number", NUMBER, (RASA,)),
-    Variable("REDIS_KEY_PREFIX", "meridian", "(Rasa) its key prefix (letters and digits only)",
-             read_by=(RASA,)),
+    Variable("REDIS_HOST", "127.0.0.1", "production Redis (Rasa's lock store, the socket.io relay, "
+             "shared counters): host", read_by=(APP, RASA)),
+    Variable("REDIS_PORT", "6379", "its port", NUMBER, (APP, RASA)),
+    Variable("REDIS_DB", "1", "its database number", NUMBER, (APP, RASA)),
+    Variable("REDIS_KEY_PREFIX", "meridian", "its key prefix (letters and digits only)",
+             read_by=(APP, RASA)),
+    Variable("COUNTERS_URL", "", "where the web app counts console sign-in attempts per address: "
+             "empty is this process's memory; `redis://host:port/db` shares them between replicas",
+             production_default="redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"),
     Variable("RABBITMQ_HOST", "127.0.0.1", "(Rasa) production event broker (RabbitMQ): host",
              read_by=(RASA,)),
     Variable("RABBITMQ_PORT", "5672", "(Rasa) its port", NUMBER, (RASA,)),
@@ -450,6 +454,8 @@ class Settings:
     console_session_minutes: int = int(default("CONSOLE_SESSION_MINUTES"))  # one shift at most
     console_idle_minutes: int = int(default("CONSOLE_IDLE_MINUTES"))  # ends after this long idle
     log_level: str = default("LOG_LEVEL")
+    counters_url: str = default("COUNTERS_URL")  # "" = in memory; redis://... = shared
+    redis_key_prefix: str = default("REDIS_KEY_PREFIX")
 
     @property
     def secure_cookies(self) -> bool:
@@ -489,6 +495,8 @@ class Settings:
             console_session_minutes=read.number("CONSOLE_SESSION_MINUTES"),
             console_idle_minutes=read.number("CONSOLE_IDLE_MINUTES"),
             log_level=read.choice("LOG_LEVEL"),
+            counters_url=read.text("COUNTERS_URL"),
+            redis_key_prefix=read.text("REDIS_KEY_PREFIX"),
         )
         read.check_the_rest()
         read.finish()

@@ -1,6 +1,7 @@
 """Console sign-in over HTTP: the form and JSON sign-in, the cookie, CSRF, lockout and guards."""
 from __future__ import annotations
 
+import secrets
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from autofinance.services.errors import SignInFailed
 from autofinance.services.staff import authenticator, create_staff
 from autofinance.adapters.store.models import Base
 from autofinance.entrypoints.web.console import auth as console_auth
-from autofinance.entrypoints.web.console.limiter import SignInLimiter
+from autofinance.entrypoints.web.console.limiter import SharedSignInLimiter, SignInLimiter
 from autofinance.entrypoints.web.keys import SIGN_IN_LIMITER
 from autofinance.entrypoints.web.app import create_app
 
@@ -227,6 +228,39 @@ def test_the_address_limiter_forgets_attempts_after_its_window() -> None:
     assert not limiter.allow("10.0.0.1", now=59)
     assert limiter.allow("10.0.0.2", now=59)  # another address has its own count
     assert limiter.allow("10.0.0.1", now=60.5)
+
+
+def shared_limiters(count: int, limit: int) -> list[SharedSignInLimiter]:
+    """`count` web app replicas' limiters on the machine's Redis, under a prefix of their own."""
+    prefix = f"limitertest{secrets.token_hex(4)}"
+    return [SharedSignInLimiter("redis://127.0.0.1:6379/5", prefix, limit=limit, window_seconds=60)
+            for _ in range(count)]
+
+
+def test_replicas_share_one_count_per_address_through_redis() -> None:
+    first, second = shared_limiters(2, limit=3)
+    assert first.allow("10.0.0.1", now=1000) and second.allow("10.0.0.1", now=1001)
+    assert first.allow("10.0.0.1", now=1002)
+    assert not second.allow("10.0.0.1", now=1003)  # the third attempt was on the other replica
+    assert second.allow("10.0.0.9", now=1003)  # another address has its own count
+    assert first.allow("10.0.0.1", now=1060.5)  # the first attempt left the window
+    keys = first.redis.keys(first.key_prefix + "*")
+    assert keys and all(b"10.0.0" not in key for key in keys)  # addresses are hashed
+    first.redis.delete(*keys)
+
+
+def test_a_shared_limiter_counts_in_memory_while_redis_is_down() -> None:
+    limiter = SharedSignInLimiter("redis://127.0.0.1:1/0", "down", limit=2, window_seconds=60)
+    assert limiter.allow("10.0.0.1") and limiter.allow("10.0.0.1")
+    assert not limiter.allow("10.0.0.1")  # still limited
+
+
+def test_the_production_profile_shares_the_count_and_the_demo_keeps_it_in_memory() -> None:
+    from autofinance.config import value
+
+    assert value({}, "COUNTERS_URL") == ""
+    assert value({"ASSISTANT_PROFILE": "production", "REDIS_HOST": "r.internal"},
+                 "COUNTERS_URL") == "redis://r.internal:6379/1"
 
 
 async def test_signing_out_needs_the_csrf_token(client: TestClient) -> None:

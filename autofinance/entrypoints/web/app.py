@@ -12,7 +12,7 @@ from autofinance.bootstrap import Container, bootstrap
 from autofinance.config import Settings
 from autofinance.adapters.rasa_api import RasaClient
 from autofinance.entrypoints.web import routes
-from autofinance.entrypoints.web.console.limiter import SignInLimiter
+from autofinance.entrypoints.web.console.limiter import SharedSignInLimiter, SignInLimiter
 from autofinance.entrypoints.web.keys import CONTAINER, RASA, SIGN_IN_LIMITER
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -49,7 +49,8 @@ def create_app(settings: Optional[Settings] = None, container: Optional[Containe
             app[CONTAINER].close()
 
     app.cleanup_ctx.append(store)
-    app[SIGN_IN_LIMITER] = SignInLimiter()
+    app[SIGN_IN_LIMITER] = (SharedSignInLimiter(settings.counters_url, settings.redis_key_prefix)
+                            if settings.counters_url else SignInLimiter())
     routes.setup(app, demo_mode=settings.demo_mode)
     return app
 
