@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import time
+import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator, Optional
 
@@ -32,7 +34,29 @@ KEEP_SECONDS = 60.0  # a relayed message older than this is of no use to anyone
 PRUNE_EVERY = 200  # publishes
 
 
-class SQLiteRelayManager(AsyncPubSubManager):
+class PerProcessHost:
+    """A pub/sub manager's `host_id`, its own in every process. Sanic builds the server (and its
+    manager) once and then forks its workers: with python-socketio's one id per manager object,
+    every worker took the others' messages for its own echoes and dropped them."""
+
+    _host_id, _host_pid = "", -1
+
+    @property
+    def host_id(self) -> str:
+        if self._host_pid != os.getpid():
+            self._host_id, self._host_pid = uuid.uuid4().hex, os.getpid()
+        return self._host_id
+
+    @host_id.setter
+    def host_id(self, value: str) -> None:
+        self._host_id, self._host_pid = value, os.getpid()
+
+
+class RedisRelayManager(PerProcessHost, AsyncRedisManager):
+    """python-socketio's Redis manager, with an id of its own in each forked worker."""
+
+
+class SQLiteRelayManager(PerProcessHost, AsyncPubSubManager):
     """python-socketio's pub/sub manager over a table in one SQLite file (one machine)."""
 
     name = "sqlite-relay"
@@ -43,10 +67,13 @@ class SQLiteRelayManager(AsyncPubSubManager):
         self.path = Path(path)
         self.poll_seconds = poll_seconds
         self._connection: Optional[sqlite3.Connection] = None
+        self._connection_pid = -1
         self._published = 0
 
     def _db(self) -> sqlite3.Connection:
-        if self._connection is None:
+        """This process's connection (never one inherited through a fork)."""
+        if self._connection is None or self._connection_pid != os.getpid():
+            self._connection_pid = os.getpid()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self.path, timeout=10, isolation_level=None,
                                          check_same_thread=False)
@@ -89,7 +116,7 @@ def client_manager(url: str, channel: str = "socketio") -> Optional[AsyncPubSubM
     if not url:
         return None
     if url.startswith(("redis://", "rediss://")):
-        return AsyncRedisManager(url, channel=channel)
+        return RedisRelayManager(url, channel=channel)
     if url.startswith("sqlite:///"):
         return SQLiteRelayManager(url[len("sqlite:///"):], channel=channel)
     raise ValueError(f"unknown socket.io relay {url.split(':', 1)[0]!r}: use redis:// or sqlite:///")

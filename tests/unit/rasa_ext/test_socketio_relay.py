@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,37 @@ def test_an_emit_on_one_worker_reaches_the_socket_on_the_other(tmp_path: Path) -
     assert holder_sent[0][0] == "eio-widget"
     assert holder_sent[0][1] == ["bot_uttered", {"text": "Hi, this is Sam from support."}]
     assert other_sent == []  # the emitting worker holds no socket of that room
+
+
+def test_workers_forked_from_one_server_relay_to_each_other(tmp_path: Path) -> None:
+    """As Sanic does: the server and its manager are built once, then the workers fork. The
+    child emits to a room whose socket the parent holds."""
+    sio, sent = server_with(SQLiteRelayManager(str(tmp_path / "relay.db")))
+    ready = tmp_path / "listening"
+    child = os.fork()
+    if child == 0:  # the other worker: emits once the holder listens, then leaves
+        try:
+            for _ in range(200):
+                if ready.exists():
+                    break
+                time.sleep(0.02)
+            asyncio.run(sio.emit("bot_uttered", {"text": "from the other worker"}, room="web-forked"))
+        finally:
+            os._exit(0)
+
+    async def holder() -> list:
+        await a_widget_in_a_room(sio, "web-forked")
+        await asyncio.sleep(0.1)
+        ready.touch()
+        await delivered(sent)
+        await closed(sio)
+        return sent
+
+    try:
+        heard = asyncio.run(holder())
+    finally:
+        os.waitpid(child, 0)
+    assert heard == [("eio-widget", ["bot_uttered", {"text": "from the other worker"}])]
 
 
 def test_a_socket_on_the_emitting_worker_gets_its_message_once_and_at_once(tmp_path: Path) -> None:
