@@ -205,13 +205,27 @@ class Stack:
                 pass
             _signal_group(service.process.pid, signal.SIGKILL)  # its workers too, if any linger
             service.process.wait()
+        for service in self.services:  # a killed worker frees its memory and port a moment later
+            if service.process is not None:
+                _wait_for_group(service.process.pid, GROUP_EXIT_SECONDS)
 
 
-def _signal_group(pid: int, signum: signal.Signals) -> None:
+GROUP_EXIT_SECONDS = 3.0
+
+
+def _signal_group(pid: int, signum: signal.Signals) -> bool:
+    """Signals the process group `pid` leads; False when no process of it is left."""
     try:
         os.killpg(pid, signum)
-    except ProcessLookupError:  # the whole group is gone already
-        pass
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def _wait_for_group(pid: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while _signal_group(pid, 0) and time.monotonic() < deadline:  # type: ignore[arg-type]
+        time.sleep(0.05)
 
 
 def _answers(url: str) -> bool:

@@ -187,7 +187,8 @@ def test_each_service_killed_is_started_again_and_ctrl_c_stops_a_rasa_that_ignor
     launched.process.wait(30)
     took = time.monotonic() - started
     assert took < 15, took
-    assert not any(alive(pid) for pid in everything)
+    left = [f"{pid} {command_line(pid)}" for pid in everything if alive(pid)]
+    assert not left, left
     assert not any(reachable("127.0.0.1", port) for port in launched.ports.values())
     assert "Stopped." in launched.output()
 
