@@ -34,6 +34,7 @@ help:
 envs: web-assets
 	@scripts/ensure-venv.sh app requirements/app.lock
 	@scripts/ensure-venv.sh rasa requirements/rasa.lock
+	@scripts/ensure-venv.sh tools requirements/tools.lock
 	@scripts/ensure-sentence-model.sh
 
 # The chat widget's browser assets (the socket.io client), from package-lock.json into

@@ -2,7 +2,7 @@
 # Re-resolves requirements/NAME.in into requirements/NAME.lock in a throw-away venv.
 set -euo pipefail
 python="$(scripts/find-python310.sh)"
-for name in app rasa; do
+for name in app rasa tools; do
   tmp="$(mktemp -d)"
   "$python" -m venv "$tmp/venv"
   "$tmp/venv/bin/python" -m pip install --quiet 'pip<25' 2>/dev/null

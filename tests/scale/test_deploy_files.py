@@ -5,7 +5,9 @@ build on the Rasa and rasa-sdk versions the lock files pin (the versions tested)
 environment variables autofinance/config.py (the one place that reads them) and the production
 endpoints read and every one the tested production profile sets, require every secret (no value
 in the files), start Rasa with autofinance/entrypoints/stack.py's arguments, and give HAProxy the
-configuration file the process-level tests run.
+configuration file the process-level tests run. Both also pass their published schemas: the
+compose specification's (check-jsonschema's copy) and Kubernetes' (kubernetes-validate, strict:
+no property the API does not know), run from the tools environment (requirements/tools.in).
 """
 from __future__ import annotations
 
@@ -39,6 +41,49 @@ PRODUCTION_ENDPOINTS = PROJECT_ROOT / "deploy" / "endpoints.production.yml"
 VARIABLE = re.compile(r"\$[{(]([A-Z_][A-Z0-9_]*)")  # ${NAME}, ${NAME:?…}, ${NAME-…}, $(NAME)
 # Our secrets, which the production profile refuses while missing, demo or short (autofinance/config.py).
 DEMO_DEFAULT_SECRETS = {"RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "SECRET_PEPPER", "PORTAL_JWT_SECRET"}
+
+
+TOOLS = PROJECT_ROOT / ".venv" / "tools" / "bin"
+
+
+def tool(name: str) -> Path:
+    path = TOOLS / name
+    if not path.exists():
+        pytest.fail(f"no {path}: `make envs` builds the tools environment")
+    return path
+
+
+def test_the_compose_file_passes_the_compose_specification_schema() -> None:
+    checked = subprocess.run([str(tool("check-jsonschema")), "--builtin-schema",
+                              "vendor.compose-spec", str(COMPOSE_FILE)],
+                             capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_every_kubernetes_manifest_passes_the_api_schema_strictly() -> None:
+    manifests = sorted(path for path in K8S_DIR.glob("*.yaml") if path.name != "kustomization.yaml")
+    checked = subprocess.run([str(tool("kubernetes-validate")), "--strict", *map(str, manifests)],
+                             capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    passed = checked.stdout + checked.stderr
+    assert passed.count(" passed for resource ") >= 9  # each Deployment, Service, Job, map, Secret
+    listed = yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())["resources"]
+    assert sorted(listed) == [path.name for path in manifests]  # kustomize applies exactly these
+
+
+def test_a_broken_manifest_is_caught_by_the_schemas(tmp_path: Path) -> None:
+    broken = tmp_path / "web.yaml"
+    text = (K8S_DIR / "web.yaml").read_text().replace("containerPort:", "containerPorts:", 1)
+    broken.write_text(text)
+    checked = subprocess.run([str(tool("kubernetes-validate")), "--strict", str(broken)],
+                             capture_output=True, text=True, timeout=120)
+    assert checked.returncode != 0
+    compose_broken = tmp_path / "docker-compose.yml"
+    compose_broken.write_text(COMPOSE_FILE.read_text().replace("restart:", "restarts:", 1))
+    checked = subprocess.run([str(tool("check-jsonschema")), "--builtin-schema",
+                              "vendor.compose-spec", str(compose_broken)],
+                             capture_output=True, text=True, timeout=120)
+    assert checked.returncode != 0
 
 
 def locked_version(lock: str, package: str) -> str:
