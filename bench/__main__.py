@@ -18,7 +18,7 @@ from typing import Callable
 
 from autofinance.entrypoints.stack import PROJECT_ROOT
 from autofinance.adapters.store.db import make_engine
-from bench import report, servers
+from bench import report, servers, soak
 from bench.load import ConversationScript, LevelResult, run_level
 from bench.scenarios import ServicingCustomer, StockCustomer
 
@@ -56,24 +56,19 @@ def seeded_store(customers: int) -> Path:
     return path
 
 
-def bench_ours(levels: list[int], seeded: Path, customers: int,
-               rasa_workers: int = 1) -> report.Run:
-    """Our stack on a fresh copy of the seeded store; with `rasa_workers` > 1, Rasa runs that
-    many Sanic workers on the Redis lock store (Rasa's own way to use more cores on one machine)."""
-    label = "meridian" if rasa_workers == 1 else f"meridian-{rasa_workers}w"
-    work = WORK / label
+def bench_ours(levels: list[int], seeded: Path, customers: int) -> report.Run:
+    """Our stack as `make run` starts it (SQLite stores and locks, Rasa in one Sanic worker per
+    core), on a fresh copy of the seeded store."""
+    work = WORK / "meridian"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     with sqlite3.connect(seeded) as source, sqlite3.connect(work / "accounts.db") as copy:
         source.backup(copy)  # a consistent copy, whatever the seed left in its write-ahead log
     database_url = f"sqlite:///{work / 'accounts.db'}"
-    extra = {}
-    if rasa_workers > 1:
-        extra = {"SANIC_WORKERS": str(rasa_workers),
-                 "RASA_ENDPOINTS": str(servers.workers_endpoints(work))}
-    print(f"==> Meridian assistant (Rasa with {rasa_workers} Sanic worker(s), action server, "
-          "web app)", flush=True)
-    stack = servers.start_ours(work, database_url, extra)
+    stack = servers.start_ours(work, database_url)
+    workers = stack.env.get("SANIC_WORKERS", "1")
+    print(f"==> Meridian assistant as make run starts it (Rasa in {workers} Sanic worker(s), "
+          "action server, web app)", flush=True)
     engine = make_engine(database_url)
     try:
         def cpu() -> dict[str, float]:
@@ -81,7 +76,7 @@ def bench_ours(levels: list[int], seeded: Path, customers: int,
                     for s in stack.services if s.process}
 
         results = asyncio.run(_levels(stack.env["RASA_URL"], levels,
-                                      lambda i: ServicingCustomer(i, engine), label, cpu))
+                                      lambda i: ServicingCustomer(i, engine), "meridian", cpu))
         memory = {s.name: servers.tree_peak_memory_mb(s.process.pid)
                   for s in stack.services if s.process}
         proportional = {s.name: servers.tree_proportional_memory_mb(s.process.pid)
@@ -89,15 +84,9 @@ def bench_ours(levels: list[int], seeded: Path, customers: int,
     finally:
         stack.stop()
         engine.dispose()
-    if rasa_workers > 1:
-        return report.Run(f"Meridian, {rasa_workers} Sanic workers", results, memory,
-                          notes=f"Meridian, {rasa_workers} Sanic workers: the same, with Rasa in "
-                                f"{rasa_workers} Sanic workers on the Redis lock store "
-                                "(SANIC_WORKERS); its memory is summed over the workers and the "
-                                "process that started them.",
-                          proportional_memory_mb=proportional)
-    return report.Run("Meridian", results, memory,
-                      notes=f"Meridian: the embedded default (SQLite stores, one process each), "
+    return report.Run("Meridian", results, memory, proportional_memory_mb=proportional,
+                      notes=f"Meridian: `make run`'s default configuration (SQLite tracker, lock "
+                            f"and account stores; Rasa in {workers} Sanic workers, one per core), "
                             f"{customers} synthetic customers; each conversation identifies, "
                             "verifies with the code from the outbox, asks the balance, pays $25 "
                             "(a failed conversation missed the balance or the payment's "
@@ -131,17 +120,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--levels", default="1,10,50")
-    parser.add_argument("--rasa-workers", type=int, default=2,
-                        help="also run ours with this many Sanic workers at the busiest level "
-                             "(needs Redis; 1 skips it)")
+    parser.add_argument("--soak", action="store_true",
+                        help="instead: hold 70%% of the busiest level's throughput for --minutes "
+                             "and chart memory, latency, open files and connections over time")
+    parser.add_argument("--minutes", type=float, default=20.0, help="the soak's length")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     WORK.mkdir(parents=True, exist_ok=True)
     load = [os.getloadavg()[0]]
     seeded = seeded_store(args.customers)
+    if args.soak:
+        return soak.main(levels[-1], seeded, args.minutes, WORK, OUT)
     ours = bench_ours(levels, seeded, args.customers)
-    workers = (bench_ours(levels[-1:], seeded, args.customers, args.rasa_workers)
-               if args.rasa_workers > 1 else None)
     load.append(os.getloadavg()[0])
     stock = bench_stock(levels)
     load.append(os.getloadavg()[0])
@@ -149,7 +139,7 @@ def main() -> int:
                 f"Python {platform.python_version()}. Levels: {levels}; 14 messages a conversation; "
                 "every message waits for its answer, as a person does. "
                 f"{load_note(load)}")
-    written = report.write(OUT, ours, stock, settings, workers)
+    written = report.write(OUT, ours, stock, settings)
     print(written.read_text())
     print(f"Report: {written.relative_to(PROJECT_ROOT)}")
     return 0

@@ -12,7 +12,6 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Mapping, Optional
 
-import yaml
 
 from autofinance.entrypoints.stack import APP_PYTHON, PROJECT_ROOT, RASA_BIN, Stack
 
@@ -87,17 +86,6 @@ def cpu_seconds(pid: int) -> float:
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time of a process and its living descendants (Sanic's workers), summed."""
     return tree_sum(pid, cpu_seconds)
-
-
-def workers_endpoints(work: Path) -> Path:
-    """Our endpoints with the Redis lock store, which Rasa requires before it runs several Sanic
-    workers (with the in-memory lock it silently runs one)."""
-    endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text())
-    endpoints["lock_store"] = {"type": "redis", "url": "${REDIS_HOST}", "port": "${REDIS_PORT}",
-                               "db": "${REDIS_DB}", "key_prefix": f"bench{secrets.token_hex(4)}"}
-    path = work / "endpoints.workers.yml"
-    path.write_text(yaml.safe_dump(endpoints, sort_keys=False))
-    return path
 
 
 def seed(database_url: str, customers: int) -> None:
