@@ -3,14 +3,20 @@
 Rasa 3.6 swallows the failures a customer would otherwise notice:
 - the action server down, restarting or failing: `RemoteAction.run` raises, the processor logs
   "the action's events are lost" and carries on, and the customer gets no answer;
-- the tracker store, the lock store or the event broker down: `Agent.handle_message` raises,
-  the channel logs it, and the customer gets no answer (REST: an empty list).
+- the lock store or the event broker down: `Agent.handle_message` raises, the channel logs it,
+  and the customer gets no answer (REST: an empty list);
+- the tracker store down: Rasa's `FailSafeTrackerStore` reads the conversation as a new one and
+  saves it in the process's memory. The customer is answered from a blank conversation (asked
+  again who they are, in the middle of a payment), and what they say meanwhile is never stored.
+  Found by the fault tests (tests/faults): 193 answered messages missing from PostgreSQL.
 
-Here both answer with `utter_service_trouble` (domain.yml) on the message's own channel: the
-message did nothing (no event of the failed action is kept; a payment is made only by an action
-that answered), so "please try again in a moment" is true. A refused connection to the action
-server, which never reached it, is tried once more after a short pause first: a replica or a
-restart behind a balancer is often back by then.
+Here the tracker store's failures are raised, and every failure answers with
+`utter_service_trouble` (domain.yml) on the message's own channel. On REST the answers
+collected before the failure are dropped, so the customer reads only the apology: the turn was
+not stored, and sent again it runs again from the same stored state (a payment's idempotency key
+replays the same payment). A refused connection to the action server, which never reached it,
+is tried once more after a short pause first: a replica or a restart behind a balancer is often
+back by then.
 """
 from __future__ import annotations
 
@@ -21,6 +27,8 @@ from typing import Any, Dict, List, Optional, Text
 import aiohttp
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.agent import Agent
+from rasa.core.channels.channel import CollectingOutputChannel
+from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import BotUttered, Event, FollowupAction
 from rasa.shared.exceptions import RasaException
@@ -35,9 +43,14 @@ _STOCK: Dict[Text, Any] = {}
 def install() -> None:
     if _STOCK:
         return
-    _STOCK.update(run=RemoteAction.run, handle=Agent.handle_message)
+    _STOCK.update(run=RemoteAction.run, handle=Agent.handle_message,
+                  retrieve=FailSafeTrackerStore.retrieve, save=FailSafeTrackerStore.save,
+                  retrieve_full=FailSafeTrackerStore.retrieve_full_tracker)
     RemoteAction.run = _run_or_apologise  # type: ignore[assignment]
     Agent.handle_message = _handle_or_apologise  # type: ignore[assignment]
+    FailSafeTrackerStore.retrieve = _retrieve_or_raise  # type: ignore[assignment]
+    FailSafeTrackerStore.save = _save_or_raise  # type: ignore[assignment]
+    FailSafeTrackerStore.retrieve_full_tracker = _retrieve_full_or_raise  # type: ignore[assignment]
 
 
 def uninstall() -> None:
@@ -45,7 +58,24 @@ def uninstall() -> None:
         return
     RemoteAction.run = _STOCK["run"]  # type: ignore[assignment]
     Agent.handle_message = _STOCK["handle"]  # type: ignore[assignment]
+    FailSafeTrackerStore.retrieve = _STOCK["retrieve"]  # type: ignore[assignment]
+    FailSafeTrackerStore.save = _STOCK["save"]  # type: ignore[assignment]
+    FailSafeTrackerStore.retrieve_full_tracker = _STOCK["retrieve_full"]  # type: ignore[assignment]
     _STOCK.clear()
+
+
+async def _retrieve_or_raise(self: FailSafeTrackerStore, sender_id: Text) -> Any:
+    """The stored conversation, or the store's error: never a blank one instead."""
+    return await self._tracker_store.retrieve(sender_id)
+
+
+async def _retrieve_full_or_raise(self: FailSafeTrackerStore, sender_id: Text) -> Any:
+    return await self._tracker_store.retrieve_full_tracker(sender_id)
+
+
+async def _save_or_raise(self: FailSafeTrackerStore, tracker: Any) -> None:
+    """Saved in the store, or the store's error: never in this process's memory instead."""
+    await self._tracker_store.save(tracker)
 
 
 def apology_text(domain: Any) -> Text:
@@ -86,6 +116,8 @@ async def _handle_or_apologise(self: Agent, message: Any) -> Optional[List[Dict[
         raise
     except Exception:  # noqa: BLE001 - anything: the customer must hear something
         logger.exception("could not handle a message: the customer was asked to try again")
+        if isinstance(message.output_channel, CollectingOutputChannel):
+            message.output_channel.messages.clear()  # not stored: only the apology is true
         text = apology_text(self.domain)
         if text and message.output_channel is not None:
             try:
