@@ -108,7 +108,14 @@ test-scale: envs $(MODEL)
 	@echo "==> scale-out tests (2 Rasa replicas, 2 action servers, HAProxy; deployment files)"
 	@$(APP_PY) -m pytest tests/scale
 
-test: test-unit test-integration validate test-rasa test-e2e test-security test-scale
+# Each dependency stopped, restarted and slowed under load on the production profile, scaled out:
+# every message answered or apologised for, nothing lost or doubled -> reports/faults/report.md.
+test-faults: envs $(MODEL)
+	@scripts/ensure-haproxy.sh
+	@echo "==> fault injection (PostgreSQL, Redis, RabbitMQ, an action server, a Rasa replica, the web app)"
+	@$(APP_PY) -m pytest tests/faults
+
+test: test-unit test-integration validate test-rasa test-e2e test-security test-scale test-faults
 	@echo "==> all tests passed"
 
 # Our assistant and the stock `rasa init` one under the same load: reports/bench/report.md.

@@ -15,9 +15,11 @@ import secrets
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import pika
 import psycopg
@@ -77,10 +79,10 @@ class RunStores:
             for database in (self.tracker_db, self.accounts_db):
                 conn.execute(f'CREATE DATABASE "{database}"')
 
-    def seed(self) -> None:
-        """The account store's schema, the demo customers and the bulk ones. The action servers
-        open the store on their first call, so this can run while the servers start."""
-        subprocess.run([str(APP_PYTHON), "-m", "autofinance", "seed", "--bulk", str(BULK_CUSTOMERS)],
+    def seed(self, bulk: int = BULK_CUSTOMERS) -> None:
+        """The account store's schema, the demo customers and `bulk` synthetic ones. The action
+        servers open the store on their first call, so this can run while the servers start."""
+        subprocess.run([str(APP_PYTHON), "-m", "autofinance", "seed", "--bulk", str(bulk)],
                        cwd=PROJECT_ROOT, check=True, capture_output=True,
                        env={**os.environ, "DATABASE_URL": self.accounts_url,
                             "SECRET_PEPPER": self.pepper})
@@ -147,13 +149,16 @@ def haproxy_environment(lb_rasa: int, lb_actions: int, lb_stats: int,
 class Cluster:
     """The five processes of the scaled-out deployment, each a `Stack` of one service."""
 
-    def __init__(self, workdir: Path, stores: RunStores) -> None:
+    def __init__(self, workdir: Path, stores: RunStores, overrides: Optional[dict[str, str]] = None,
+                 with_web: bool = False) -> None:
+        """`overrides`: environment of every process on top of the production profile's (the
+        fault tests route the stores through their proxies); `with_web`: the web app too."""
         self.workdir, self.stores = workdir, stores
         lb_rasa, lb_actions, lb_stats, web, *own = _distinct_free_ports(8)
         self.lb_url = f"http://127.0.0.1:{lb_rasa}"
         self.stats_url = f"http://127.0.0.1:{lb_stats}/stats;csv"
         base = service_environment(
-            {**os.environ, **production_environment(stores, lb_rasa, lb_actions, web)})
+            {**os.environ, **production_environment(stores, lb_rasa, lb_actions, web), **(overrides or {})})
         self.ports = dict(zip([*RASA_REPLICAS, *ACTION_SERVERS], own))
         self.stacks: dict[str, Stack] = {}
         for name in RASA_REPLICAS:
@@ -163,6 +168,10 @@ class Cluster:
         for name in ACTION_SERVERS:
             env = {**base, "ACTION_SERVER_PORT": str(self.ports[name])}
             self.stacks[name] = Stack(env, workdir, [action_service(env, name)])
+        if with_web:
+            self.stacks["web"] = Stack(base, workdir, [Service(
+                "web", [str(APP_PYTHON), "-m", "autofinance.entrypoints.web"],
+                f"http://127.0.0.1:{web}/health")])
         lb_env = {**base, **haproxy_environment(lb_rasa, lb_actions, lb_stats, self.ports)}
         self.stacks["haproxy"] = Stack(lb_env, workdir, [Service(
             "haproxy", [str(HAPROXY), "-db", "-f", str(HAPROXY_CONFIG)],
@@ -210,6 +219,18 @@ class Cluster:
         assert process is not None
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+    def restart(self, name: str) -> None:
+        """Starts a killed process again (as the launcher or an orchestrator would)."""
+        stack = self.stacks[name]
+        stack.start_one(stack.services[0])
+
+    def healthy(self, name: str) -> bool:
+        try:
+            with urllib.request.urlopen(self.stacks[name].services[0].health_url, timeout=2) as r:
+                return r.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
 
     def log(self, name: str) -> str:
         return (self.workdir / f"{name}.log").read_text(errors="replace")
