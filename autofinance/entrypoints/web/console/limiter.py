@@ -15,6 +15,8 @@ import uuid
 from collections import deque
 from typing import Any, Optional
 
+import redis
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_LIMIT, DEFAULT_WINDOW_SECONDS = 20, 15 * 60
@@ -59,8 +61,6 @@ class SharedSignInLimiter(SignInLimiter):
     def __init__(self, url: str, key_prefix: str, limit: int = DEFAULT_LIMIT,
                  window_seconds: float = DEFAULT_WINDOW_SECONDS, client: Any = None) -> None:
         super().__init__(limit, window_seconds)
-        import redis
-
         self.redis = client or redis.Redis.from_url(url, socket_timeout=0.5,
                                                     socket_connect_timeout=0.5)
         self.key_prefix = key_prefix
