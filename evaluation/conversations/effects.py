@@ -132,9 +132,11 @@ def autopay_enrolled(before: Snapshot, after: Snapshot) -> Optional[tuple[Decima
 
 def autopay_changed(before: Snapshot, after: Snapshot) -> Optional[tuple[Decimal, ...]]:
     """Active autopay before and after, and the active enrolment's day, funding source or amount
-    (or the enrolment itself) differs."""
+    (or the enrolment itself) differs; or a change the service audited during the scenario (an
+    enrolment made and then changed in one conversation shows no difference of the first kind)."""
     old, new = _active(before), _active(after)
-    return _holds(bool(old) and bool(new) and old != new)
+    audited = any(a == "autopay_changed" and i not in before.audit for i, a in after.audit.items())
+    return _holds((bool(old) and bool(new) and old != new) or (bool(new) and audited))
 
 
 def autopay_cancelled(before: Snapshot, after: Snapshot) -> Optional[tuple[Decimal, ...]]:

@@ -155,6 +155,15 @@ def test_autopay_enrolled_changed_and_cancelled_follow_the_active_enrolment() ->
     assert set(happened(on, off)) == {"autopay_cancelled"}
 
 
+def test_autopay_enrolled_and_then_changed_in_one_scenario_counts_as_both() -> None:
+    changed_after_enrolling = replace(BEFORE, autopay={6: (True, 25, 1, Decimal("452.18"))},
+                                      audit={**BEFORE.audit, 901: "autopay_enrolled",
+                                             902: "autopay_changed"})
+    assert set(happened(BEFORE, changed_after_enrolling)) >= {"autopay_enrolled", "autopay_changed"}
+    only_enrolled = replace(changed_after_enrolling, audit={**BEFORE.audit, 901: "autopay_enrolled"})
+    assert "autopay_changed" not in happened(BEFORE, only_enrolled)
+
+
 def test_a_contact_change_is_sent_then_changed_only_when_confirmed_and_different() -> None:
     sent = replace(BEFORE, contact_changes={7: ("email", False, False)})
     changed = replace(sent, contact_changes={7: ("email", True, False)},
