@@ -3,10 +3,13 @@
 First the busiest level runs once to measure the maximum throughput; then the same number of
 customers hold a steady 70% of it for `minutes`, each pausing between messages as needed (a
 person reading the answer), through whole servicing conversations. Every minute records the
-messages, errors, p50/p99, each service's memory (Pss: shared pages once), open files and open
-SQLite database files. The verdicts: memory after the first (warm-up) minute grows less than
-5%, each minute's p99 stays within 20% of the first minute's, open files and database files
-stay flat (within `FLAT_SLACK`). reports/bench/soak.md and soak.svg.
+messages, errors, p50/p99, and of each service its memory (Pss: shared pages once), open files,
+open SQLite database files and open sockets (its connections: the customers' and the services'
+to each other). The verdicts: no service's memory grows by 5% or more from the first minutes
+after the warm-up minute to the last ones (means of `TREND_MINUTES`), each minute's p99 stays
+within 20% of the first minute's, 0 errors, open files and database files stay flat (within
+`FLAT_SLACK`), and connections do not trend upward (they rise and fall with the customers
+waiting at any moment). reports/bench/soak.md and soak.svg.
 """
 from __future__ import annotations
 
@@ -34,6 +37,8 @@ MEMORY_GROWTH_LIMIT = 0.05  # after the warm-up minute
 P99_DRIFT_LIMIT = 0.20  # against the first minute
 IDENTITIES_EACH = 150  # synthetic customers each simulated customer takes in turn (50 x 150 seeded)
 FLAT_SLACK = 2  # open files / database files may differ by this much from the warm-up minute
+TREND_MINUTES = 3  # memory and connections: the mean of the first and the last this many minutes
+CONNECTION_GROWTH_LIMIT = 0.10
 
 
 @dataclass
@@ -44,8 +49,9 @@ class Minute:
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     memory_mb: dict[str, float] = field(default_factory=dict)  # service -> Pss of its tree
-    open_files: dict[str, int] = field(default_factory=dict)
-    database_files: dict[str, int] = field(default_factory=dict)  # open *.db files (SQLite)
+    open_files: dict[str, int] = field(default_factory=dict)  # not sockets
+    database_files: dict[str, int] = field(default_factory=dict)  # of those, SQLite files
+    sockets: dict[str, int] = field(default_factory=dict)  # open connections
 
     def percentile(self, p: float) -> float:
         if not self.latencies_ms:
@@ -58,34 +64,47 @@ class Minute:
         return len(self.latencies_ms) / WINDOW_SECONDS
 
 
-def descriptors(pid: int) -> tuple[int, int]:
-    """(open files, open SQLite database files) of a process and its descendants."""
-    files = databases = 0
+def descriptors(pid: int) -> tuple[int, int, int]:
+    """(open files, of them SQLite database files, open sockets) of a process and its
+    descendants. Pipes and event-loop handles count as files: they too must stay flat."""
+    files = databases = sockets = 0
     for member in [pid, *servers.children(pid)]:
         try:
-            for entry in Path(f"/proc/{member}/fd").iterdir():
-                files += 1
-                try:
-                    databases += os.readlink(entry).endswith((".db", ".locks", ".relay"))
-                except OSError:
-                    continue
+            entries = list(Path(f"/proc/{member}/fd").iterdir())
         except OSError:  # ended while we looked
             continue
-    return files, databases
+        for entry in entries:
+            try:
+                target = os.readlink(entry)
+            except OSError:
+                continue
+            if target.startswith("socket:"):
+                sockets += 1
+                continue
+            files += 1
+            databases += target.endswith((".db", ".locks", ".relay"))
+    return files, databases, sockets
 
 
-def verdicts(minutes: list[Minute], service: str = "rasa") -> list[str]:
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def verdicts(minutes: list[Minute]) -> list[str]:
     """The soak's targets, each with its figures and "met" or "NOT met"."""
     if len(minutes) < 3:
         return ["NOT met: fewer than three minutes were measured"]
-    warm, first, last = minutes[0], minutes[0], minutes[-1]
-    settled = minutes[1]  # memory is judged after the warm-up minute
+    first, settled, after = minutes[0], minutes[1], minutes[1:]  # minute 1 warms up
+    span = max(1, min(TREND_MINUTES, len(after) // 2))
+    early, late = after[:span], after[-span:]
     lines = []
-    start_mb, end_mb = settled.memory_mb.get(service, 0), last.memory_mb.get(service, 0)
-    growth = (end_mb - start_mb) / start_mb if start_mb else float("inf")
-    lines.append(f"{service} memory {start_mb:.0f} MB after warm-up, {end_mb:.0f} MB at the end: "
-                 f"{growth:+.1%} (< {MEMORY_GROWTH_LIMIT:.0%}): "
-                 f"{'met' if growth < MEMORY_GROWTH_LIMIT else 'NOT met'}")
+    for name in sorted(first.memory_mb):
+        start = _mean([m.memory_mb.get(name, 0) for m in early])
+        end = _mean([m.memory_mb.get(name, 0) for m in late])
+        growth = (end - start) / start if start else float("inf")
+        lines.append(f"{name} memory {start:.0f} MB after warm-up, {end:.0f} MB at the end: "
+                     f"{growth:+.1%} (< {MEMORY_GROWTH_LIMIT:.0%}): "
+                     f"{'met' if growth < MEMORY_GROWTH_LIMIT else 'NOT met'}")
     worst = max(m.percentile(99) for m in minutes)
     drift = (worst - first.percentile(99)) / first.percentile(99) if first.latencies_ms else float("inf")
     lines.append(f"p99 {first.percentile(99):.0f} ms in the first minute, at most {worst:.0f} ms "
@@ -95,12 +114,18 @@ def verdicts(minutes: list[Minute], service: str = "rasa") -> list[str]:
     lines.append(f"errors: {errors} (0): {'met' if errors == 0 else 'NOT met'}")
     for label, reading in (("open files", lambda m: m.open_files),
                            ("open database files", lambda m: m.database_files)):
-        for name in sorted(reading(warm)):
-            values = [reading(m).get(name, 0) for m in minutes[1:]]
+        for name in sorted(reading(first)):
+            values = [reading(m).get(name, 0) for m in after]
             base = reading(settled).get(name, 0)
             flat = all(abs(v - base) <= FLAT_SLACK for v in values)
             lines.append(f"{name} {label}: {min(values)}–{max(values)} after warm-up "
                          f"(flat within {FLAT_SLACK}): {'met' if flat else 'NOT met'}")
+    for name in sorted(first.sockets):
+        start = _mean([m.sockets.get(name, 0) for m in early])
+        end = _mean([m.sockets.get(name, 0) for m in late])
+        rising = end > start * (1 + CONNECTION_GROWTH_LIMIT) + FLAT_SLACK
+        lines.append(f"{name} connections: {start:.0f} after warm-up, {end:.0f} at the end "
+                     f"(no rise beyond {CONNECTION_GROWTH_LIMIT:.0%}): {'NOT met' if rising else 'met'}")
     return lines
 
 
@@ -111,14 +136,14 @@ def markdown(minutes: list[Minute], rate: float, maximum: float, customers: int)
              f"{rate:.1f} msg/s ({SHARE_OF_MAXIMUM:.0%}) for {len(minutes)} minutes.", "",
              "| minute | msg/s | errors | p50 | p99 | " +
              " | ".join(f"{s} MB" for s in services) + " | " +
-             " | ".join(f"{s} files (db)" for s in services) + " |",
+             " | ".join(f"{s} files (db) / sockets" for s in services) + " |",
              "|" + "---|" * (5 + 2 * len(services))]
     for number, m in enumerate(minutes, start=1):
         lines.append(f"| {number} | {m.per_second:.1f} | {m.errors} | {m.percentile(50):.0f} ms | "
                      f"{m.percentile(99):.0f} ms | " +
                      " | ".join(f"{m.memory_mb.get(s, 0):.0f}" for s in services) + " | " +
-                     " | ".join(f"{m.open_files.get(s, 0)} ({m.database_files.get(s, 0)})"
-                                for s in services) + " |")
+                     " | ".join(f"{m.open_files.get(s, 0)} ({m.database_files.get(s, 0)}) / "
+                                f"{m.sockets.get(s, 0)}" for s in services) + " |")
     lines += ["", "## Targets", "", *[f"- {line}" for line in verdicts(minutes)], "",
               "![soak](soak.svg)", ""]
     return "\n".join(lines)
@@ -232,7 +257,8 @@ def main(customers: int, seeded: Path, minutes: float, work: Path, out: Path) ->
                     continue
                 pid = service.process.pid
                 minute.memory_mb[service.name] = servers.tree_proportional_memory_mb(pid)
-                minute.open_files[service.name], minute.database_files[service.name] = descriptors(pid)
+                (minute.open_files[service.name], minute.database_files[service.name],
+                 minute.sockets[service.name]) = descriptors(pid)
 
         windows = asyncio.run(_soak(stack.env["RASA_URL"], customers, rate, minutes, new_script,
                                     sample))

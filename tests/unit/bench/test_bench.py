@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -151,20 +152,20 @@ def test_a_stack_that_does_not_come_up_is_stopped_whole(monkeypatch: pytest.Monk
 
 
 def minute(at: float, p99: float, rasa_mb: float, files: int = 40, databases: int = 6,
-           errors: int = 0) -> soak.Minute:
+           errors: int = 0, sockets: int = 100) -> soak.Minute:
     return soak.Minute(at=at, latencies_ms=[p99 / 2] * 98 + [p99] * 2, errors=errors,
                        memory_mb={"rasa": rasa_mb}, open_files={"rasa": files},
-                       database_files={"rasa": databases})
+                       database_files={"rasa": databases}, sockets={"rasa": sockets})
 
 
 def test_a_steady_soak_meets_every_target() -> None:
-    minutes = [minute(60, 100, 700), minute(120, 105, 760), minute(180, 110, 770),
-               minute(240, 112, 775, files=41)]
+    minutes = [minute(60, 100, 700), minute(120, 105, 760, sockets=140),
+               minute(180, 110, 770, sockets=90), minute(240, 112, 775, files=41, sockets=120)]
     lines = soak.verdicts(minutes)
     assert all(line.endswith(": met") for line in lines), lines
-    assert "760 MB after warm-up, 775 MB at the end: +2.0%" in lines[0]
+    assert "760 MB after warm-up, 775 MB at the end: +2.0%" in lines[0]  # sockets rise and fall
     text = soak.markdown(minutes, rate=35.0, maximum=50.0, customers=50)
-    assert "| 4 | 1.7 | 0 | 56 ms | 112 ms | 775 | 41 (6) |" in text
+    assert "| 4 | 1.7 | 0 | 56 ms | 112 ms | 775 | 41 (6) / 120 |" in text
     root = ElementTree.fromstring(soak.chart(minutes))
     assert len(list(root.iter("{http://www.w3.org/2000/svg}polyline"))) == 2
 
@@ -178,11 +179,15 @@ def test_a_leak_drift_or_growing_files_is_not_met() -> None:
     assert "NOT met" in soak.verdicts(failing)[2]
     files = [minute(60, 100, 700), minute(120, 100, 700), minute(180, 100, 700, files=50)]
     assert any("open files" in line and "NOT met" in line for line in soak.verdicts(files))
+    leaking_connections = [minute(60, 100, 700), minute(120, 100, 700, sockets=100),
+                           minute(180, 100, 700, sockets=150)]
+    assert any("connections" in line and "NOT met" in line
+               for line in soak.verdicts(leaking_connections))
     assert soak.verdicts(files[:2]) == ["NOT met: fewer than three minutes were measured"]
 
 
-def test_descriptors_count_open_files_and_database_files_of_a_process_tree(tmp_path: Path) -> None:
-    before_files, before_databases = soak.descriptors(os.getpid())
-    with open(tmp_path / "x.db", "w"), open(tmp_path / "y.txt", "w"):
-        files, databases = soak.descriptors(os.getpid())
-    assert files == before_files + 2 and databases == before_databases + 1
+def test_descriptors_count_files_database_files_and_sockets_of_a_process_tree(tmp_path: Path) -> None:
+    before_files, before_databases, before_sockets = soak.descriptors(os.getpid())
+    with open(tmp_path / "x.db", "w"), open(tmp_path / "y.txt", "w"), socket.socket():
+        files, databases, sockets = soak.descriptors(os.getpid())
+    assert (files, databases, sockets) == (before_files + 2, before_databases + 1, before_sockets + 1)
