@@ -77,5 +77,5 @@ def test_one_conversation_hammered_on_both_replicas_takes_one_turn_at_a_time(
     assert all(replies for replies in answers.values())
     turns = stored_turns(cluster.stores, sender)
     # stored once each, and each followed by its answer before the next message was read
-    assert sorted(turn.text for turn in turns) == sorted(texts)
+    assert sorted(turn.user_text for turn in turns) == sorted(texts)
     assert all(turn.bot_texts for turn in turns), turns
