@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 import aiohttp
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
@@ -37,30 +37,28 @@ logger = logging.getLogger(__name__)
 
 APOLOGY = "utter_service_trouble"
 RETRY_PAUSE_SECONDS = 0.5
-_STOCK: Dict[Text, Any] = {}
+_STOCK: Dict[Tuple[type, Text], Any] = {}  # (class, method) -> Rasa's own
+
+
+def _patches() -> List[Tuple[type, Text, Any]]:
+    return [(RemoteAction, "run", _run_or_apologise),
+            (Agent, "handle_message", _handle_or_apologise),
+            (FailSafeTrackerStore, "retrieve", _retrieve_or_raise),
+            (FailSafeTrackerStore, "save", _save_or_raise),
+            (FailSafeTrackerStore, "retrieve_full_tracker", _retrieve_full_or_raise)]
 
 
 def install() -> None:
     if _STOCK:
         return
-    _STOCK.update(run=RemoteAction.run, handle=Agent.handle_message,
-                  retrieve=FailSafeTrackerStore.retrieve, save=FailSafeTrackerStore.save,
-                  retrieve_full=FailSafeTrackerStore.retrieve_full_tracker)
-    RemoteAction.run = _run_or_apologise  # type: ignore[assignment]
-    Agent.handle_message = _handle_or_apologise  # type: ignore[assignment]
-    FailSafeTrackerStore.retrieve = _retrieve_or_raise  # type: ignore[assignment]
-    FailSafeTrackerStore.save = _save_or_raise  # type: ignore[assignment]
-    FailSafeTrackerStore.retrieve_full_tracker = _retrieve_full_or_raise  # type: ignore[assignment]
+    for owner, name, replacement in _patches():
+        _STOCK[(owner, name)] = getattr(owner, name)
+        setattr(owner, name, replacement)
 
 
 def uninstall() -> None:
-    if not _STOCK:
-        return
-    RemoteAction.run = _STOCK["run"]  # type: ignore[assignment]
-    Agent.handle_message = _STOCK["handle"]  # type: ignore[assignment]
-    FailSafeTrackerStore.retrieve = _STOCK["retrieve"]  # type: ignore[assignment]
-    FailSafeTrackerStore.save = _STOCK["save"]  # type: ignore[assignment]
-    FailSafeTrackerStore.retrieve_full_tracker = _STOCK["retrieve_full"]  # type: ignore[assignment]
+    for (owner, name), stock in _STOCK.items():
+        setattr(owner, name, stock)
     _STOCK.clear()
 
 
@@ -95,7 +93,7 @@ async def _run_or_apologise(self: RemoteAction, output_channel: Any, nlg: Any, t
     """The custom action; when the action server cannot run it, the apology and a stop."""
     for attempt in (1, 2):
         try:
-            return await _STOCK["run"](self, output_channel, nlg, tracker, domain)
+            return await _STOCK[(RemoteAction, "run")](self, output_channel, nlg, tracker, domain)
         except ActionExecutionRejection:
             raise  # a form's "not my turn": Rasa's own flow
         except RasaException as error:
@@ -111,7 +109,7 @@ async def _run_or_apologise(self: RemoteAction, output_channel: Any, nlg: Any, t
 async def _handle_or_apologise(self: Agent, message: Any) -> Optional[List[Dict[Text, Any]]]:
     """Rasa's handling of a message; when a store or broker fails, the apology instead."""
     try:
-        return await _STOCK["handle"](self, message)
+        return await _STOCK[(Agent, "handle_message")](self, message)
     except asyncio.CancelledError:
         raise
     except Exception:  # noqa: BLE001 - anything: the customer must hear something
