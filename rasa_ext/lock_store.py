@@ -61,18 +61,24 @@ class AtomicLockStore(LockStore, abc.ABC):
         self.change(conversation_id, lambda _stored: None)
 
     def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
-        issued: list[int] = []
+        return self._take_ticket(conversation_id)[0]
+
+    def _take_ticket(self, conversation_id: Text) -> tuple[int, Optional[TicketLock]]:
+        """A new ticket, and the lock as it was written when that ticket is first in line
+        (its turn has come: nobody need read the lock again to know it)."""
+        taken: list[tuple[int, Optional[TicketLock]]] = []
 
         def take(stored: Optional[TicketLock]) -> TicketLock:
             lock = stored or TicketLock(conversation_id)
-            issued[:] = [lock.issue_ticket(self.ticket_seconds)]
+            number = lock.issue_ticket(self.ticket_seconds)
+            taken[:] = [(number, lock if not lock.is_locked(number) else None)]
             return lock
 
         try:
             self.change(conversation_id, take)
         except Exception as error:  # the backend is down: Rasa's own error for it
             raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
-        return issued[0]
+        return taken[0]
 
     def renew(self, conversation_id: Text, ticket_number: int) -> None:
         """Moves the ticket's expiry `ticket_seconds` ahead (its holder is alive)."""
@@ -108,10 +114,10 @@ class AtomicLockStore(LockStore, abc.ABC):
     async def lock(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME,
                    wait_time_in_seconds: float = 1) -> AsyncGenerator[TicketLock, None]:
         """Rasa's lock, with the ticket renewed while this holder waits and serves."""
-        ticket = self.issue_ticket(conversation_id)
+        ticket, ours_now = self._take_ticket(conversation_id)
         renewing = asyncio.ensure_future(self._keep_alive(conversation_id, ticket))
         try:
-            yield await self._wait_for_turn(conversation_id, ticket)
+            yield ours_now or await self._wait_for_turn(conversation_id, ticket)
         finally:
             renewing.cancel()
             try:
