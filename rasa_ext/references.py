@@ -54,6 +54,11 @@ IDENTITY_FORM = "identity_form"
 NUMBERED_CHANNEL_MARKS = ("twilio", "sms", "whatsapp")
 # Events after which earlier buttons are no longer on offer.
 BOUNDARY_EVENTS = frozenset({"user", "session_started", "restart", "rewind"})
+# Questions on the side that leave an offer standing: its buttons still count after them.
+DIGRESSION_INTENTS = frozenset({"faq", "out_of_scope", "nlu_fallback", "bot_challenge",
+                                "check_balance", "next_payment", "past_due", "loan_terms",
+                                "payment_history"})
+MAX_DIGRESSIONS = 2
 
 
 @dataclass(frozen=True)
@@ -70,12 +75,17 @@ class Button:
 
 def offered_buttons(events: Sequence[Mapping[Text, Any]]) -> List[Button]:
     """The buttons of the latest bot message that had any since the latest user message
-    (events oldest first); [] when none was offered, or when the identity form is active and
-    the very latest bot message has none."""
+    (events oldest first), or before up to `MAX_DIGRESSIONS` questions answered in between
+    ("the first option" after "what are your hours?"); [] when none was offered, or when the
+    identity form is active and the very latest bot message has none."""
     latest_bot_seen = False
+    digressions = 0
     for event in reversed(events):
         kind = event.get("event")
-        if kind in BOUNDARY_EVENTS:
+        if kind == "user" and digressions < MAX_DIGRESSIONS and _is_digression(event):
+            digressions += 1
+            continue
+        if kind in BOUNDARY_EVENTS or kind == "active_loop" and digressions:
             return []
         if kind != "bot":
             continue
@@ -86,6 +96,14 @@ def offered_buttons(events: Sequence[Mapping[Text, Any]]) -> List[Button]:
             return buttons
         latest_bot_seen = True
     return []
+
+
+def _is_digression(event: Mapping[Text, Any]) -> bool:
+    """Whether a user message was a question on the side, after which an offer still stands."""
+    parse_data = event.get("parse_data")
+    intent = parse_data.get("intent") if isinstance(parse_data, Mapping) else None
+    name = intent.get("name") if isinstance(intent, Mapping) else None
+    return isinstance(name, str) and name.split("/")[0] in DIGRESSION_INTENTS
 
 
 def _buttons_of(event: Mapping[Text, Any]) -> List[Button]:
@@ -136,6 +154,11 @@ _FUZZY_VOCAB = ("option", "number", "choice", "button", "please", "thanks") + tu
 _POLITE = frozenset({"please", "pls", "plz", "plse", "pleas", "thanks", "thanx", "thx", "ty",
                      "tks", "thankyou", "ok", "okay"})
 _DEICTIC = frozenset({"that", "this"})
+_LEAD_INS = tuple(tuple(phrase.split()) for phrase in (
+    "ok", "okay", "k", "yes", "yeah", "yep", "yup", "sure", "hmm", "um", "umm", "uh", "so", "well",
+    "alright", "fine", "great", "i'll take", "ill take", "i'll go with", "ill go with",
+    "i'll do", "let's do", "lets do", "let's go with", "lets go with", "go with", "i choose",
+    "i pick", "i'd like", "id like", "i want", "i'll have", "give me"))
 _DIGITS = re.compile(r"[1-9][0-9]?")
 _ORDINAL_DIGITS = re.compile(r"([1-9][0-9]?)(?:st|nd|rd|th)")
 _EDGE_PUNCTUATION = " \t\r\n.,!?;:'\"()[]{}<>-*_~`\u2019\u2018\u201c\u201d"
@@ -155,13 +178,37 @@ LAST = -1
 
 
 def parse_reference(text: Optional[Text]) -> Optional[Reference]:
-    """The button reference `text` is, and nothing more; None otherwise."""
+    """The button reference `text` is, and nothing more; None otherwise. A lead-in or a
+    "then" ("ok, the first option then", "I'll take the second one") goes with a position or
+    an ordinal, never with a bare number ("ok 2", "I want 2": amounts as often as choices)."""
     words = _words(text)
-    if not words or len(words) > 5:
+    core = _without_lead_in(words)
+    if not core or len(core) > 5:
         return None
-    if words[0] == "the" and len(words) > 1:
-        return _reference(words[1:], after_the=True)
-    return _reference(words, after_the=False)
+    if core[0] == "the" and len(core) > 1:
+        reference = _reference(core[1:], after_the=True)
+    else:
+        reference = _reference(core, after_the=False)
+    if reference is not None and reference.kind == "number" and len(core) < len(words):
+        return None
+    return reference
+
+
+def _without_lead_in(words: List[Text]) -> List[Text]:
+    """`words` without a leading "ok" / "yes" / "I'll take" / "let's go with" and a trailing
+    "then"."""
+    core = list(words)
+    while len(core) > 1 and core[-1] == "then":
+        core.pop()
+    stripped = True
+    while stripped and len(core) > 1:
+        stripped = False
+        for lead in _LEAD_INS:
+            if len(core) > len(lead) and tuple(core[:len(lead)]) == lead:
+                core = core[len(lead):]
+                stripped = True
+                break
+    return core
 
 
 def _words(text: Optional[Text]) -> List[Text]:
@@ -409,12 +456,16 @@ def payload_for(message: Any, tracker: Any) -> Optional[Text]:
 
 
 def latest_turn(tracker: Any) -> List[Dict[Text, Any]]:
-    """The tracker's events since its latest user message (that one included), as dicts, after
-    one giving the active loop: all `referenced_button` reads."""
+    """The tracker's events since its latest user messages (as many as digressions may be
+    crossed, and one more), as dicts, after one giving the active loop: all
+    `referenced_button` reads."""
     tail: List[Dict[Text, Any]] = []
+    users = 0
     for event in reversed(tracker.events):
         tail.append(event.as_dict())
-        if getattr(event, "type_name", None) in BOUNDARY_EVENTS:
+        kind = getattr(event, "type_name", None)
+        users += kind == "user"
+        if kind in BOUNDARY_EVENTS and (kind != "user" or users > MAX_DIGRESSIONS):
             break
     tail.append({"event": "active_loop", "name": tracker.active_loop_name})
     tail.reverse()

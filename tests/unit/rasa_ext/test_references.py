@@ -200,6 +200,52 @@ def test_the_last_message_with_buttons_in_the_turn_counts() -> None:
     assert referenced_payload("1", SMS, turn[:2]) == "/make_payment"
 
 
+def asked(text: str, intent: str, channel: str = SMS) -> dict[str, Any]:
+    """A user message the NLU read as `intent`."""
+    return {**user(text, channel), "parse_data": {"text": text, "intent": {"name": intent},
+                                                   "entities": []}}
+
+
+@pytest.mark.parametrize("text, position", [
+    ("ok. the first option then", 1), ("ok the second one", 2), ("I'll take the second one", 2),
+    ("let's go with option 3", 3), ("yes, the last one please", 3), ("hmm the first one", 1),
+    ("the second one then", 2), ("i'd like the 3rd option", 3), ("okay, option 2 then", 2),
+])
+def test_a_lead_in_or_a_then_goes_with_a_position(text: str, position: int) -> None:
+    assert pick(text, PAYMENT) == position
+
+
+@pytest.mark.parametrize("text", ["ok 2", "yes 2", "I want 2", "2 then", "ok two", "sure 1",
+                                  "ok the 2", "ok", "yes", "then"])
+def test_a_lead_in_never_makes_a_bare_number_a_choice(text: str) -> None:
+    assert pick(text, PAYMENT) is None
+
+
+def test_an_offer_stands_after_a_question_on_the_side() -> None:
+    """ "what are your hours?" between the options and "the first option": still the options."""
+    hours = offered(PAYMENT) + [asked("what time do you close", "faq/support_hours"),
+                                action("utter_faq"), bot("We're open 8am-8pm."),
+                                action("action_listen")]
+    assert referenced_payload("the first option", SMS, hours) == PAYMENT[0]["payload"]
+    two = hours + [asked("and what's my balance", "check_balance"), bot("$1,204.11"),
+                   action("action_listen")]
+    assert referenced_payload("the last one", WEB, two) == PAYMENT[-1]["payload"]
+    three = two + [asked("blorf", "nlu_fallback"), bot("Sorry?"), action("action_listen")]
+    assert referenced_payload("the last one", WEB, three) is None  # at most two side questions
+    newer = hours + [asked("huh", "out_of_scope"), bot("Talk to a person?", ONE)]
+    assert referenced_payload("that one", WEB, newer) == ONE[0]["payload"]  # the newest offer
+
+
+def test_an_answer_or_a_new_task_ends_the_offer() -> None:
+    for intent in ("deny", "affirm", "inform", "make_payment", "cancel", "greet"):
+        events = offered(PAYMENT) + [asked("something", intent), bot("Okay."),
+                                     action("action_listen")]
+        assert referenced_payload("the first option", SMS, events) is None, intent
+    form = offered(PAYMENT) + [loop("payment_form"), asked("what's my balance", "check_balance"),
+                               bot("$1,204.11"), action("action_listen")]
+    assert referenced_payload("the first option", SMS, form) is None
+
+
 def test_buttons_from_before_a_new_session_or_a_restart_do_not_count() -> None:
     for boundary in ({"event": "session_started"}, {"event": "restart"}, {"event": "rewind"}):
         events = offered(PAYMENT) + [boundary, action("action_listen")]
