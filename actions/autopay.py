@@ -83,7 +83,8 @@ class ActionCheckAutopay(AccountAction):
             dispatcher.utter_message(text=f"Your autopay now takes {now}. Let's change it.")
             return [*prefill, SlotSet("autopay_enrolled", True), FollowupAction("autopay_form")]
         dispatcher.utter_message(
-            text=f"You're already on autopay: {now}. Would you like to change the account or the day?",
+            text=f"You're already on autopay: {now}. Would you like to change the account or the day "
+                 f"(any day from the {ordinal(autopay.FIRST_DAY)} to the {ordinal(autopay.LAST_DAY)})?",
             buttons=[{"title": "Yes, change it", "payload": "/affirm"},
                      {"title": "No, keep it as it is", "payload": "/deny"}],
         )

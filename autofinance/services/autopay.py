@@ -38,6 +38,8 @@ from autofinance.services.errors import (
 
 logger = logging.getLogger(__name__)
 
+FIRST_DAY, LAST_DAY = 1, 28  # the days of the month an enrolment may debit on
+
 _SUBJECTS = {"autopay_enrolled": "Your Meridian Auto Finance autopay is set up",
              "autopay_changed": "Your Meridian Auto Finance autopay was changed",
              "autopay_cancelled": "Your Meridian Auto Finance autopay was cancelled"}
@@ -241,7 +243,7 @@ def _status(day: int, amount: Decimal, source_masked: str, today: date) -> Autop
 
 def _checked_day(day: Any) -> int:
     """1 to 28 only: a 29th-31st would silently move in short months."""
-    if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= 28:
+    if isinstance(day, bool) or not isinstance(day, int) or not FIRST_DAY <= day <= LAST_DAY:
         raise InvalidAutopayDay()
     return day
 
