@@ -23,6 +23,20 @@ _NOT_A_STATEMENT = re.compile(r"\d{5,}|\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[/.-]\
 YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
 
 
+def _answers_this_action(tracker: Tracker, action: str) -> bool:
+    """Whether the latest message answers what `action` asked just before it (not, say, the
+    verification code that came before the task's first answer)."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
+            return event.get("name") == action
+    return False
+
+
 class ActionSendStatement(AnswerAction):
     """Emails a signed link to the statement named (the latest if none); never shown in the chat."""
 
@@ -32,8 +46,13 @@ class ActionSendStatement(AnswerAction):
     async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         settings = container().settings
-        asked = _NOT_A_STATEMENT.sub(" ", details.task_request(tracker).text or tracker.latest_message.get("text") or "")
-        if tracker.latest_message.get("intent", {}).get("name") == "affirm":
+        intent = tracker.latest_message.get("intent", {}).get("name")
+        latest = tracker.latest_message.get("text") or ""
+        # "March" in answer to "which would you like?" names it; else the request that began the task
+        request = latest if _answers_this_action(tracker, self.name()) else \
+            details.task_request(tracker).text or latest
+        asked = _NOT_A_STATEMENT.sub(" ", request)
+        if intent == "affirm":
             asked = "latest"  # "yes" to the latest one, offered first below
         requested = await call(documents.send_requested_document, customer.customer_id, asked, container().uow(),
                                settings.public_base_url, settings.secret_pepper,
@@ -44,6 +63,12 @@ class ActionSendStatement(AnswerAction):
         if sent is None and first is None:
             dispatcher.utter_message(text="There are no monthly statements on your account yet. I can email "
                                           "you your contract: just say \"the contract\".")
+            return details.consumed(tracker)
+        if requested.undecided:
+            dispatcher.utter_message(text=f"Sure. {oldest} are available, and your contract. Which would "
+                                          "you like? Tell me the month, or pick one below.", buttons=[
+                                              {"title": "The latest statement", "payload": "the latest statement"},
+                                              {"title": "My contract", "payload": "my contract"}])
             return details.consumed(tracker)
         if sent is None:
             dispatcher.utter_message(text=f"I can't find that one. {oldest} are available, and your contract. "

@@ -66,6 +66,7 @@ class RequestedDocument:
     sent: Optional[DocumentLinkSent]
     is_contract: bool
     oldest_statement: Optional[str]  # the oldest statement on offer ('November 2025'), if any
+    undecided: bool = False  # "one of my old statements, not sure which": nothing sent, ask which
 
 
 def _documents(account: Account, today: date) -> list[StatementInfo]:
@@ -99,6 +100,19 @@ def list_statements(customer_id: int, uow: UnitOfWork, today: date) -> list[Stat
 _MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
 _MONTHS |= {name.lower(): number for number, name in enumerate(calendar.month_abbr) if name}
 _MONTHS["sept"] = 9
+
+
+# "one of my old statements", "not sure which month yet", "some older statements": a statement,
+# but not yet which one ("my last / previous statement" names the latest)
+_UNDECIDED = re.compile(
+    r"\b(not sure which|(don'?t|do not|dont) know which|one of (my|the|those)|some of (my|the)"
+    r"|an? (old|older|earlier|past) (statement|one)|(old|older|earlier|past|previous) statements"
+    r"|which (month|one)s? (yet|exactly))\b", re.IGNORECASE)
+
+
+def is_undecided(asked: str) -> bool:
+    """Whether the customer wants a statement without having decided which (no month named)."""
+    return bool(_UNDECIDED.search(asked))
 
 
 def choose_document(listed: list[StatementInfo], asked: str) -> Optional[StatementInfo]:
@@ -174,10 +188,18 @@ def send_requested_document(customer_id: int, asked: str, uow: UnitOfWork, base_
         statements = [d for d in listed if d.kind == "statement"]
         oldest = statements[-1].label if statements else None
         chosen = choose_document(listed, asked)
+        if chosen is not None and chosen.kind == "statement" and is_undecided(asked) \
+                and not _names_a_period(asked):
+            return RequestedDocument(None, False, oldest, undecided=True)
         if chosen is None:
             return RequestedDocument(None, False, oldest)
         sent = _email_link(uow, customer_id, chosen, base_url, pepper, now)
         return RequestedDocument(sent, chosen.kind == "contract", oldest)
+
+
+def _names_a_period(asked: str) -> bool:
+    words = re.findall(r"[a-z]+|\d{4}", asked.lower())
+    return any(w in _MONTHS and w != "may" for w in words) or any(w.isdigit() for w in words)
 
 
 def _lender_date(now: datetime, timezone: str) -> date:

@@ -62,3 +62,44 @@ async def test_a_statement_that_is_not_there_is_not_sent(store: Container) -> No
     _, messages = await run(ActionSendStatement(), make_tracker("maria-chat", {"verified": True},
                                                                 intent="inform", text="march 2019"))
     assert "can't find that one" in texts(messages) and _links(store) == []
+
+
+async def test_a_statement_not_yet_chosen_is_asked_for_not_sent(store: Container) -> None:
+    """"one of my old statements, not sure which month yet": the choices, nothing emailed."""
+    verify(store, "maria-chat")
+    for asked in ("I need one of my old statements, not sure which month yet",
+                  "can I get an older statement", "i need some of my past statements"):
+        _, messages = await run(ActionSendStatement(), make_tracker(
+            "maria-chat", {"verified": True}, intent="request_statement", text=asked))
+        assert "Which would you like?" in texts(messages) and _links(store) == [], asked
+    _, messages = await run(ActionSendStatement(), make_tracker(
+        "maria-chat", {"verified": True}, intent="request_statement",
+        text="one of my old statements, the march one"))
+    assert "m****@example.com" in texts(messages) and "statement-" in _links(store)[-1]
+
+
+async def test_the_month_named_in_answer_is_the_one_sent_not_the_first_request(store: Container) -> None:
+    verify(store, "maria-chat")
+    earlier = add_months(add_months(lender_today().replace(day=1), -1), -2)
+    first = {"event": "user", "text": "I need one of my old statements",
+             "parse_data": {"intent": {"name": "request_statement"}, "entities": []}}
+    asked = [first, {"event": "action", "name": "action_send_statement"},
+             {"event": "action", "name": "action_listen"},
+             {"event": "user", "text": f"{earlier:%B}", "parse_data": {"intent": {"name": "inform"}}}]
+    tracker = make_tracker("maria-chat", {"verified": True}, intent="inform", text=f"{earlier:%B}",
+                           events=asked)
+    _, messages = await run(ActionSendStatement(), tracker)
+    assert f"/documents/statement-{earlier:%Y-%m}?" in _links(store)[-1]
+
+
+async def test_the_verification_code_is_never_read_as_the_statement_named(store: Container) -> None:
+    """Right after verification the latest message is the code: the request before it counts."""
+    verify(store, "maria-chat")
+    request = {"event": "user", "text": "I need one of my old statements, not sure which month yet",
+               "parse_data": {"intent": {"name": "request_statement"}, "entities": []}}
+    code = {"event": "user", "text": "123456", "parse_data": {"intent": {"name": "inform"}}}
+    tracker = make_tracker("maria-chat", {"verified": True}, intent="inform", text="123456",
+                           events=[request, {"event": "action", "name": "identity_form"},
+                                   {"event": "action", "name": "action_listen"}, code])
+    _, messages = await run(ActionSendStatement(), tracker)
+    assert "Which would you like?" in texts(messages) and _links(store) == []
