@@ -13,7 +13,7 @@ from actions.answers import AnswerAction
 from actions.details import task_request
 from actions.runtime import AccountAction, call, container, lender_today
 from autofinance.domain.money import format_usd
-from autofinance.domain.parsing import format_long_date, parse_date, your_account
+from autofinance.domain.parsing import format_long_date, mentions_date, parse_date, your_account
 from autofinance.services import accounts, identity, lease_end, payoff
 from autofinance.services.accounts import LoanBalance, PaymentStatus
 from autofinance.services.errors import InvalidPayoffDate, NotALease
@@ -146,7 +146,10 @@ class ActionPayoffQuote(AnswerAction):
     ) -> list[EventType]:
         today = lender_today()
         request = task_request(tracker)
-        asked = next(tracker.get_latest_entity_values("date"), None) or request.entity("date")
+        latest = tracker.latest_message.get("text") or ""
+        # the whole message where it names a day ("a week from today": the entity is only "today")
+        asked = latest if mentions_date(latest) else \
+            next(tracker.get_latest_entity_values("date"), None) or request.entity("date")
         good_through = (parse_date(asked, today) if asked else None) or today + timedelta(days=DEFAULT_PAYOFF_DAYS)
         said = f"{tracker.latest_message.get('text') or ''} {request.text}"
         if _EMAIL_IT.search(said):  # "email me my payoff quote": the quote, by email, at once

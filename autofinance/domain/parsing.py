@@ -193,6 +193,14 @@ def _next_day_of_month(day: int, today: date) -> Optional[date]:
     return None
 
 
+_COUNT = r"(\d{1,3}|a|one|two|three|four|five|six|seven)"
+_FROM_TODAY = re.compile(rf"\b{_COUNT}\s+(day|week)s?\s+from\s+(?:today|now)\b")
+
+
+def _count(word: str) -> int:
+    return 1 if word in {"a", "one"} else int(word) if word.isdigit() else _NUMBER_WORDS[word]
+
+
 def parse_date(text: str, today: date) -> Optional[date]:
     """A payment date from 'tomorrow', 'friday', 'the 15th', '12/3', 'Dec 1st', 'in 5 days'...
 
@@ -203,15 +211,16 @@ def parse_date(text: str, today: date) -> Optional[date]:
     Dates with an explicit year are returned as written, past or not: the service decides.
     """
     t = " ".join(text.lower().replace(",", " ").split())
+    if m := _FROM_TODAY.search(t):  # "a week from today", "10 days from now"
+        return today + timedelta(days=_count(m[1]) * (7 if m[2] == "week" else 1))
     if re.search(r"\b(today|2day|tday|right now|now|asap)\b", t):
         return today
     if re.search(r"\bday after tomorrow\b", t):
         return today + timedelta(days=2)
     if re.search(r"\b(tomorrow|tmrw|tmr)\b", t):
         return today + timedelta(days=1)
-    if m := re.search(r"\bin\s+(\d{1,3}|a|one|two|three|four|five|six|seven)\s+(day|week)s?\b", t):
-        n = 1 if m[1] in {"a", "one"} else int(m[1]) if m[1].isdigit() else _NUMBER_WORDS[m[1]]
-        return today + timedelta(days=n * (7 if m[2] == "week" else 1))
+    if m := re.search(rf"\bin\s+{_COUNT}\s+(day|week)s?\b", t):
+        return today + timedelta(days=_count(m[1]) * (7 if m[2] == "week" else 1))
     if re.search(r"\bnext week\b", t):
         return today + timedelta(days=7)
     found, has_year = _explicit_date(t, today)
@@ -231,7 +240,7 @@ def parse_date(text: str, today: date) -> Optional[date]:
 
 _DATE_WORDS = re.compile(
     rf"\b(?:today|2day|tday|tomorrow|tmrw|tmr|tonight|asap|right now|next week|({_WEEKDAY_RE})|({_MONTH_RE})|"
-    rf"{_DAY_ORDINAL}|in\s+\w+\s+(?:day|week)s?)\b|\b\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?\b", re.IGNORECASE)
+    rf"{_DAY_ORDINAL}|in\s+\w+\s+(?:day|week)s?|\w+\s+(?:day|week)s?\s+from\s+(?:today|now))\b|\b\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?\b", re.IGNORECASE)
 
 
 def mentions_date(text: str) -> bool:

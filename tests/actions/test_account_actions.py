@@ -190,3 +190,15 @@ async def test_asking_for_the_payoff_by_email_emails_it_at_once(store: Container
                                                               intent="payoff_quote",
                                                               text="ok. email me that payoff then"))
     assert "I've emailed your payoff quote" in texts(messages) and "Would you like it by email" not in texts(messages)
+
+
+async def test_a_payoff_for_a_week_from_today_is_quoted_for_that_day(store: Container) -> None:
+    """The date named in words the entity catches only part of ("a week from today")."""
+    verify(store, "maria-chat")
+    week = lender_today() + timedelta(days=7)
+    tracker = make_tracker("maria-chat", {"verified": True}, intent="make_payment",
+                           text="can you do it for a week from today instead? that's when the bank "
+                                "sends the money",
+                           entities=[{"entity": "date", "value": "today"}])
+    _, messages = await run(ActionPayoffQuote(), tracker)
+    assert f"good through {format_long_date(week)}" in texts(messages)

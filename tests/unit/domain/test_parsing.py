@@ -100,6 +100,9 @@ def test_names_the_amount_a_customer_picks_in_words(text: str, expected: Optiona
     ("in a week", date(2026, 12, 1)),
     ("next week", date(2026, 12, 1)),
     ("pay it on 12/3.", date(2026, 12, 3)),
+    ("a week from today", date(2026, 12, 1)),  # not today: "today" is only where it counts from
+    ("two weeks from now", date(2026, 12, 8)),
+    ("10 days from today please", date(2026, 12, 4)),
 ])
 def test_reads_payment_dates_relative_to_today(text: str, expected: date) -> None:
     assert parse_date(text, TODAY) == expected
