@@ -123,6 +123,20 @@ _CLAUSE_BREAK = re.compile(r"\?+|;|,?\s+(?:and\s+also|and|also|plus)\s+|\.\s+", 
 _CORRECTION = re.compile(r"(?:actually|no|nope|sorry|wait|scratch that|i mean|instead)\b", re.IGNORECASE)
 
 
+_TAKEN_BACK = re.compile(r"(?:not|no|nope|sorry|actually|wait|scratch that|i mean|never ?mind)\b",
+                         re.IGNORECASE)
+
+
+def _corrected_clause(clause: str) -> str:
+    """A correcting clause without what it takes back: "actually no sorry, not the payoff, I just
+    want the regular balance" -> "I just want the regular balance" (unchanged if nothing is left
+    or it corrects nothing)."""
+    if not _CORRECTION.match(clause):
+        return clause
+    kept = [piece for piece in clause.split(",") if piece.strip() and not _TAKEN_BACK.match(piece.strip())]
+    return ",".join(kept).strip() or clause
+
+
 def _set_intent(message: Message, ranking: List[tuple[str, float]]) -> None:
     """The message's intent and ranking, from one clause's ranking."""
     ranked = [{"name": name, PREDICTED_CONFIDENCE_KEY: float(confidence)} for name, confidence in ranking]
@@ -282,7 +296,8 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             spans = clause_spans(text)
             if len(spans) < 2:
                 continue
-            features = self._features([text[start:end] for start, end in spans])
+            features = self._features([_corrected_clause(text[start:end]) if index else text[start:end]
+                                       for index, (start, end) in enumerate(spans)])
             rows = self.intents.probabilities(features)
             answer_rows = {name: model.probabilities(features) for name, model in self.answers.items()}
             rankings = [self.intents.ranking(row, length) for row in rows]

@@ -20,7 +20,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from scipy.sparse import random as sparse_random
 
-from rasa_ext.intent_classifier import (ARRAYS_FILE, LinearModel, TfidfIntentClassifier,
+from rasa_ext.intent_classifier import (_corrected_clause, ARRAYS_FILE, LinearModel, TfidfIntentClassifier,
                                         clause_spans, feature_matrix)
 
 EXAMPLES = {
@@ -126,6 +126,9 @@ def second_questions(tmp: Path) -> Dict[str, Any]:
                             if e["entity"] == "also_asked"] for m in messages],
             "main_answer": component._label(messages[-1].get("intent"), messages[-1]),
             "corrected_intent": messages[0].get("intent")["name"],
+            "taken_back": [_corrected_clause(clause) for clause in (
+                "actually no sorry, not the payoff, I just want the regular balance",
+                "actually, make it $250", "no, the debit card", "not the payoff", "and my balance")],
             "clauses": [text[a:b] for a, b in clause_spans(text)],
             "one_clause": clause_spans("pay 300 on friday")}
 

@@ -78,6 +78,9 @@ def test_a_second_question_in_the_message_is_marked(results: dict[str, Any]) -> 
     also = results["second"]["also_asked"][1:]
     assert results["second"]["corrected_intent"] == "check_balance"  # "pay? actually no, my balance"
     assert results["second"]["also_asked"][0] == []  # a correction, not a second question
+    # a correcting clause is read without what it takes back
+    assert results["second"]["taken_back"] == ["I just want the regular balance", "make it $250",
+                                               "the debit card", "not the payoff", "and my balance"]
     assert also[:2] == [["faq/support_hours"], []]  # a common question after an account one; one question
     # two common questions: the one the message's answer is not
     assert {results["second"]["main_answer"], *also[2]} == {"faq/support_hours", "faq/phishing"}
