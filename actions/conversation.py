@@ -111,7 +111,9 @@ class ActionHandleMisunderstanding(Action):
     ) -> list[EventType]:
         count = consecutive_misunderstandings(tracker)
         if count <= 1:
-            dispatcher.utter_message(response="utter_ask_rephrase")
+            # in a task the question it asks again says what fits; outside one, what I can do
+            in_task = bool((tracker.active_loop or {}).get("name"))
+            dispatcher.utter_message(response="utter_ask_rephrase" if in_task else "utter_ask_rephrase_scope")
             return []
         if count < MISUNDERSTANDINGS_BEFORE_HANDOFF:
             dispatcher.utter_message(response="utter_offer_choices")

@@ -92,7 +92,7 @@ async def test_misunderstanding_asks_to_rephrase_then_offers_choices_then_hands_
         tracker = make_tracker("lost-1", intent="nlu_fallback", events=_fallback_events(count))
         events, messages = await run(ActionHandleMisunderstanding(), tracker)
         responses.append(messages[0].get("response") or messages[0].get("text"))
-    assert responses[:2] == ["utter_ask_rephrase", "utter_offer_choices"]
+    assert responses[:2] == ["utter_ask_rephrase_scope", "utter_offer_choices"]
     assert {"event": "pause"} in [{"event": e["event"]} for e in events]
     with store.uow() as uow:
         assert uow.session.scalar(select(HandoffTicket.reason)) == "misunderstanding"
@@ -136,13 +136,21 @@ async def test_a_hand_back_a_new_session_or_a_restart_starts_the_count_again(
                  {"event": "action", "name": "action_listen"}, _user("nlu_fallback", "zzz")]
     tracker = make_tracker("stray-5", intent="nlu_fallback", events=events_in)
     _, messages = await run(ActionHandleMisunderstanding(), tracker)
-    assert [m.get("response") for m in messages] == ["utter_ask_rephrase"]
+    assert [m.get("response") for m in messages] == ["utter_ask_rephrase_scope"]
 
 
 async def test_an_understood_message_resets_the_misunderstanding_count(store: Container) -> None:
     events_in = [*_taken_back("inform", "blorf"), _user("check_balance", "balance"),
                  {"event": "action", "name": "action_check_balance"}, _user("nlu_fallback", "zzz")]
     tracker = make_tracker("stray-4", intent="nlu_fallback", events=events_in)
+    _, messages = await run(ActionHandleMisunderstanding(), tracker)
+    assert [m.get("response") for m in messages] == ["utter_ask_rephrase_scope"]
+
+
+async def test_not_understood_in_a_task_asks_again_without_the_list_of_what_i_do(store: Container) -> None:
+    """In a form the question asked again says what fits; outside one, the scope helps."""
+    tracker = make_tracker("in-form", intent="nlu_fallback", active_loop="payment_form",
+                           events=[_user("make_payment"), _user("nlu_fallback", "zzz")])
     _, messages = await run(ActionHandleMisunderstanding(), tracker)
     assert [m.get("response") for m in messages] == ["utter_ask_rephrase"]
 
