@@ -142,6 +142,7 @@ class FakeTwilio(FakePlatform):
         super().__init__()
         self.account_sid, self.auth_token = account_sid, auth_token
         self._message_ids = itertools.count(1)
+        self.fail_next: list[int] = []  # statuses to answer the next messages with (429, 503, 400)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._create_message)
@@ -154,6 +155,12 @@ class FakeTwilio(FakePlatform):
                                       "more_info": "https://www.twilio.com/docs/errors/20003"},
                                      status=401)
         form = await request.post()
+        if self.fail_next:
+            status = self.fail_next.pop(0)
+            return web.json_response({"code": 21211 if status == 400 else 20429,
+                                      "message": "The 'To' number is not a valid phone number."
+                                      if status == 400 else "Too Many Requests", "status": status},
+                                     status=status)
         sid = f"SM{next(self._message_ids):032x}"
         now = format_datetime(datetime.now(timezone.utc), usegmt=True)
         uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}"

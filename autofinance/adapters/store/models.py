@@ -328,7 +328,8 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (CheckConstraint("channel IN ('email', 'sms')", name="ck_outbox_channel"),)
+    __table_args__ = (CheckConstraint("channel IN ('email', 'sms')", name="ck_outbox_channel"),
+                      Index("ix_outbox_unsent", "channel", "sent_at", "failed_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     to: Mapped[str] = mapped_column(String(254))
@@ -339,6 +340,13 @@ class OutboxMessage(Base):
     customer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("customers.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # delivery by a real sender (notify.deliver_pending): claimed before it is handed over, tried
+    # again when the provider did not take it, and why it never went
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claimed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    failed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    last_error: Mapped[Optional[str]] = mapped_column(String(200))
 
 
 class FraudCase(Base):
