@@ -225,7 +225,9 @@ VARIABLES: dict[str, Variable] = _vars(
     Variable("CONSOLE_SESSION_MINUTES", "480", "a console sign-in lasts a shift at most", NUMBER),
     Variable("CONSOLE_IDLE_MINUTES", "30", "and ends after this long without a request", NUMBER),
     Variable("NOTIFIER", "outbox", "every message is written to the outbox; `smtp`: "
-             "`python -m autofinance deliver-outbox` sends the emails", production="`smtp`"),
+             "`python -m autofinance deliver-outbox` sends the emails through SMTP and the texts "
+             "through Twilio (`TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `TWILIO_NUMBER`)",
+             production="`smtp`"),
     Variable("SMTP_HOST", "localhost", "the SMTP relay's host"),
     Variable("SMTP_PORT", "25", "the SMTP relay's port", NUMBER),
     Variable("SMTP_SENDER", "no-reply@meridian-auto.example", "the emails' sender"),
@@ -241,13 +243,13 @@ VARIABLES: dict[str, Variable] = _vars(
     Variable("SLACK_BOT_TOKEN", "", f"Slack: `xoxb-…`. {_CHANNEL}", read_by=(MESSAGING,)),
     Variable("SLACK_SIGNING_SECRET", "", f"Slack: signing secret. {_CHANNEL}", read_by=(MESSAGING,)),
     Variable("TWILIO_ACCOUNT_SID", "", f"Twilio SMS and WhatsApp: account. {_CHANNEL}",
-             read_by=(MESSAGING,)),
+             read_by=(MESSAGING, APP)),
     Variable("TWILIO_AUTH_TOKEN", "", f"Twilio SMS and WhatsApp: auth token. {_CHANNEL}",
-             read_by=(MESSAGING,)),
-    Variable("TWILIO_NUMBER", "", f"Twilio SMS: the number (E.164). {_CHANNEL}", read_by=(MESSAGING,)),
+             read_by=(MESSAGING, APP)),
+    Variable("TWILIO_NUMBER", "", f"Twilio SMS: the number (E.164). {_CHANNEL}", read_by=(MESSAGING, APP)),
     Variable("TWILIO_WHATSAPP_NUMBER", "", f"Twilio WhatsApp: the sender. {_CHANNEL}",
              read_by=(MESSAGING,)),
-    Variable("TWILIO_API_BASE_URL", "", "Twilio: optional; unset is the real API", read_by=(MESSAGING,)),
+    Variable("TWILIO_API_BASE_URL", "", "Twilio: optional; unset is the real API", read_by=(MESSAGING, APP)),
     Variable("FACEBOOK_VERIFY", "", f"Messenger: the verify token. {_CHANNEL}", read_by=(MESSAGING,)),
     Variable("FACEBOOK_SECRET", "", f"Messenger: the app secret. {_CHANNEL}", read_by=(MESSAGING,)),
     Variable("FACEBOOK_PAGE_ACCESS_TOKEN", "", f"Messenger: the page access token. {_CHANNEL}",
@@ -448,6 +450,10 @@ class Settings:
     smtp_host: str = default("SMTP_HOST")
     smtp_port: int = int(default("SMTP_PORT"))
     smtp_sender: str = default("SMTP_SENDER")
+    twilio_account_sid: str = default("TWILIO_ACCOUNT_SID")
+    twilio_auth_token: Secret = field(default_factory=lambda: Secret(default("TWILIO_AUTH_TOKEN")))
+    twilio_number: str = default("TWILIO_NUMBER")
+    twilio_api_base_url: str = default("TWILIO_API_BASE_URL")
     # When people answer, in the lender's time zone: "mon-fri 08:00-20:00, sat 09:00-14:00".
     # The demo is always staffed so that a hand-off can be tried at any hour.
     support_hours: str = default("SUPPORT_HOURS")
@@ -491,6 +497,10 @@ class Settings:
             smtp_host=read.text("SMTP_HOST"),
             smtp_port=read.number("SMTP_PORT"),
             smtp_sender=read.text("SMTP_SENDER"),
+            twilio_account_sid=read.text("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=Secret(read.text("TWILIO_AUTH_TOKEN")),
+            twilio_number=read.text("TWILIO_NUMBER"),
+            twilio_api_base_url=read.text("TWILIO_API_BASE_URL"),
             support_hours=read.hours("SUPPORT_HOURS"),
             console_session_minutes=read.number("CONSOLE_SESSION_MINUTES"),
             console_idle_minutes=read.number("CONSOLE_IDLE_MINUTES"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from datetime import datetime
 from typing import Callable, Optional, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -81,13 +82,25 @@ def cmd_check_db(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_deliver_outbox(settings: Settings, args: argparse.Namespace) -> None:
-    sender = notify.sender_for(settings)
-    if sender is None:
+    """Hands unsent emails and texts to the real senders: once, or every `--every` seconds as
+    the delivery worker (until stopped)."""
+    senders = notify.senders_for(settings)
+    if not senders:
         raise CommandError(f"no real sender configured (NOTIFIER={settings.notifier}); "
                            "in the demo the outbox is the end of the line: see /dev/outbox")
+    if "sms" not in senders:
+        print("Texts stay in the outbox: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_NUMBER "
+              "to send them")
     container = bootstrap(settings)
     try:
-        print(f"Delivered {notify.deliver_pending(container.uow(), sender)} email(s)")
+        while True:
+            delivered = notify.deliver_pending(container.uow(), senders)
+            if not args.every:
+                print(f"Delivered {delivered} message(s)")
+                return
+            if delivered:
+                logger.info("delivered %d message(s)", delivered)
+            time.sleep(args.every)
     finally:
         container.close()
 
@@ -152,7 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--bulk", type=_positive_int, metavar="N", help="also add N generated customers"
     )
     commands.add_parser("check-db", help="print the schema revision and the customer count")
-    commands.add_parser("deliver-outbox", help="send unsent outbox emails with the configured sender")
+    deliver = commands.add_parser("deliver-outbox",
+                                  help="send unsent outbox emails and texts with the configured senders")
+    deliver.add_argument("--every", type=float, default=0.0, metavar="SECONDS",
+                         help="keep delivering, every SECONDS (the delivery worker)")
     _add_staff_parser(commands)
     return parser
 

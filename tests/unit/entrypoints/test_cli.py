@@ -108,3 +108,30 @@ def test_resets_print_the_new_secrets_and_refuse_an_unknown_username(
         assert main(["staff", command, "nobody"]) == 1
         out, err = capsys.readouterr()
         assert out == "" and err == "error: There is no staff account with that username.\n"
+
+
+def test_deliver_outbox_sends_texts_through_twilio_and_refuses_the_demo(
+        database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from autofinance.adapters import notify  # noqa: PLC0415
+    from autofinance.adapters.store.db import UnitOfWork  # noqa: PLC0415
+    from tests.e2e.platform_fakes import FakeTwilio  # noqa: PLC0415
+
+    assert main(["deliver-outbox"]) == 1  # the demo: the outbox is the end of the line
+    assert "no real sender configured" in capsys.readouterr().err
+    engine = make_engine(database)
+    with UnitOfWork(session_factory(engine)) as uow:
+        notify.queue_message(uow.session, to="+14045550101", channel="sms", kind="payment_notice",
+                             body="We received $25.00.")
+        uow.commit()
+    engine.dispose()
+    twilio = FakeTwilio("AC1", "twilio-token").start()
+    try:
+        for name, value in {"NOTIFIER": "smtp", "SMTP_HOST": "127.0.0.1", "TWILIO_ACCOUNT_SID": "AC1",
+                            "TWILIO_AUTH_TOKEN": "twilio-token", "TWILIO_NUMBER": "+15005550006",
+                            "TWILIO_API_BASE_URL": twilio.url}.items():
+            monkeypatch.setenv(name, value)
+        assert main(["deliver-outbox"]) == 0
+        assert "Delivered 1 message(s)" in capsys.readouterr().out
+        assert twilio.bodies_to("+14045550101") == ["We received $25.00."]
+    finally:
+        twilio.stop()
