@@ -58,6 +58,10 @@ class Customer(Base):
     state: Mapped[str] = mapped_column(String(2), default="")
     verification_locked_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # statements by 'mail' (paper, the default) or by 'email' (paperless), and since when; only
+    # services.paperless writes it (no CHECK: SQLite can't add one to a table others point at)
+    statement_delivery: Mapped[str] = mapped_column(String(5), default="mail", server_default="mail")
+    statement_delivery_changed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
     accounts: Mapped[list["Account"]] = relationship(back_populates="customer")
     funding_sources: Mapped[list["FundingSource"]] = relationship(back_populates="customer")
