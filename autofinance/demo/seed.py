@@ -74,6 +74,7 @@ class DemoCustomer:
     days_past_due: int = 0
     autopay_from: Optional[str] = None  # last four of the funding source
     online_locked: bool = False
+    statement_delivery: str = "mail"  # 'email': paperless
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -91,7 +92,7 @@ DEMO_CUSTOMERS = (
         ("500 Brannan St", "San Francisco", "CA"), Decimal("0.00"), Decimal("389.00"), 1,
         months_open=33, funding_sources=(("checking", "2244"),),
         money_factor=Decimal("0.00125"), residual=Decimal("21350.00"), lease_payments_left=3,
-        lease_ends_in_days=75, autopay_from="2244",
+        lease_ends_in_days=75, autopay_from="2244", statement_delivery="email",
     ),
     DemoCustomer(
         "Dana", "Whitfield", "7301005530", "loan", (2019, "Ford", "F-150", "1FTEW1E55KFA55301"),
@@ -193,6 +194,7 @@ def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settin
         address_line1=demo.address[0],
         city=demo.address[1],
         state=demo.address[2],
+        statement_delivery=demo.statement_delivery,
     )
     session.add(customer)
     session.flush()

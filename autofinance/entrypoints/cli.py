@@ -1,5 +1,5 @@
 """Operator commands: `python -m autofinance migrate | seed [--bulk N] | check-db | deliver-outbox
-| staff create|reset-totp|reset-password USERNAME`.
+| statement-notices | staff create|reset-totp|reset-password USERNAME`.
 
 DATABASE_URL (via Settings.from_env) decides the database. Expected failures (bad settings, an
 unreachable database, a schema that is not migrated) end with one line on stderr and exit code
@@ -24,7 +24,7 @@ from autofinance.adapters import notify
 from autofinance.bootstrap import bootstrap
 from autofinance.config import Settings
 from autofinance.demo.seed import seed_bulk, seed_demo
-from autofinance.services import staff
+from autofinance.services import paperless, staff
 from autofinance.services.errors import ServiceError
 from autofinance.adapters.store.migrate import current_revision, head_revision, upgrade_to_head
 from autofinance.adapters.store.models import Customer
@@ -105,6 +105,19 @@ def cmd_deliver_outbox(settings: Settings, args: argparse.Namespace) -> None:
         container.close()
 
 
+def cmd_statement_notices(settings: Settings, args: argparse.Namespace) -> None:
+    """Emails paperless customers that their newest statement is ready (each statement once);
+    run it daily. Paper customers get the letter instead."""
+    container = bootstrap(settings)
+    try:
+        today = datetime.now(ZoneInfo(settings.lender_timezone)).date()
+        queued = paperless.statement_ready_notices(container.uow(), today, settings.public_base_url,
+                                                   settings.secret_pepper)
+        print(f"Queued {queued} statement notice(s)")
+    finally:
+        container.close()
+
+
 def cmd_staff(settings: Settings, args: argparse.Namespace) -> None:
     """Support console accounts. Secrets are printed here once and kept nowhere readable."""
     password = _password_from_stdin() if getattr(args, "password_from_stdin", False) else None
@@ -165,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--bulk", type=_positive_int, metavar="N", help="also add N generated customers"
     )
     commands.add_parser("check-db", help="print the schema revision and the customer count")
+    commands.add_parser("statement-notices",
+                        help="email paperless customers that their newest statement is ready (daily)")
     deliver = commands.add_parser("deliver-outbox",
                                   help="send unsent outbox emails and texts with the configured senders")
     deliver.add_argument("--every", type=float, default=0.0, metavar="SECONDS",
@@ -197,6 +212,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], None]] = {
     "migrate": cmd_migrate,
     "seed": cmd_seed,
     "check-db": cmd_check_db,
+    "statement-notices": cmd_statement_notices,
     "deliver-outbox": cmd_deliver_outbox,
     "staff": cmd_staff,
 }

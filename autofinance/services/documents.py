@@ -69,7 +69,7 @@ class RequestedDocument:
     undecided: bool = False  # "one of my old statements, not sure which": nothing sent, ask which
 
 
-def _documents(account: Account, today: date) -> list[StatementInfo]:
+def account_documents(account: Account, today: date) -> list[StatementInfo]:
     """Newest statement first: one per month before this one, since the account opened."""
     found = []
     for back in range(1, STATEMENT_MONTHS + 1):
@@ -85,7 +85,7 @@ def _documents(account: Account, today: date) -> list[StatementInfo]:
 
 def _find(account: Account, document_id: str, today: date) -> StatementInfo:
     """The customer's own document, or UnknownDocument (another's, too old, or made up)."""
-    found = next((d for d in _documents(account, today) if d.document_id == document_id), None)
+    found = next((d for d in account_documents(account, today) if d.document_id == document_id), None)
     if found is None:
         raise UnknownDocument()
     return found
@@ -94,7 +94,7 @@ def _find(account: Account, document_id: str, today: date) -> StatementInfo:
 def list_statements(customer_id: int, uow: UnitOfWork, today: date) -> list[StatementInfo]:
     """The last 12 monthly statements (newest first), then the contract."""
     with uow:
-        return _documents(primary_account(uow.session, customer_id), today)
+        return account_documents(primary_account(uow.session, customer_id), today)
 
 
 _MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
@@ -184,7 +184,7 @@ def send_requested_document(customer_id: int, asked: str, uow: UnitOfWork, base_
     statement if none), or send nothing when none of theirs matches (`choose_document`)."""
     now = aware(now)
     with uow:
-        listed = _documents(primary_account(uow.session, customer_id), _lender_date(now, timezone))
+        listed = account_documents(primary_account(uow.session, customer_id), _lender_date(now, timezone))
         statements = [d for d in listed if d.kind == "statement"]
         oldest = statements[-1].label if statements else None
         chosen = choose_document(listed, asked)

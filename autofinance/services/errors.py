@@ -422,3 +422,9 @@ class InvalidStaffDetails(ServiceError):
     """A username, display name or role that can't be used; `message` says which and why."""
 
     message = "Those staff account details can't be used."
+
+
+class StatementDeliveryUnchanged(ServiceError):
+    """The customer already gets statements the way they asked for."""
+
+    message = "Your statements already come that way, so nothing needed to change."

@@ -135,3 +135,25 @@ def test_deliver_outbox_sends_texts_through_twilio_and_refuses_the_demo(
         assert twilio.bodies_to("+14045550101") == ["We received $25.00."]
     finally:
         twilio.stop()
+
+
+def test_statement_notices_email_paperless_customers_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import datetime  # noqa: PLC0415
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    from autofinance.demo.seed import seed_demo  # noqa: PLC0415
+
+    url = f"sqlite:///{tmp_path / 'notices.db'}"
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    with session_factory(engine)() as session:
+        seed_demo(session, datetime.now(ZoneInfo(Settings().lender_timezone)).date(), Settings())
+        session.commit()
+    engine.dispose()
+    monkeypatch.setenv("ASSISTANT_PROFILE", "demo")
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert main(["statement-notices"]) == 0
+    assert "Queued 1 statement notice(s)" in capsys.readouterr().out  # James is the paperless one
+    assert main(["statement-notices"]) == 0
+    assert "Queued 0 statement notice(s)" in capsys.readouterr().out
