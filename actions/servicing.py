@@ -23,20 +23,6 @@ _NOT_A_STATEMENT = re.compile(r"\d{5,}|\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[/.-]\
 YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
 
 
-def _answers_this_action(tracker: Tracker, action: str) -> bool:
-    """Whether the latest message answers what `action` asked just before it (not, say, the
-    verification code that came before the task's first answer)."""
-    seen_user = False
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            if seen_user:
-                return False
-            seen_user = True
-        elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
-            return event.get("name") == action
-    return False
-
-
 class ActionSendStatement(AnswerAction):
     """Emails a signed link to the statement named (the latest if none); never shown in the chat."""
 
@@ -49,7 +35,7 @@ class ActionSendStatement(AnswerAction):
         intent = tracker.latest_message.get("intent", {}).get("name")
         latest = tracker.latest_message.get("text") or ""
         # "March" in answer to "which would you like?" names it; else the request that began the task
-        request = latest if _answers_this_action(tracker, self.name()) else \
+        request = latest if details.action_before_message(tracker) == self.name() else \
             details.task_request(tracker).text or latest
         asked = _NOT_A_STATEMENT.sub(" ", request)
         if intent == "affirm":
