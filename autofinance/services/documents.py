@@ -31,7 +31,7 @@ from autofinance.domain.clock import aware, utcnow
 from autofinance.domain.masking import mask_account_number, mask_email
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date
-from autofinance.services import audit
+from autofinance.services import audit, tax_documents
 from autofinance.services.accounts import payment_line, primary_account
 from autofinance.services.errors import UnknownDocument
 
@@ -41,7 +41,7 @@ STATEMENT_MONTHS = 12
 MAX_LINK_MINUTES = 7 * 24 * 60
 SUPPORT_PHONE = "1-800-555-0199"
 _SIGNING_PREFIX = "document-link|"  # keeps link signatures apart from other keyed hashes
-_DOCUMENT_ID = re.compile(r"statement-[0-9]{4}-(?:0[1-9]|1[0-2])|contract")
+_DOCUMENT_ID = re.compile(r"statement-[0-9]{4}-(?:0[1-9]|1[0-2])|contract|interest-[0-9]{4}")
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class StatementInfo:
     period_end: date  # a statement's last day; the contract's date for the contract
     label: str  # 'October 2026', 'Lease contract'
     document_id: str  # 'statement-2026-10', 'contract'
-    kind: str = "statement"  # or 'contract'
+    kind: str = "statement"  # or 'contract', or 'interest' (a year's interest statement)
 
 
 @dataclass(frozen=True)
@@ -83,9 +83,21 @@ def account_documents(account: Account, today: date) -> list[StatementInfo]:
     return found + [StatementInfo(account.opened_on, f"{kind} contract", "contract", "contract")]
 
 
+def interest_document(account: Account, year: int, today: date) -> Optional[StatementInfo]:
+    """A loan's interest statement for `year` (from the year it opened to this one); None for
+    a lease or another year."""
+    if account.product == "lease" or not account.opened_on.year <= year <= today.year:
+        return None
+    return StatementInfo(min(date(year, 12, 31), today), f"{year} interest statement",
+                         tax_documents.year_document_id(year), "interest")
+
+
 def _find(account: Account, document_id: str, today: date) -> StatementInfo:
     """The customer's own document, or UnknownDocument (another's, too old, or made up)."""
-    found = next((d for d in account_documents(account, today) if d.document_id == document_id), None)
+    listed = account_documents(account, today)
+    if document_id.startswith("interest-") and _DOCUMENT_ID.fullmatch(document_id):
+        listed = [d for d in [interest_document(account, int(document_id[-4:]), today)] if d]
+    found = next((d for d in listed if d.document_id == document_id), None)
     if found is None:
         raise UnknownDocument()
     return found
@@ -202,6 +214,22 @@ def _names_a_period(asked: str) -> bool:
     return any(w in _MONTHS and w != "may" for w in words) or any(w.isdigit() for w in words)
 
 
+def send_interest_statement(customer_id: int, year: int, uow: UnitOfWork, base_url: str,
+                            pepper: Secret, timezone: str, now: Optional[datetime] = None
+                            ) -> tuple[tax_documents.InterestStatement, DocumentLinkSent]:
+    """The year's interest (NoInterestStatement for a lease) and a 24-hour link to its
+    statement, emailed to the address on file (never shown in the chat)."""
+    now = aware(now)
+    today = _lender_date(now, timezone)
+    with uow:
+        account = primary_account(uow.session, customer_id)
+        figures = tax_documents.interest_of(account, year, uow, today)
+        found = interest_document(account, year, today)
+        if found is None:
+            raise UnknownDocument()
+        return figures, _email_link(uow, customer_id, found, base_url, pepper, now)
+
+
 def _lender_date(now: datetime, timezone: str) -> date:
     """The lender's today: which statements exist depends on the month where the lender is."""
     return now.astimezone(ZoneInfo(timezone)).date()
@@ -213,7 +241,7 @@ def _email_link(uow: UnitOfWork, customer_id: int, found: StatementInfo, base_ur
     session = uow.session
     customer = session.get_one(Customer, customer_id)
     link = document_link(customer_id, found.document_id, base_url, pepper, now)
-    what = found.label if found.kind == "contract" else f"{found.label} statement"
+    what = found.label if found.kind in ("contract", "interest") else f"{found.label} statement"
     queue_message(
         session, to=customer.email, channel="email", kind="document_link",
         customer_id=customer_id, subject=f"Your Meridian Auto Finance {what}",
@@ -243,6 +271,9 @@ def render_statement(customer_id: int, document_id: str, uow: UnitOfWork,
                 f"({account.product}, {vehicle})", ""]
         if found.kind == "contract":
             return "\n".join(head + _contract_lines(account))
+        if found.kind == "interest":
+            return "\n".join(head + tax_documents.render_interest_statement(
+                account, found.period_end.year, uow, today))
         start = max(found.period_end.replace(day=1), account.opened_on)
         payments = uow.session.scalars(
             select(Payment).options(selectinload(Payment.funding_source))

@@ -428,3 +428,11 @@ class StatementDeliveryUnchanged(ServiceError):
     """The customer already gets statements the way they asked for."""
 
     message = "Your statements already come that way, so nothing needed to change."
+
+
+class NoInterestStatement(ServiceError):
+    """A lease has no year-end interest statement."""
+
+    message = ("A lease doesn't have a year-end interest statement: lease payments pay for the use "
+               "of the car (depreciation and a rent charge), not interest on a loan, so there is no "
+               "1098-style form for them. For how a lease counts on a tax return, a tax adviser can help.")
