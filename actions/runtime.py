@@ -44,7 +44,7 @@ RESUMABLE_TASKS = {"check_balance", "payment_history", "loan_terms", "payoff_quo
                    "request_statement", "lease_end_options", "cancel_autopay", "setup_autopay",
                    "cancel_payment", "update_contact_info", "extend_lease",
                    "change_due_date", "past_due", "next_payment", "lease_buyout",
-                   "statement_delivery"}
+                   "statement_delivery", "tax_document"}
 
 
 def container() -> Container:
