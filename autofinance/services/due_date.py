@@ -1,7 +1,8 @@
 """Due-date changes: moving the monthly due day, as a routine request or as hardship help.
 
-A change moves the day by at most 15 days, to a day every month has (1-28), once in 12 months,
-and never before the first payment date. A routine change also needs the account current: a
+A change moves the next payment by at most 15 days, to a day every month has (1-28), once in 12
+months, and never before the first payment date. From a late day, an early one is the next
+month's ("from the 20th to the 1st": 12 days later), never the same month's 19 days earlier. A routine change also needs the account current: a
 customer who is behind moves the day through hardship help (`hardship.request_hardship`), where
 a specialist follows up. The payment amount never changes; on a loan, a later due date means
 more days of interest before the payment arrives, and the customer is told how much first.
@@ -33,6 +34,7 @@ from autofinance.services.payoff import per_diem
 logger = logging.getLogger(__name__)
 
 MAX_DUE_DAY_MOVE, LAST_DAY = 15, 28
+LONGEST_MONTH = 31  # a move into next month is checked as if this month were this long
 CONSEQUENCE = (
     "Your payment amount stays the same; from your next payment on, it's due on the new day. "
     "You can change your due date once every 12 months. If you use autopay, it keeps its own "
@@ -91,8 +93,16 @@ def refusal(account: Account, today: date) -> Optional[str]:
 
 
 def day_range(current_day: int) -> tuple[int, int]:
-    """The earliest and latest day a change may pick."""
-    return max(1, current_day - MAX_DUE_DAY_MOVE), min(LAST_DAY, current_day + MAX_DUE_DAY_MOVE)
+    """The earliest and latest day a change may pick: within 15 days in this month, or, from a
+    late day, an early day of next month within 15 days (so from the 16th on, any day)."""
+    earliest = 1 if _wraps(1, current_day) else max(1, current_day - MAX_DUE_DAY_MOVE)
+    return earliest, min(LAST_DAY, current_day + MAX_DUE_DAY_MOVE)
+
+
+def _wraps(new_day: int, current_day: int) -> bool:
+    """Whether `new_day` is reached by moving into next month, within 15 days however long
+    this month is."""
+    return new_day < current_day and new_day + LONGEST_MONTH - current_day <= MAX_DUE_DAY_MOVE
 
 
 def due_date_change_eligibility(customer_id: int, uow: UnitOfWork, today: date) -> DueDateEligibility:
@@ -145,13 +155,14 @@ def change_due_date(customer_id: int, new_day: int, uow: UnitOfWork, base_url: s
 
 
 def _checked_day(new_day: object, current_day: int) -> int:
-    """A day every month has, not the current one, within 15 days of it (counted within the
-    month: the 28th to the 2nd is 26 days, so a change never skips or doubles a payment)."""
+    """A day every month has, not the current one, within 15 days of it: in the same month, or,
+    from a late day, in the next (the 28th to the 2nd is 5 days later). A move never goes back
+    into the previous month, so a change never skips or doubles a payment."""
     if isinstance(new_day, bool) or not isinstance(new_day, int) or not 1 <= new_day <= LAST_DAY:
         raise InvalidDueDay()
     if new_day == current_day:
         raise InvalidDueDay(SAME_DAY)
-    if abs(new_day - current_day) > MAX_DUE_DAY_MOVE:
+    if abs(new_day - current_day) > MAX_DUE_DAY_MOVE and not _wraps(new_day, current_day):
         raise DueDateMoveTooFar()
     return new_day
 
@@ -188,6 +199,8 @@ def _due_dates(account: Account, new_day: int, today: date) -> tuple[date, date]
     this month takes effect next month, never in the past."""
     current = upcoming_due_date(account.next_due_date, account.payment_due_day, today)
     moved = current.replace(day=new_day)
+    if _wraps(new_day, account.payment_due_day):
+        return current, add_months(moved, 1, new_day)  # from the 20th to the 1st: next month's 1st
     return current, moved if moved >= today else add_months(moved, 1, new_day)
 
 

@@ -93,9 +93,9 @@ async def test_without_a_day_the_form_asks_for_one(store: Container) -> None:
 
 
 async def test_a_day_too_far_in_the_request_is_refused_and_not_kept(store: Container) -> None:
-    verify(store, "robert-chat", "7301009912", "9912")
-    tracker = make_tracker("robert-chat", VERIFIED, intent="change_due_date",
-                           text="move my due date to the 2nd")
+    verify(store, "james-chat", "7301007734", "94107")  # due on the 1st: the 16th at the latest
+    tracker = make_tracker("james-chat", VERIFIED, intent="change_due_date",
+                           text="move my due date to the 20th")
     events, messages = await run(ActionStartDueDateChange(), tracker)
     assert _slots(events) == {"due_date_change_allowed": True}
     assert texts(messages) == DueDateMoveTooFar.message

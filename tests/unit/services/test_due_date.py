@@ -131,13 +131,25 @@ def test_the_current_day_is_refused_saying_nothing_would_change(uow_factory: Uow
 
 
 def test_a_move_of_more_than_15_days_is_refused(uow_factory: UowFactory) -> None:
-    before = snapshot(uow_factory, ROBERT)
-    assert preview(uow_factory, ROBERT, 5).next_due_date == date(2026, 12, 5)  # 15 days: allowed
+    before = snapshot(uow_factory, JAMES)  # due on the 1st: the 16th at the latest
+    assert preview(uow_factory, JAMES, 16).next_due_date == date(2026, 12, 16)  # 15 days: allowed
     with pytest.raises(DueDateMoveTooFar):
-        preview(uow_factory, ROBERT, 4)
+        preview(uow_factory, JAMES, 17)
     with pytest.raises(DueDateMoveTooFar):
-        change(uow_factory, ROBERT, 4)
-    assert snapshot(uow_factory, ROBERT) == before
+        change(uow_factory, JAMES, 17)
+    assert snapshot(uow_factory, JAMES) == before
+
+
+def test_from_a_late_day_an_early_day_is_next_months_within_15_days(uow_factory: UowFactory) -> None:
+    """Robert, due on the 20th, asks for the 1st: his next payment moves 11 days later, to the
+    1st of the month after (never 19 days earlier); the 5th is still this month's, 15 days earlier."""
+    moved = preview(uow_factory, ROBERT, 1)
+    assert (moved.current_due_date, moved.next_due_date) == (date(2026, 12, 20), date(2027, 1, 1))
+    assert moved.extra_interest > 0  # later, so a few more days of interest on the loan
+    assert preview(uow_factory, ROBERT, 4).next_due_date == date(2027, 1, 4)  # 15 days later
+    assert preview(uow_factory, ROBERT, 5).next_due_date == date(2026, 12, 5)  # 15 days earlier
+    assert due_date.day_range(20) == (1, 28) and due_date.day_range(1) == (1, 16)
+    assert change(uow_factory, ROBERT, 1).next_due_date == date(2027, 1, 1)
 
 
 def test_dana_gets_no_preview_and_no_change(uow_factory: UowFactory) -> None:
