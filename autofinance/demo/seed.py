@@ -16,13 +16,15 @@ from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
 from autofinance.domain.calendar import add_months, next_due
-from autofinance.domain.money import to_money
+from autofinance.domain.money import format_usd, to_money
+from autofinance.domain.parsing import format_long_date
 from autofinance.adapters.sealing import seal_at_rest
 from autofinance.adapters.security import hash_password, keyed_hash
 from autofinance.adapters.store.models import (
     Account,
     AutopayEnrolment,
     Customer,
+    Fee,
     FundingSource,
     OnlineCredential,
     Payment,
@@ -74,6 +76,7 @@ class DemoCustomer:
     days_past_due: int = 0
     autopay_from: Optional[str] = None  # last four of the funding source
     online_locked: bool = False
+    fee_story: bool = False  # a late fee and a returned payment with its fee, both still owed
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -107,7 +110,15 @@ DEMO_CUSTOMERS = (
         months_open=50, funding_sources=(("checking", "7412"),), apr=Decimal("3.90"),
         online_locked=True,
     ),
+    DemoCustomer(  # not in shared/docs/demo-customers.md: added to try fees and returned payments
+        "Keisha", "Grant", "7301006618", "loan", (2021, "Hyundai", "Tucson", "5NMJB3AE1MH066181"),
+        "6618", "98101", date(1988, 9, 9), "keisha.grant@example.com", "+12065550177", "kgrant",
+        ("1420 5th Ave", "Seattle", "WA"), Decimal("12640.30"), Decimal("367.45"), 10,
+        months_open=26, funding_sources=(("checking", "5521"), ("savings", "8830")),
+        apr=Decimal("6.25"), fee_story=True,
+    ),
 )
+LATE_FEE, RETURNED_PAYMENT_FEE = Decimal("15.00"), Decimal("25.00")
 
 DEMO_AGENT = {
     "username": "demo.agent",
@@ -183,6 +194,31 @@ def _payment_history(
     ]
 
 
+def _add_fee_story(session: Session, account: Account, demo: DemoCustomer, history: list[Payment],
+                   sources: list[FundingSource]) -> None:
+    """Two months ago a payment arrived late (a late fee); last month's came back from the bank
+    and was paid again from the other account 4 days later (a returned-payment fee). Both fees are
+    still owed; the account is current, and no fee was ever waived."""
+    returned, late = history[1], history[2]
+    due = late.scheduled_for
+    late.scheduled_for = due + timedelta(days=14)
+    returned.status = "returned"
+    session.add(Payment(account_id=account.id, funding_source_id=sources[1].id, amount=returned.amount,
+                        scheduled_for=returned.scheduled_for + timedelta(days=4), status="posted",
+                        origin="portal", confirmation_number=f"MP{demo.account_number[-4:]}R1H"))
+    session.add_all([
+        Fee(account_id=account.id, kind="late", amount=LATE_FEE, charged_on=due + timedelta(days=11),
+            reason=f"the payment due {format_long_date(due)} arrived "
+                   f"{format_long_date(late.scheduled_for)}, after the 10-day grace period"),
+        Fee(account_id=account.id, payment_id=returned.id, kind="returned_payment",
+            amount=RETURNED_PAYMENT_FEE, charged_on=returned.scheduled_for + timedelta(days=2),
+            reason=f"your bank returned the payment of {format_usd(returned.amount)} from "
+                   f"{sources[0].masked_name} made {format_long_date(returned.scheduled_for)} "
+                   "(insufficient funds)"),
+    ])
+    account.fees_due = LATE_FEE + RETURNED_PAYMENT_FEE
+
+
 def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settings: Settings) -> None:
     customer = Customer(
         first_name=demo.first_name,
@@ -207,7 +243,11 @@ def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settin
     ]
     session.add_all(sources)
     session.flush()
-    session.add_all(_payment_history(account, demo, sources[0], today))
+    history = _payment_history(account, demo, sources[0], today)
+    session.add_all(history)
+    if demo.fee_story:
+        session.flush()
+        _add_fee_story(session, account, demo, history, sources)
     if demo.autopay_from:
         source = next(s for s in sources if s.last4 == demo.autopay_from)
         session.add(
