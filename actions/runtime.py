@@ -43,7 +43,8 @@ RESUMABLE_TASKS = {"check_balance", "payment_history", "loan_terms", "payoff_quo
                    "hardship_help", "reset_password", "forgot_username", "login_help",
                    "request_statement", "lease_end_options", "cancel_autopay", "setup_autopay",
                    "cancel_payment", "update_contact_info", "extend_lease",
-                   "change_due_date", "past_due", "next_payment", "lease_buyout"}
+                   "change_due_date", "past_due", "next_payment", "lease_buyout",
+                   "fee_question", "returned_payment", "waive_fee"}
 
 
 def container() -> Container:

@@ -35,7 +35,8 @@ MIN_COUNTS: dict[str, int] = {
             "payment_history", "setup_autopay", "cancel_autopay", "forgot_username", "login_help",
             "update_contact_info", "request_statement", "lease_end_options", "loan_terms",
             "human_handoff", "cancel_payment", "frustrated", "cancel", "request_followup", "extend_lease",
-            "change_due_date", "past_due", "next_payment", "lease_buyout",
+            "change_due_date", "past_due", "next_payment", "lease_buyout", "fee_question", "waive_fee",
+            "returned_payment",
         )
     },
     **{
