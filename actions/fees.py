@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.answers import AnswerAction
+from actions.details import task_request
 from actions.runtime import AccountAction, call, container, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date, parse_amount
@@ -34,7 +35,7 @@ TEXT = {
                    "processing.",
     "returned": "Your payment of {amount} from {method} on {date} (confirmation {confirmation}) was "
                 "returned by your bank, so it didn't count toward your account.",
-    "returned_fee": " A {fee} returned-payment fee was charged on {charged}: {reason}.",
+    "returned_fee": " A {fee} returned-payment fee was charged on {charged}.",
     "returned_next": " What to do next: check with your bank why it was returned (for example, "
                      "funds or a closed account) before using that account again.",
     "returned_pay_again": " You can pay again now from {others}: just say \"make a payment\".",
@@ -78,7 +79,8 @@ class ActionExplainFees(AnswerAction):
         if not lines:
             dispatcher.utter_message(text=TEXT["no_fees"])
             return []
-        asked = parse_amount(tracker.latest_message.get("text") or "")
+        request = task_request(tracker)  # the question, not the code typed to verify in between
+        asked = parse_amount(request.text) if request.intent == "fee_question" else None
         matching = [fee for fee in lines if fee.amount == asked] if asked is not None else lines
         intro = TEXT["fees_intro"] if matching else TEXT["no_such_fee"].format(amount=format_usd(asked))
         owed = sum((fee.amount for fee in lines if fee.status == "charged"), start=Decimal("0"))
@@ -108,8 +110,7 @@ class ActionExplainReturnedPayment(AnswerAction):
                                        confirmation=returned.confirmation_number)
         if returned.fee is not None:
             text += TEXT["returned_fee"].format(fee=format_usd(returned.fee.amount),
-                                                charged=format_long_date(returned.fee.charged_on),
-                                                reason=returned.fee.reason)
+                                                charged=format_long_date(returned.fee.charged_on))
         text += TEXT["returned_next"]
         text += (TEXT["returned_pay_again"].format(others=" or ".join(returned.other_sources))
                  if returned.other_sources else TEXT["returned_pay_again_any"])

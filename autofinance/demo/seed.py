@@ -194,29 +194,36 @@ def _payment_history(
     ]
 
 
+def _late_fee(account: Account, payment: Payment, days_late: int) -> Fee:
+    """Makes `payment` arrive `days_late` after its due date, past the 10-day grace period."""
+    due = payment.scheduled_for
+    payment.scheduled_for = due + timedelta(days=days_late)
+    return Fee(account_id=account.id, kind="late", amount=LATE_FEE, charged_on=due + timedelta(days=11),
+               reason=f"the payment due {format_long_date(due)} arrived "
+                      f"{format_long_date(payment.scheduled_for)}, after the 10-day grace period")
+
+
 def _add_fee_story(session: Session, account: Account, demo: DemoCustomer, history: list[Payment],
                    sources: list[FundingSource]) -> None:
-    """Two months ago a payment arrived late (a late fee); last month's came back from the bank
-    and was paid again from the other account 4 days later (a returned-payment fee). Both fees are
-    still owed; the account is current, and no fee was ever waived."""
-    returned, late = history[1], history[2]
-    due = late.scheduled_for
-    late.scheduled_for = due + timedelta(days=14)
+    """Two payments arrived late (two late fees, two and four months ago); last month's came back
+    from the bank and was paid again from the other account 4 days later (a returned-payment
+    fee). All three are still owed; the account is current, and no fee was ever waived: the
+    newer late fee can be waived as a courtesy, and asking again for the older one is refused."""
+    returned = history[1]
     returned.status = "returned"
     session.add(Payment(account_id=account.id, funding_source_id=sources[1].id, amount=returned.amount,
                         scheduled_for=returned.scheduled_for + timedelta(days=4), status="posted",
                         origin="portal", confirmation_number=f"MP{demo.account_number[-4:]}R1H"))
     session.add_all([
-        Fee(account_id=account.id, kind="late", amount=LATE_FEE, charged_on=due + timedelta(days=11),
-            reason=f"the payment due {format_long_date(due)} arrived "
-                   f"{format_long_date(late.scheduled_for)}, after the 10-day grace period"),
+        _late_fee(account, history[4], 12),
+        _late_fee(account, history[2], 14),
         Fee(account_id=account.id, payment_id=returned.id, kind="returned_payment",
             amount=RETURNED_PAYMENT_FEE, charged_on=returned.scheduled_for + timedelta(days=2),
             reason=f"your bank returned the payment of {format_usd(returned.amount)} from "
                    f"{sources[0].masked_name} made {format_long_date(returned.scheduled_for)} "
                    "(insufficient funds)"),
     ])
-    account.fees_due = LATE_FEE + RETURNED_PAYMENT_FEE
+    account.fees_due = 2 * LATE_FEE + RETURNED_PAYMENT_FEE
 
 
 def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settings: Settings) -> None:

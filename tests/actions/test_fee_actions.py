@@ -30,7 +30,7 @@ def _waivers(store: Container) -> tuple[Any, ...]:
     with store.uow() as uow:
         session = uow.session
         return (session.scalar(select(Account.fees_due).where(Account.account_number == KEISHA)),
-                session.scalar(select(Fee.status).where(Fee.kind == "late")),
+                tuple(session.scalars(select(Fee.status).where(Fee.kind == "late").order_by(Fee.id))),
                 session.scalar(select(func.count()).select_from(OutboxMessage)
                                .where(OutboxMessage.kind == "fee_waived")),
                 session.scalar(select(func.count()).select_from(AuditLog)
@@ -44,14 +44,25 @@ async def test_the_fees_are_explained_each_with_its_reason(store: Container) -> 
     said = texts(messages)
     assert "$15.00 late fee" in said and "after the 10-day grace period" in said
     assert "$25.00 returned-payment fee" in said and "insufficient funds" in said
-    assert "You still owe $40.00 in fees" in said and "waiving a late fee" in said
+    assert "You still owe $55.00 in fees" in said and "waiving a late fee" in said
 
 
 async def test_the_amount_asked_about_is_the_fee_explained(store: Container) -> None:
     verify(store, "k-chat", KEISHA, KEISHA_ZIP)
-    tracker = make_tracker("k-chat", VERIFIED, intent="fee_question", text="what is this $15 charge")
+    tracker = make_tracker("k-chat", VERIFIED, intent="fee_question", text="what is this $25 charge")
     _, messages = await run(ActionExplainFees(), tracker)
-    assert "$15.00 late fee" in texts(messages) and "returned-payment fee" not in texts(messages)
+    assert "$25.00 returned-payment fee" in texts(messages) and "late fee:" not in texts(messages)
+
+
+async def test_the_code_typed_to_verify_is_never_read_as_the_amount_asked_about(store: Container) -> None:
+    verify(store, "k-chat", KEISHA, KEISHA_ZIP)
+    tracker = make_tracker("k-chat", {**VERIFIED, "pending_task": "fee_question"}, intent="inform",
+                           text="349163")
+    tracker.events.insert(0, {"event": "user", "text": "why was i charged a fee",
+                              "parse_data": {"intent": {"name": "fee_question"}, "entities": [],
+                                             "text": "why was i charged a fee"}})
+    _, messages = await run(ActionExplainFees(), tracker)
+    assert "$349,163" not in texts(messages) and texts(messages).startswith("Here are the fees")
 
 
 async def test_maria_has_no_fees_and_hears_so(store: Container) -> None:
@@ -74,7 +85,7 @@ async def test_the_returned_payment_is_explained_with_what_to_do_next(store: Con
                             make_tracker("k-chat", VERIFIED, intent="returned_payment", text="my payment bounced"))
     said = texts(messages)
     assert "Your payment of $367.45 from checking ****5521" in said and "returned by your bank" in said
-    assert "A $25.00 returned-payment fee" in said and "insufficient funds" in said
+    assert "A $25.00 returned-payment fee was charged on October" in said
     assert "savings ****8830" in said and "check with your bank" in said
     assert messages[0]["buttons"] == [{"title": "Make a payment", "payload": "/make_payment"}]
 
@@ -93,11 +104,11 @@ async def test_yes_waives_the_fee_once_with_a_receipt_and_an_audit_record(store:
     offered = {**VERIFIED, "fee_waiver_offered": True}
     events, messages = await run(ActionWaiveFee(), make_tracker("k-chat", offered, intent="affirm"))
     assert _slots(events) == {"fee_waiver_offered": None}
-    assert "the $15.00 late fee is waived" in texts(messages) and "$25.00" in texts(messages)
-    assert _waivers(store) == (Decimal("25.00"), "waived", 1, 1)
+    assert "the $15.00 late fee is waived" in texts(messages) and "$40.00" in texts(messages)
+    assert _waivers(store) == (Decimal("40.00"), ("charged", "waived"), 1, 1)
     _, again = await run(ActionWaiveFee(), make_tracker("k-chat", offered, intent="affirm"))  # yes twice
     assert "Nothing was changed." in texts(again)
-    assert _waivers(store) == (Decimal("25.00"), "waived", 1, 1)
+    assert _waivers(store) == (Decimal("40.00"), ("charged", "waived"), 1, 1)
 
 
 async def test_without_an_offer_a_yes_changes_nothing(store: Container) -> None:

@@ -61,17 +61,18 @@ def test_the_demo_customers_have_the_exact_figures_of_the_table(engine: Engine) 
         assert unseal_at_rest(agent.totp_secret, Settings().secret_pepper) == DEMO_AGENT["totp_secret"]
 
 
-def test_keisha_is_current_with_a_late_fee_and_a_returned_payment_fee_still_owed(engine: Engine) -> None:
+def test_keisha_is_current_with_two_late_fees_and_a_returned_payment_fee_still_owed(engine: Engine) -> None:
     with Session(engine) as session:
         seed_demo(session, TODAY, Settings())
         session.commit()
         keisha = _account(session, "7301006618")
         assert (keisha.status, keisha.past_due_amount, keisha.fees_due, keisha.last_fee_waiver_on) == (
-            "current", Decimal("0.00"), Decimal("40.00"), None)
+            "current", Decimal("0.00"), Decimal("55.00"), None)
         fees = session.scalars(select(Fee).where(Fee.account_id == keisha.id).order_by(Fee.charged_on)).all()
         assert [(f.kind, f.amount, f.status) for f in fees] == [
-            ("late", Decimal("15.00"), "charged"), ("returned_payment", Decimal("25.00"), "charged")]
-        returned = session.get_one(Payment, fees[1].payment_id)
+            ("late", Decimal("15.00"), "charged"), ("late", Decimal("15.00"), "charged"),
+            ("returned_payment", Decimal("25.00"), "charged")]
+        returned = session.get_one(Payment, fees[2].payment_id)
         assert (returned.status, returned.amount) == ("returned", Decimal("367.45"))
 
 

@@ -52,8 +52,9 @@ def test_a_copy_of_keisha_keeps_her_fees_and_which_payment_was_returned(uow_fact
         copy = uow.session.scalar(select(Account).where(Account.account_number == clone.details.account_number))
         fees = uow.session.scalars(select(Fee).where(Fee.account_id == copy.id).order_by(Fee.id)).all()
         assert [(f.kind, f.amount, f.status) for f in fees] == [
-            ("late", Decimal("15.00"), "charged"), ("returned_payment", Decimal("25.00"), "charged")]
-        returned = uow.session.get_one(Payment, fees[1].payment_id)
+            ("late", Decimal("15.00"), "charged"), ("late", Decimal("15.00"), "charged"),
+            ("returned_payment", Decimal("25.00"), "charged")]
+        returned = uow.session.get_one(Payment, fees[2].payment_id)
         assert (returned.account_id, returned.status) == (copy.id, "returned")
 
 

@@ -43,11 +43,12 @@ def snapshot(uow_factory: UowFactory) -> tuple[Any, ...]:
 # --- what was charged and why ----------------------------------------------------------------------
 
 
-def test_keisha_sees_both_fees_newest_first_each_with_its_reason(uow_factory: UowFactory) -> None:
+def test_keisha_sees_her_three_fees_newest_first_each_with_its_reason(uow_factory: UowFactory) -> None:
     lines = fees.recent_fees(customer_id(uow_factory, KEISHA), uow_factory())
     assert [(f.kind, f.amount, f.charged_on, f.status) for f in lines] == [
         ("returned_payment", Decimal("25.00"), date(2026, 10, 12), "charged"),
-        ("late", Decimal("15.00"), date(2026, 9, 21), "charged")]
+        ("late", Decimal("15.00"), date(2026, 9, 21), "charged"),
+        ("late", Decimal("15.00"), date(2026, 7, 21), "charged")]
     assert lines[1].reason == ("the payment due September 10, 2026 arrived September 24, 2026, after "
                                "the 10-day grace period")
     assert "insufficient funds" in lines[0].reason and "checking ****5521" in lines[0].reason
@@ -132,11 +133,12 @@ def test_the_waiver_is_recorded_emailed_and_audited(uow_factory: UowFactory) -> 
     waived = waive(uow_factory)
     assert (waived.fee.amount, waived.fee.status, waived.fee.waived_on) == (
         Decimal("15.00"), "waived", date(2026, 11, 24))
-    assert waived.fees_due == Decimal("25.00")
+    assert waived.fees_due == Decimal("40.00")
     with uow_factory() as uow:
         account = uow.session.scalars(select(Account).where(Account.account_number == KEISHA)).one()
-        assert (account.fees_due, account.last_fee_waiver_on) == (Decimal("25.00"), TODAY)
-        fee = uow.session.scalars(select(Fee).where(Fee.kind == "late")).one()
+        assert (account.fees_due, account.last_fee_waiver_on) == (Decimal("40.00"), TODAY)
+        fee = uow.session.scalars(select(Fee).where(Fee.status == "waived")).one()
+        assert fee.charged_on == date(2026, 9, 21)  # the newer late fee
         assert (fee.status, fee.waiver_reason, fee.waived_at) == ("waived", "courtesy", NOW)
         email = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "fee_waived")).one()
         assert email.to == "keisha.grant@example.com" and "$15.00 late fee" in email.body
@@ -144,21 +146,29 @@ def test_the_waiver_is_recorded_emailed_and_audited(uow_factory: UowFactory) -> 
         assert entry.actor == f"customer:{account.customer_id}" and entry.details["amount"] == "15.00"
 
 
-def test_a_second_waiver_is_refused_and_changes_nothing(uow_factory: UowFactory) -> None:
+def test_a_second_waiver_within_12_months_is_refused_with_a_ticket_and_changes_nothing(
+    uow_factory: UowFactory,
+) -> None:
     waive(uow_factory)
     before = snapshot(uow_factory)
-    with pytest.raises(NotEligible):
-        waive(uow_factory)  # no late fee owed any more
-    set_account(uow_factory, KEISHA, fees_due=Decimal("40.00"))
-    with uow_factory() as uow:  # another late fee, the same month
-        account = primary_account(uow.session, customer_id(uow_factory, KEISHA))
-        uow.session.add(Fee(account_id=account.id, kind="late", amount=Decimal("15.00"),
-                            reason="another late payment", charged_on=TODAY))
-        uow.commit()
+    with pytest.raises(NotEligible) as refused:
+        waive(uow_factory)  # the older late fee is still owed
+    assert refused.value.message == fees.ALREADY_WAIVED.format(waived="November 24, 2026")
+    decision = decide(uow_factory)
+    assert (decision.eligible, decision.reason) == (False, refused.value.message)
+    assert decision.fee is not None and decision.fee.charged_on == date(2026, 7, 21)
+    assert decision.ticket_number is not None
+    assert snapshot(uow_factory) == before
+
+
+def test_with_no_late_fee_left_there_is_nothing_to_waive(uow_factory: UowFactory) -> None:
+    set_account(uow_factory, KEISHA, last_fee_waiver_on=None)
+    waive(uow_factory)
+    set_account(uow_factory, KEISHA, last_fee_waiver_on=None)
+    waive(uow_factory)
     with pytest.raises(NotEligible) as refused:
         waive(uow_factory)
-    assert refused.value.message == fees.ALREADY_WAIVED.format(waived="November 24, 2026")
-    assert count(uow_factory, AuditLog, AuditLog.action == "fee_waived") == before[2]
+    assert refused.value.message == fees.NO_LATE_FEE
 
 
 def test_of_two_racing_waivers_only_one_is_stored(uow_factory: UowFactory) -> None:
@@ -172,6 +182,6 @@ def test_of_two_racing_waivers_only_one_is_stored(uow_factory: UowFactory) -> No
             fees.record_waiver(slow.session, stale, late, TODAY, NOW)
     with uow_factory() as uow:
         account = uow.session.scalars(select(Account).where(Account.account_number == KEISHA)).one()
-        assert account.fees_due == Decimal("25.00")  # taken off once
+        assert account.fees_due == Decimal("40.00")  # taken off once
     assert count(uow_factory, AuditLog, AuditLog.action == "fee_waived") == 1
     assert count(uow_factory, OutboxMessage, OutboxMessage.kind == "fee_waived") == 1
