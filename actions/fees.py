@@ -148,18 +148,19 @@ class ActionOfferFeeWaiver(AccountAction):
         return [SlotSet("fee_waiver_offered", False)]
 
 
-class ActionWaiveFee(AccountAction):
-    """Waives the fee the customer said yes to, or says plainly that nothing was changed."""
+class ActionSubmitFeeWaiver(AccountAction):
+    """Waives the fee after a yes to the offer; after a no or "cancel", says nothing was changed."""
 
     required_level = "full"
 
     def name(self) -> str:
-        return "action_waive_fee"
+        return "action_submit_fee_waiver"
 
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         cleared: list[EventType] = [SlotSet("fee_waiver_offered", None)]
-        if tracker.get_slot("fee_waiver_offered") is not True:
+        said_yes = tracker.latest_message.get("intent", {}).get("name") == "affirm"
+        if not said_yes or tracker.get_slot("fee_waiver_offered") is not True:
             dispatcher.utter_message(response="utter_fee_not_waived")
             return cleared
         try:

@@ -7,11 +7,12 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from actions.account import ActionPaymentHistory
+from actions.payments import ValidatePaymentForm
 from actions.fees import (
     ActionExplainFees,
     ActionExplainReturnedPayment,
     ActionOfferFeeWaiver,
-    ActionWaiveFee,
+    ActionSubmitFeeWaiver,
 )
 from autofinance.adapters.store.models import Account, AuditLog, Fee, HandoffTicket, OutboxMessage
 from autofinance.bootstrap import Container
@@ -102,19 +103,30 @@ async def test_keisha_is_offered_the_waiver_and_nothing_changes_before_yes(store
 async def test_yes_waives_the_fee_once_with_a_receipt_and_an_audit_record(store: Container) -> None:
     verify(store, "k-chat", KEISHA, KEISHA_ZIP)
     offered = {**VERIFIED, "fee_waiver_offered": True}
-    events, messages = await run(ActionWaiveFee(), make_tracker("k-chat", offered, intent="affirm"))
+    events, messages = await run(ActionSubmitFeeWaiver(), make_tracker("k-chat", offered, intent="affirm"))
     assert _slots(events) == {"fee_waiver_offered": None}
     assert "the $15.00 late fee is waived" in texts(messages) and "$40.00" in texts(messages)
     assert _waivers(store) == (Decimal("40.00"), ("charged", "waived"), 1, 1)
-    _, again = await run(ActionWaiveFee(), make_tracker("k-chat", offered, intent="affirm"))  # yes twice
+    _, again = await run(ActionSubmitFeeWaiver(), make_tracker("k-chat", offered, intent="affirm"))  # yes twice
     assert "Nothing was changed." in texts(again)
     assert _waivers(store) == (Decimal("40.00"), ("charged", "waived"), 1, 1)
+
+
+async def test_no_or_cancel_after_the_offer_changes_nothing(store: Container) -> None:
+    verify(store, "k-chat", KEISHA, KEISHA_ZIP)
+    before = _waivers(store)
+    for intent in ("deny", "cancel"):
+        tracker = make_tracker("k-chat", {**VERIFIED, "fee_waiver_offered": True}, intent=intent)
+        events, messages = await run(ActionSubmitFeeWaiver(), tracker)
+        assert _slots(events) == {"fee_waiver_offered": None}
+        assert [m["response"] for m in messages] == ["utter_fee_not_waived"]
+    assert _waivers(store) == before
 
 
 async def test_without_an_offer_a_yes_changes_nothing(store: Container) -> None:
     verify(store, "k-chat", KEISHA, KEISHA_ZIP)
     before = _waivers(store)
-    _, messages = await run(ActionWaiveFee(), make_tracker("k-chat", VERIFIED, intent="affirm"))
+    _, messages = await run(ActionSubmitFeeWaiver(), make_tracker("k-chat", VERIFIED, intent="affirm"))
     assert [m["response"] for m in messages] == ["utter_fee_not_waived"]
     assert _waivers(store) == before
 
@@ -134,3 +146,16 @@ async def test_past_due_the_waiver_is_refused_and_a_specialist_ticket_is_opened(
     assert "past due ($367.45 past due)" in said and number in said
     assert "specialist" in said and reason == "fee_waiver"
     assert _waivers(store) == before
+
+
+async def test_in_the_middle_of_a_payment_a_bounced_payment_is_explained_and_the_step_asked_again(
+    store: Container,
+) -> None:
+    verify(store, "k-chat", KEISHA, KEISHA_ZIP)
+    slots = {**VERIFIED, "payment_amount": "367.45", "payment_attempt": "a1", "requested_slot": "payment_date"}
+    said_text = "hang on, why did my last payment bounce?"
+    tracker = make_tracker("k-chat", slots, intent="returned_payment", text=said_text, active_loop="payment_form")
+    tracker.events.append({"event": "slot", "name": "payment_date", "value": said_text})
+    events, said = await run(ValidatePaymentForm(), tracker)
+    assert "was returned by your bank" in texts(said)
+    assert _slots(events)["payment_date"] is None and "payment_amount" not in _slots(events)
