@@ -11,10 +11,11 @@ from rasa_sdk.types import DomainDict
 
 from actions.answers import AnswerAction
 from actions.details import task_request
+from actions.fees import fee_rows
 from actions.runtime import AccountAction, call, container, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date, mentions_date, parse_date, your_account
-from autofinance.services import accounts, identity, lease_end, payoff
+from autofinance.services import accounts, fees, identity, lease_end, payoff
 from autofinance.services.accounts import LoanBalance, PaymentStatus
 from autofinance.services.errors import InvalidPayoffDate, NotALease
 
@@ -93,14 +94,18 @@ class ActionPaymentHistory(AnswerAction):
         customer: identity.VerifiedCustomer,
     ) -> list[EventType]:
         lines = await call(accounts.payment_history, customer.customer_id, container().uow())
-        if not lines:
+        charged = await call(fees.recent_fees, customer.customer_id, container().uow())
+        if not lines and not charged:
             dispatcher.utter_message(text="I don't see any payments on your account yet.")
             return []
         rows = [
             f"- {format_long_date(line.date)}: {format_usd(line.amount)} from {line.method} ({line.status})"
             for line in lines
         ]
-        dispatcher.utter_message(text="Your latest payments:\n" + "\n".join(rows))
+        text = "Your latest payments:\n" + "\n".join(rows) if rows else ""
+        if charged:
+            text = (text + "\n" if text else "") + "Fees charged:\n" + "\n".join(fee_rows(charged))
+        dispatcher.utter_message(text=text)
         return []
 
 

@@ -26,6 +26,8 @@ ANSWERS = {
     "past_due": "action_past_due",
     "next_payment": "action_next_payment",
     "lease_buyout": "action_lease_buyout",
+    "fee_question": "action_explain_fees",
+    "returned_payment": "action_explain_returned_payment",
 }
 SECOND_ANSWERS = {**ANSWERS, "request_statement": "action_send_statement",
                   "reset_password": "action_send_password_reset", "forgot_username": "action_send_username",

@@ -44,7 +44,8 @@ RESUMABLE_TASKS = {"check_balance", "payment_history", "loan_terms", "payoff_quo
                    "request_statement", "lease_end_options", "cancel_autopay", "setup_autopay",
                    "cancel_payment", "update_contact_info", "extend_lease",
                    "change_due_date", "past_due", "next_payment", "lease_buyout",
-                   "statement_delivery", "tax_document"}
+                   "statement_delivery", "tax_document", "fee_question", "returned_payment",
+                   "waive_fee"}
 
 
 def container() -> Container:

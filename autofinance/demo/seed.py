@@ -16,13 +16,15 @@ from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
 from autofinance.domain.calendar import add_months, next_due
-from autofinance.domain.money import to_money
+from autofinance.domain.money import format_usd, to_money
+from autofinance.domain.parsing import format_long_date
 from autofinance.adapters.sealing import seal_at_rest
 from autofinance.adapters.security import hash_password, keyed_hash
 from autofinance.adapters.store.models import (
     Account,
     AutopayEnrolment,
     Customer,
+    Fee,
     FundingSource,
     OnlineCredential,
     Payment,
@@ -75,6 +77,7 @@ class DemoCustomer:
     autopay_from: Optional[str] = None  # last four of the funding source
     online_locked: bool = False
     statement_delivery: str = "mail"  # 'email': paperless
+    fee_story: bool = False  # a late fee and a returned payment with its fee, both still owed
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -108,7 +111,15 @@ DEMO_CUSTOMERS = (
         months_open=50, funding_sources=(("checking", "7412"),), apr=Decimal("3.90"),
         online_locked=True,
     ),
+    DemoCustomer(  # not in shared/docs/demo-customers.md: added to try fees and returned payments
+        "Keisha", "Grant", "7301006618", "loan", (2021, "Hyundai", "Tucson", "5NMJB3AE1MH066181"),
+        "6618", "98101", date(1988, 9, 9), "keisha.grant@example.com", "+12065550177", "kgrant",
+        ("1420 5th Ave", "Seattle", "WA"), Decimal("12640.30"), Decimal("367.45"), 10,
+        months_open=26, funding_sources=(("checking", "5521"), ("savings", "8830")),
+        apr=Decimal("6.25"), fee_story=True,
+    ),
 )
+LATE_FEE, RETURNED_PAYMENT_FEE = Decimal("15.00"), Decimal("25.00")
 
 DEMO_AGENT = {
     "username": "demo.agent",
@@ -184,6 +195,38 @@ def _payment_history(
     ]
 
 
+def _late_fee(account: Account, payment: Payment, days_late: int) -> Fee:
+    """Makes `payment` arrive `days_late` after its due date, past the 10-day grace period."""
+    due = payment.scheduled_for
+    payment.scheduled_for = due + timedelta(days=days_late)
+    return Fee(account_id=account.id, kind="late", amount=LATE_FEE, charged_on=due + timedelta(days=11),
+               reason=f"the payment due {format_long_date(due)} arrived "
+                      f"{format_long_date(payment.scheduled_for)}, after the 10-day grace period")
+
+
+def _add_fee_story(session: Session, account: Account, demo: DemoCustomer, history: list[Payment],
+                   sources: list[FundingSource]) -> None:
+    """Two payments arrived late (two late fees, two and four months ago); last month's came back
+    from the bank and was paid again from the other account 4 days later (a returned-payment
+    fee). All three are still owed; the account is current, and no fee was ever waived: the
+    newer late fee can be waived as a courtesy, and asking again for the older one is refused."""
+    returned = history[1]
+    returned.status = "returned"
+    session.add(Payment(account_id=account.id, funding_source_id=sources[1].id, amount=returned.amount,
+                        scheduled_for=returned.scheduled_for + timedelta(days=4), status="posted",
+                        origin="portal", confirmation_number=f"MP{demo.account_number[-4:]}R1H"))
+    session.add_all([
+        _late_fee(account, history[4], 12),
+        _late_fee(account, history[2], 14),
+        Fee(account_id=account.id, payment_id=returned.id, kind="returned_payment",
+            amount=RETURNED_PAYMENT_FEE, charged_on=returned.scheduled_for + timedelta(days=2),
+            reason=f"your bank returned the payment of {format_usd(returned.amount)} from "
+                   f"{sources[0].masked_name} made {format_long_date(returned.scheduled_for)} "
+                   "(insufficient funds)"),
+    ])
+    account.fees_due = 2 * LATE_FEE + RETURNED_PAYMENT_FEE
+
+
 def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settings: Settings) -> None:
     customer = Customer(
         first_name=demo.first_name,
@@ -209,7 +252,11 @@ def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settin
     ]
     session.add_all(sources)
     session.flush()
-    session.add_all(_payment_history(account, demo, sources[0], today))
+    history = _payment_history(account, demo, sources[0], today)
+    session.add_all(history)
+    if demo.fee_story:
+        session.flush()
+        _add_fee_story(session, account, demo, history, sources)
     if demo.autopay_from:
         source = next(s for s in sources if s.last4 == demo.autopay_from)
         session.add(

@@ -26,6 +26,7 @@ PRIORITY_BY_REASON = {
     "frustration": 3,
     "customer_request": 3,
     "lease_end": 3,
+    "fee_waiver": 3,
     "misunderstanding": 4,
 }
 MINUTES_PER_TICKET_AHEAD = 3
@@ -69,7 +70,7 @@ def request_handoff(
         session = uow.session
         verified = identity.current_verification(session, conversation_id, now, channel)
         name = verified.first_name if verified else None
-        ticket = _queue(session, conversation_id, channel or "unknown", reason, summarise(name),
+        ticket = queue_ticket(session, conversation_id, channel or "unknown", reason, summarise(name),
                         verified.customer_id if verified else None, now)
         staffing = _staffing_or_none(session, now, lender_timezone, support_hours)
         uow.commit()
@@ -89,7 +90,7 @@ def open_ticket(
     """Queues a ticket; a conversation that already waits keeps its ticket (and place)."""
     now = aware(now)
     with uow:
-        ticket = _queue(uow.session, conversation_id, channel, reason, summary, customer_id, now)
+        ticket = queue_ticket(uow.session, conversation_id, channel, reason, summary, customer_id, now)
         uow.commit()
     logger.info("hand-off ticket %s (%s, priority %d)", ticket.ticket_number, reason, ticket.priority)
     return ticket
@@ -99,9 +100,10 @@ def _ticket_number() -> str:
     return "HT" + secrets.token_hex(4).upper()
 
 
-def _queue(session: Session, conversation_id: str, channel: str, reason: str, summary: str,
+def queue_ticket(session: Session, conversation_id: str, channel: str, reason: str, summary: str,
            customer_id: Optional[int], now: datetime) -> TicketOpened:
-    """The conversation's open ticket, or a new one; a more urgent reason moves it up."""
+    """The conversation's open ticket, or a new one; a more urgent reason moves it up. Runs in
+    the caller's session, so a service can queue a ticket with the decision that needs it."""
     priority = PRIORITY_BY_REASON.get(reason, 3)
     ticket = session.scalar(
         select(HandoffTicket).where(

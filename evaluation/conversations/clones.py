@@ -24,6 +24,7 @@ from autofinance.adapters.store.models import (
     Account,
     AutopayEnrolment,
     Customer,
+    Fee,
     FundingSource,
     OnlineCredential,
     Payment,
@@ -71,7 +72,7 @@ def _unused(session: Session, column: Any, make: Callable[[int], str]) -> str:
 
 
 def clone_demo_customer(session: Session, name: str, seed: Optional[str] = None) -> Clone:
-    """Copies demo customer `name` (maria, james, dana, robert); the caller commits. The new
+    """Copies demo customer `name` (maria, james, dana, robert, keisha); the caller commits. The new
     identifiers derive from `seed` (the scenario id; random when None), skipping any in use."""
     demo = DEMO_BY_NAME[name]
     original = session.scalar(select(Account).where(Account.account_number == demo.account_number))
@@ -103,11 +104,14 @@ def clone_demo_customer(session: Session, name: str, seed: Optional[str] = None)
             _copy(session, vehicle, account_id=new.id,
                   vin=_unused(session, Vehicle.vin,
                               lambda n: f"EVAL{derived(seed, 'vin', n) % 16**13:013X}"))
+        payments = {}
         for number, payment in enumerate(session.scalars(
                 select(Payment).where(Payment.account_id == account.id).order_by(Payment.id))):
-            _copy(session, payment, account_id=new.id, idempotency_key=None,
-                  funding_source_id=sources.get(payment.funding_source_id),
-                  confirmation_number=f"EV{new.id:08d}{number:02d}")
+            payments[payment.id] = _copy(session, payment, account_id=new.id, idempotency_key=None,
+                                         funding_source_id=sources.get(payment.funding_source_id),
+                                         confirmation_number=f"EV{new.id:08d}{number:02d}").id
+        for fee in session.scalars(select(Fee).where(Fee.account_id == account.id).order_by(Fee.id)):
+            _copy(session, fee, account_id=new.id, payment_id=payments.get(fee.payment_id))
         for enrolment in session.scalars(select(AutopayEnrolment).where(AutopayEnrolment.account_id == account.id)):
             _copy(session, enrolment, account_id=new.id,
                   funding_source_id=sources[enrolment.funding_source_id])

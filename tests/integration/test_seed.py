@@ -1,5 +1,6 @@
-"""The demo store holds exactly the customers of shared/docs/demo-customers.md, on both
-dialects; re-seeding adds nothing; bulk customers are deterministic."""
+"""The demo store holds exactly the customers of shared/docs/demo-customers.md, plus Keisha (fees
+and returned payments), on both dialects; re-seeding adds nothing; bulk customers are
+deterministic."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -13,7 +14,9 @@ from autofinance.config import Settings
 from autofinance.adapters.sealing import unseal_at_rest
 from autofinance.adapters.security import keyed_hash, verify_password
 from autofinance.demo.seed import DEMO_AGENT, bulk_identity, seed_bulk, seed_demo
-from autofinance.adapters.store.models import Account, AutopayEnrolment, Customer, FundingSource, OnlineCredential, StaffUser
+from autofinance.adapters.store.models import (
+    Account, AutopayEnrolment, Customer, Fee, FundingSource, OnlineCredential, Payment, StaffUser,
+)
 
 pytestmark = pytest.mark.integration
 TODAY = date(2026, 11, 24)
@@ -26,7 +29,7 @@ def _account(session: Session, number: str) -> Account:
 def test_the_demo_customers_have_the_exact_figures_of_the_table(engine: Engine) -> None:
     settings = Settings()
     with Session(engine) as session:
-        assert seed_demo(session, TODAY, settings) == 4
+        assert seed_demo(session, TODAY, settings) == 5
         session.commit()
         maria, james = _account(session, "7301004821"), _account(session, "7301007734")
         dana, robert = _account(session, "7301005530"), _account(session, "7301009912")
@@ -58,13 +61,28 @@ def test_the_demo_customers_have_the_exact_figures_of_the_table(engine: Engine) 
         assert unseal_at_rest(agent.totp_secret, Settings().secret_pepper) == DEMO_AGENT["totp_secret"]
 
 
+def test_keisha_is_current_with_two_late_fees_and_a_returned_payment_fee_still_owed(engine: Engine) -> None:
+    with Session(engine) as session:
+        seed_demo(session, TODAY, Settings())
+        session.commit()
+        keisha = _account(session, "7301006618")
+        assert (keisha.status, keisha.past_due_amount, keisha.fees_due, keisha.last_fee_waiver_on) == (
+            "current", Decimal("0.00"), Decimal("55.00"), None)
+        fees = session.scalars(select(Fee).where(Fee.account_id == keisha.id).order_by(Fee.charged_on)).all()
+        assert [(f.kind, f.amount, f.status) for f in fees] == [
+            ("late", Decimal("15.00"), "charged"), ("late", Decimal("15.00"), "charged"),
+            ("returned_payment", Decimal("25.00"), "charged")]
+        returned = session.get_one(Payment, fees[2].payment_id)
+        assert (returned.status, returned.amount) == ("returned", Decimal("367.45"))
+
+
 def test_seeding_again_adds_nothing(engine: Engine) -> None:
     with Session(engine) as session:
         seed_demo(session, TODAY, Settings())
         session.commit()
         assert seed_demo(session, TODAY, Settings()) == 0
         session.commit()
-        assert session.scalar(select(func.count()).select_from(Customer)) == 4
+        assert session.scalar(select(func.count()).select_from(Customer)) == 5
         assert session.scalar(select(func.count()).select_from(StaffUser)) == 1
 
 
@@ -77,7 +95,7 @@ def test_bulk_customers_come_on_top_deterministically_and_only_once(engine: Engi
         assert seed_bulk(session, 50, settings, TODAY) == 0
         assert seed_bulk(session, 60, settings, TODAY) == 10
         session.commit()
-        assert session.scalar(select(func.count()).select_from(Customer)) == 64
+        assert session.scalar(select(func.count()).select_from(Customer)) == 65
         ident = bulk_identity(7)
         account = _account(session, ident["account_number"])
         bulk = session.get_one(Customer, account.customer_id)

@@ -15,6 +15,7 @@ from autofinance.adapters.store.models import Account, FundingSource, OutboxMess
 UowFactory = Callable[[], UnitOfWork]
 
 MARIA, JAMES, DANA, ROBERT = "7301004821", "7301007734", "7301005530", "7301009912"
+KEISHA = "7301006618"  # the fees demo customer: a late fee and a returned payment, both owed
 
 
 def customer_id(uow_factory: UowFactory, account_number: str) -> int:

@@ -109,6 +109,8 @@ class Account(Base):
     days_past_due: Mapped[int] = mapped_column(Integer, default=0)
     payments_remaining: Mapped[int] = mapped_column(Integer)
     fees_due: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    # the day of the last courtesy fee waiver: one in 12 months, checked in the same UPDATE
+    last_fee_waiver_on: Mapped[Optional[date]] = mapped_column(Date)
     residual_value: Mapped[Optional[Decimal]] = mapped_column(Money())
     purchase_option_fee: Mapped[Optional[Decimal]] = mapped_column(Money())
     annual_mileage_allowance: Mapped[Optional[int]] = mapped_column(Integer)
@@ -191,6 +193,33 @@ class Payment(Base):
 
     account: Mapped[Account] = relationship(back_populates="payments")
     funding_source: Mapped[Optional[FundingSource]] = relationship()
+
+
+class Fee(Base):
+    """A late or returned-payment fee, with the reason the customer is told; a waived fee keeps
+    its row and says when and why it was waived. Unpaid fees add up in `Account.fees_due`."""
+
+    __tablename__ = "fees"
+    __table_args__ = (
+        CheckConstraint("kind IN ('late', 'returned_payment')", name="ck_fees_kind"),
+        CheckConstraint("amount > 0", name="ck_fees_amount"),
+        CheckConstraint("status IN ('charged', 'paid', 'waived')", name="ck_fees_status"),
+        CheckConstraint("status <> 'waived' OR waived_at IS NOT NULL", name="ck_fees_waived_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    payment_id: Mapped[Optional[int]] = mapped_column(ForeignKey("payments.id"))  # the one returned
+    kind: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    reason: Mapped[str] = mapped_column(String(200))  # 'payment due Nov 15 arrived Nov 28'
+    charged_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="charged")
+    waived_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    waiver_reason: Mapped[Optional[str]] = mapped_column(String(40))  # 'courtesy'
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    payment: Mapped[Optional["Payment"]] = relationship()
 
 
 class AutopayEnrolment(Base):

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from autofinance.adapters.store.models import Account, FundingSource, OnlineCredential, Payment
+from autofinance.adapters.store.models import Account, Fee, FundingSource, OnlineCredential, Payment
 from autofinance.config import Settings
 from autofinance.services import identity
 from autofinance.services.payments import schedule_payment
@@ -44,6 +44,18 @@ def test_a_copy_has_the_demo_customers_figures_under_new_identifiers(uow_factory
         history = uow.session.scalars(select(Payment).where(Payment.account_id == copy.id)).all()
         assert len(history) == len(uow.session.scalars(
             select(Payment).where(Payment.account_id == original.id)).all()) > 0
+
+
+def test_a_copy_of_keisha_keeps_her_fees_and_which_payment_was_returned(uow_factory: UowFactory) -> None:
+    clone = copy_of(uow_factory, "keisha")
+    with uow_factory() as uow:
+        copy = uow.session.scalar(select(Account).where(Account.account_number == clone.details.account_number))
+        fees = uow.session.scalars(select(Fee).where(Fee.account_id == copy.id).order_by(Fee.id)).all()
+        assert [(f.kind, f.amount, f.status) for f in fees] == [
+            ("late", Decimal("15.00"), "charged"), ("late", Decimal("15.00"), "charged"),
+            ("returned_payment", Decimal("25.00"), "charged")]
+        returned = uow.session.get_one(Payment, fees[2].payment_id)
+        assert (returned.account_id, returned.status) == (copy.id, "returned")
 
 
 def test_two_copies_of_one_customer_never_share_an_identifier(uow_factory: UowFactory) -> None:
