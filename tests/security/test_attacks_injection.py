@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from autofinance.demo.seed import DEMO_CUSTOMERS
 from tests.e2e.conftest import RunningStack
 from tests.e2e.widget import Widget, widget_origin
 from tests.security.conftest import conversation_id
@@ -138,7 +139,7 @@ def test_the_store_still_answers_normally_after_the_injections(running: RunningS
     """The DROP TABLE and UNION strings above did nothing: the tables and customers are all there."""
     names = {row[0] for row in running_tables(running)}
     assert {"customers", "accounts", "payments", "audit_log"} <= names
-    assert len([r for r in customer_rows(running) if r[0] < 1_000_000]) == 4
+    assert len([r for r in customer_rows(running) if r[0] < 1_000_000]) == len(DEMO_CUSTOMERS)
 
 
 def running_tables(running: RunningStack) -> list[tuple[str]]:
