@@ -28,8 +28,9 @@ TEXT = {
                    "with a secure link, and paper statements stop.",
     "offer_mail": " Switch back to paper? Your statements would come by mail to your address in {city} "
                   "from the next one on, and the monthly emails stop.",
-    "already_email": "You're already paperless (since {since}): your statements come by email to {email}. "
+    "already_email": "You're already paperless{since}: your statements come by email to {email}. "
                      "Nothing to change. If you'd like paper statements instead, just say so.",
+    "since": " (since {date})",
     "already_mail": "Your statements already come by mail, to your address in {city}. Nothing to change. "
                     "If you'd like to go paperless instead, just say so.",
     "done_email": "Done: you're paperless. Your next statement comes by email to {email}. A confirmation "
@@ -85,7 +86,7 @@ class ActionOfferStatementDelivery(AccountAction):
         wanted = named if named in (paperless.MAIL, paperless.EMAIL) else \
             wanted_delivery(f"{request.text} {tracker.latest_message.get('text') or ''}")
         values = {"city": now.mailed_to_city, "email": now.email_masked,
-                  "since": format_long_date(now.since.date()) if now.since else "before"}
+                  "since": TEXT["since"].format(date=format_long_date(now.since.date())) if now.since else ""}
         if wanted == now.by:
             dispatcher.utter_message(text=TEXT[f"already_{now.by}"].format(**values))
             return [*consumed(tracker), SlotSet(CHOICE_SLOT, None)]

@@ -21,6 +21,8 @@ from autofinance.services import autopay, documents, identity
 _NOT_A_STATEMENT = re.compile(r"\d{5,}|\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b"
                               r"|\b(?!20\d\d\b)\d{4}\b")
 YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+STATEMENT_CHOICES = [{"title": "The latest statement", "payload": "the latest statement"},
+                     {"title": "My contract", "payload": "my contract"}]
 
 
 class ActionSendStatement(AnswerAction):
@@ -52,15 +54,11 @@ class ActionSendStatement(AnswerAction):
             return details.consumed(tracker)
         if requested.undecided:
             dispatcher.utter_message(text=f"Sure. {oldest} are available, and your contract. Which would "
-                                          "you like? Tell me the month, or pick one below.", buttons=[
-                                              {"title": "The latest statement", "payload": "the latest statement"},
-                                              {"title": "My contract", "payload": "my contract"}])
+                                          "you like? Tell me the month, or pick one below.", buttons=STATEMENT_CHOICES)
             return details.consumed(tracker)
         if sent is None:
             dispatcher.utter_message(text=f"I can't find that one. {oldest} are available, and your contract. "
-                                          "Which would you like?", buttons=[
-                                              {"title": "The latest statement", "payload": "the latest statement"},
-                                              {"title": "My contract", "payload": "my contract"}])
+                                          "Which would you like?", buttons=STATEMENT_CHOICES)
             return details.consumed(tracker)
         what = sent.label if requested.is_contract else f"{sent.label} statement"
         dispatcher.utter_message(

@@ -46,25 +46,22 @@ class ActionInterestStatement(AnswerAction):
         # "this year then" in answer to the last answer names the year; else the request that began it
         asked = latest if action_before_message(tracker) == self.name() else task_request(tracker).text or latest
         year = tax_documents.statement_year(asked, today)
-        try:
-            figures = await call(tax_documents.interest_paid, customer.customer_id, year,
-                                 container().uow(), today)
-        except NoInterestStatement as lease:
-            dispatcher.utter_message(text=lease.message)
-            return consumed(tracker)
-        if figures.payments == 0:
-            text = TEXT["none"].format(year=year)
-            if year < today.year:
-                text += TEXT["this_year_too"].format(this_year=today.year)
-            dispatcher.utter_message(text=text)
-            return consumed(tracker)
         settings = container().settings
         try:
             figures, sent = await call(documents.send_interest_statement, customer.customer_id, year,
                                        container().uow(), settings.public_base_url,
                                        settings.secret_pepper, settings.lender_timezone)
+        except NoInterestStatement as lease:
+            dispatcher.utter_message(text=lease.message)
+            return consumed(tracker)
         except UnknownDocument:
             dispatcher.utter_message(text=TEXT["not_yet"].format(year=year))
+            return consumed(tracker)
+        if sent is None:  # no posted payments that year: nothing to send
+            text = TEXT["none"].format(year=year)
+            if year < today.year:
+                text += TEXT["this_year_too"].format(this_year=today.year)
+            dispatcher.utter_message(text=text)
             return consumed(tracker)
         so_far = TEXT["so_far"].format(through=format_long_date(figures.through)) \
             if figures.through < date(year, 12, 31) else ""

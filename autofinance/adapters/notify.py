@@ -123,15 +123,10 @@ class SmtpSender:
                 raise DeliveryRefused(f"SMTP {error.smtp_code}: {error.smtp_error!r}") from error
 
 
-def sender_for(settings: Settings) -> Optional[Sender]:
-    """The real email sender the configuration names; None in the demo (the outbox is the end)."""
-    return SmtpSender(settings) if settings.notifier == "smtp" else None
-
-
 def senders_for(settings: Settings) -> dict[str, Sender]:
     """The real sender of each channel: email through SMTP, texts through Twilio when its
     account, token and number are set. Empty in the demo (the outbox is the end)."""
-    from autofinance.adapters.twilio_sms import TwilioSmsSender  # noqa: PLC0415 - optional part
+    from autofinance.adapters.twilio_sms import TwilioSmsSender  # noqa: PLC0415 - it imports this module
 
     if settings.notifier != "smtp":
         return {}

@@ -137,10 +137,7 @@ def choose_document(listed: list[StatementInfo], asked: str) -> Optional[Stateme
     if "contract" in words or "agreement" in words:
         return next((d for d in listed if d.kind == "contract"), None)
     statements = [d for d in listed if d.kind == "statement"]
-    month = next((_MONTHS[w] for w in words if w in _MONTHS and w != "may"), None)
-    if month is None and re.search(r"^may\b|\b(for|the|from) may\b|\bmay (statement|\d{4})", asked.lower()):
-        month = 5  # "may" is a month only where it cannot be the verb
-    year = next((int(w) for w in words if w.isdigit()), None)
+    month, year = _named_period(asked)
     if month is None and year is None:
         return statements[0] if statements else None
     return next((d for d in statements if (month is None or d.period_end.month == month)
@@ -201,7 +198,7 @@ def send_requested_document(customer_id: int, asked: str, uow: UnitOfWork, base_
         oldest = statements[-1].label if statements else None
         chosen = choose_document(listed, asked)
         if chosen is not None and chosen.kind == "statement" and is_undecided(asked) \
-                and not _names_a_period(asked):
+                and _named_period(asked) == (None, None):
             return RequestedDocument(None, False, oldest, undecided=True)
         if chosen is None:
             return RequestedDocument(None, False, oldest)
@@ -209,16 +206,21 @@ def send_requested_document(customer_id: int, asked: str, uow: UnitOfWork, base_
         return RequestedDocument(sent, chosen.kind == "contract", oldest)
 
 
-def _names_a_period(asked: str) -> bool:
+def _named_period(asked: str) -> tuple[Optional[int], Optional[int]]:
+    """The month and the year a request names, each None if it names none."""
     words = re.findall(r"[a-z]+|\d{4}", asked.lower())
-    return any(w in _MONTHS and w != "may" for w in words) or any(w.isdigit() for w in words)
+    month = next((_MONTHS[w] for w in words if w in _MONTHS and w != "may"), None)
+    if month is None and re.search(r"^may\b|\b(for|the|from) may\b|\bmay (statement|\d{4})", asked.lower()):
+        month = 5  # "may" is a month only where it cannot be the verb
+    return month, next((int(w) for w in words if w.isdigit()), None)
 
 
 def send_interest_statement(customer_id: int, year: int, uow: UnitOfWork, base_url: str,
                             pepper: Secret, timezone: str, now: Optional[datetime] = None
-                            ) -> tuple[tax_documents.InterestStatement, DocumentLinkSent]:
+                            ) -> tuple[tax_documents.InterestStatement, Optional[DocumentLinkSent]]:
     """The year's interest (NoInterestStatement for a lease) and a 24-hour link to its
-    statement, emailed to the address on file (never shown in the chat)."""
+    statement, emailed to the address on file (never shown in the chat); no link for a year
+    without posted payments (None), and UnknownDocument for a year before the loan or after today."""
     now = aware(now)
     today = _lender_date(now, timezone)
     with uow:
@@ -227,6 +229,8 @@ def send_interest_statement(customer_id: int, year: int, uow: UnitOfWork, base_u
         found = interest_document(account, year, today)
         if found is None:
             raise UnknownDocument()
+        if figures.payments == 0:
+            return figures, None
         return figures, _email_link(uow, customer_id, found, base_url, pepper, now)
 
 

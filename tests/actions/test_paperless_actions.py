@@ -49,7 +49,7 @@ async def test_james_already_paperless_is_told_so_and_offered_nothing(store: Con
     verify(store, "james-chat", "jchen", "94107")
     _, messages = await run(ActionOfferStatementDelivery(), make_tracker(
         "james-chat", {"verified": True}, intent="statement_delivery", text="sign me up for paperless"))
-    assert "You're already paperless" in texts(messages) and "j****@example.com" in texts(messages)
+    assert "You're already paperless: your statements come by email to j****@example.com" in texts(messages)
     assert not messages[0].get("buttons")
 
 

@@ -29,8 +29,11 @@ async def test_maria_hears_this_years_interest_and_gets_the_statement_by_email(s
 async def test_a_year_without_payments_is_said_so_and_nothing_is_sent(store: Container) -> None:
     verify(store, "maria-chat")
     _, messages = await run(ActionInterestStatement(), make_tracker(
+        "maria-chat", {"verified": True}, intent="tax_document", text="my 1098 for 2025"))
+    assert "no posted payments on your loan in 2025" in texts(messages) and _links(store) == 0
+    _, messages = await run(ActionInterestStatement(), make_tracker(
         "maria-chat", {"verified": True}, intent="tax_document", text="my 1098 for 2019"))
-    assert "no posted payments on your loan in 2019" in texts(messages) and _links(store) == 0
+    assert "Your loan started after 2019" in texts(messages) and _links(store) == 0
 
 
 async def test_james_lease_has_no_interest_statement(store: Container) -> None:

@@ -58,8 +58,8 @@ def test_a_delivery_that_fails_half_way_resumes_without_sending_twice(
 
 
 def test_the_demo_has_no_real_sender_and_smtp_is_chosen_by_configuration() -> None:
-    assert notify.sender_for(Settings()) is None
-    assert isinstance(notify.sender_for(Settings(notifier="smtp")), notify.SmtpSender)
+    assert notify.senders_for(Settings()) == {}
+    assert isinstance(notify.senders_for(Settings(notifier="smtp"))["email"], notify.SmtpSender)
 
 
 def test_the_smtp_sender_hands_the_relay_one_plain_email(monkeypatch: pytest.MonkeyPatch) -> None:
