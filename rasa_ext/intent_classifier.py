@@ -117,7 +117,9 @@ class LinearModel:
         return [(self.labels[i], float(row[i])) for i in np.argsort(-row)[:length]]
 
 
-_CLAUSE_BREAK = re.compile(r"\?+|;|,?\s+(?:and\s+also|and|also|plus)\s+|\.\s+", re.IGNORECASE)
+# "?", ";", "and"/"also"/"plus", ". " and a dash between spaces ("acct 7301004821 -- what's my rate")
+_CLAUSE_BREAK = re.compile(r"\?+|;|\s+[-\u2013\u2014]{1,2}\s+(?:and\s+)?|,?\s+(?:and\s+also|and|also|plus)\s+|\.\s+",
+                           re.IGNORECASE)
 
 
 _CORRECTION = re.compile(r"(?:actually|no|nope|sorry|wait|scratch that|i mean|instead)\b", re.IGNORECASE)
@@ -192,6 +194,11 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             "unclear_below": 0.5,
             # what a message may open with before its request ("Good afternoon. ... I'm locked out")
             "preamble_intents": [],
+            # intents whose action is weighty (a fraud report opens a case and locks online
+            # access): a whole message less sure than its bar, one of whose clauses clearly asks
+            # something else ("...the password was wrong... can you help me get back in?"), is
+            # taken as that request
+            "cautious_intents": {},
         }
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
@@ -312,6 +319,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
                               if ranking[0][1] >= clear and ranking[0][0] not in not_requests), None)
                 if first is not None:
                     _set_intent(message, first)
+            self._reconsider_cautious(message, rankings, wanted, clear)
             main = self._label(message.get(INTENT) or {}, message)
             for index, (start, end) in enumerate(spans):
                 name, confidence = rankings[index][0]
@@ -328,6 +336,19 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
                               "confidence_entity": float(confidence), "extractor": self.__class__.__name__}
                     message.set("entities", [*(message.get("entities") or []), entity], add_to_output=True)
                     break
+
+    def _reconsider_cautious(self, message: Message, rankings: List[List[tuple[str, float]]],
+                             wanted: set, clear: float) -> None:
+        """A weighty intent read without enough certainty gives way to a clause that clearly asks
+        for something else."""
+        whole = message.get(INTENT) or {}
+        bar = (self.config["cautious_intents"] or {}).get(whole.get("name"))
+        if bar is None or float(whole.get(PREDICTED_CONFIDENCE_KEY) or 0) >= bar:
+            return
+        other = next((ranking for ranking in rankings if ranking[0][0] in wanted
+                      and ranking[0][0] != whole.get("name") and ranking[0][1] >= clear), None)
+        if other is not None:
+            _set_intent(message, other)
 
     def _label(self, intent: Dict[str, Any], message: Message) -> Optional[str]:
         """The message's intent, with its answer for a retrieval intent ("faq/support_hours")."""

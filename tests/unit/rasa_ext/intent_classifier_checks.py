@@ -111,6 +111,7 @@ def second_questions(tmp: Path) -> Dict[str, Any]:
              "what's my balance", "when are you open? and is this email from you real"]
     messages = component.process([Message.build(text=text) for text in texts])
     text = "whats my balance and when is my next payment due? also r u open sundays"
+    dashed = "acct 7301004821 ssn 4821 -- what's my rate \u2014 and the payoff? pay-off-ish 2-3 days"
     mixed = "what's my balance and i want to pay my bill now"
     plain = _component(LocalModelStorage(tmp / "second"), {"second_question_intents": []})
     plain.intents, plain.answers, plain.vectorizers, plain.encoder = (
@@ -130,7 +131,23 @@ def second_questions(tmp: Path) -> Dict[str, Any]:
                 "actually no sorry, not the payoff, I just want the regular balance",
                 "actually, make it $250", "no, the debit card", "not the payoff", "and my balance")],
             "clauses": [text[a:b] for a, b in clause_spans(text)],
-            "one_clause": clause_spans("pay 300 on friday")}
+            "one_clause": clause_spans("pay 300 on friday"),
+            "dashed": [dashed[a:b] for a, b in clause_spans(dashed)],
+            "cautious": cautious(component)}
+
+
+def cautious(component: TfidfIntentClassifier) -> Dict[str, Any]:
+    """A weighty intent below its bar gives way to a clause that clearly asks something else."""
+    component.config["cautious_intents"] = {"report_fraud": 0.8}
+    found = {}
+    for label, confidence in (("unsure", 0.61), ("sure", 0.9)):
+        message = Message.build(text="my password was wrong. help me get back in")
+        message.set("intent", {"name": "report_fraud", "confidence": confidence})
+        rankings = [[("report_fraud", 0.7), ("login_help", 0.2)], [("login_help", 0.95), ("faq", 0.02)]]
+        component._reconsider_cautious(message, rankings, {"login_help", "faq"}, 0.6)
+        found[label] = message.get("intent")["name"]
+    component.config["cautious_intents"] = {}
+    return found
 
 
 def main() -> None:

@@ -91,6 +91,9 @@ def test_clauses_are_split_at_question_marks_and_conjunctions(results: dict[str,
     assert results["second"]["clauses"] == [
         "whats my balance", "when is my next payment due", "r u open sundays"]
     assert results["second"]["one_clause"] == [[0, 17]]
+    # a dash between spaces breaks too ("acct ... -- what's my rate"); one inside a word does not
+    assert results["second"]["dashed"] == [
+        "acct 7301004821 ssn 4821", "what's my rate", "the payoff", "pay-off-ish 2-3 days"]
 
 
 def test_a_message_too_mixed_to_be_clear_takes_its_first_clauses_intent(results: dict[str, Any]) -> None:
@@ -106,3 +109,8 @@ def test_identity_details_in_front_of_a_request_leave_the_request_its_intent(res
 
 def test_a_greeting_before_the_request_leaves_the_request_its_intent(results: dict[str, Any]) -> None:
     assert results["second"]["greeted"] == {"before": "greet", "after": "check_balance"}
+
+
+def test_a_weighty_intent_on_a_guess_gives_way_to_a_clear_clause(results: dict[str, Any]) -> None:
+    # a fraud report opens a case: at 0.61 the clause "help me get back in" is the request
+    assert results["second"]["cautious"] == {"unsure": "login_help", "sure": "report_fraud"}
