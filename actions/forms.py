@@ -46,6 +46,12 @@ def entity_values(tracker: Tracker) -> dict[str, str]:
     return found
 
 
+def _says_more_after_question(tracker: Tracker) -> bool:
+    """True when the latest message goes on after a question ("a fee? then use checking")."""
+    text = tracker.latest_message.get("text") or ""
+    return "?" in text and bool(text.split("?", 1)[1].strip())
+
+
 def entity_spans(tracker: Tracker, name: str) -> list[tuple[int, int]]:
     return [(int(e.get("start", 0)), int(e.get("end", 0)))
             for e in tracker.latest_message.get("entities") or [] if e.get("entity") == name]
@@ -101,12 +107,14 @@ class TaskFormValidation(AccountFormValidation, ABC):
             dispatcher.utter_message(response=common)
             if not named:
                 return [*events, SlotSet(requested, None)]
-        elif requested not in named:
+        changed = {slot: value for slot, value in named.items()
+                   if slot != requested and value != tracker.get_slot(slot)}
+        if not common and requested not in named and not (changed and _says_more_after_question(tracker)):
+            # a question aside; a question followed by a change is a correction ("a fee? no, use
+            # my checking then" asks about this payment's fee, not the account's late fees)
             aside = await self._answer_aside(dispatcher, tracker, domain)
             if aside is not None:
                 return [*events, *aside, SlotSet(requested, None)]
-        changed = {slot: value for slot, value in named.items()
-                   if slot != requested and value != tracker.get_slot(slot)}
         extra: list[EventType] = [SlotSet(slot, value) for slot, value in named.items()
                                   if slot == requested or slot in changed]
         if changed:

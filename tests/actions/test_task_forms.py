@@ -174,6 +174,19 @@ async def test_a_common_question_with_a_correction_is_answered_and_the_correctio
     assert result["payment_source"] == "1" and result["payment_confirmed"] is None  # checking, asked again
 
 
+async def test_an_account_question_with_a_correction_is_a_correction(store: Container) -> None:
+    """"a fee? then use checking" read as a fee question: this payment's fee, not the account's
+    late fees; the switch to checking is what the customer wants."""
+    verify(store, "maria-chat")
+    slots = {**FILLED, "payment_source": "2"}
+    tracker = _at("payment_confirmed", "oh there's a fee? no, switch it to my checking then", "fee_question",
+                  [], slots=slots)
+    events, said = await run(ValidatePaymentForm(), tracker)
+    assert "late" not in texts(said).lower()
+    result = _slots(events)
+    assert result["payment_source"] == "1" and result["payment_confirmed"] is None
+
+
 async def test_a_common_question_alone_asks_the_step_again(store: Container) -> None:
     verify(store, "maria-chat")
     tracker = _at("payment_date", "what are your hours", "faq", slots={"verified": True, "payment_amount": "300.00"})
