@@ -10,6 +10,8 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.autopay import ordinal
+from actions.answers import SECOND_TASKS, also_asked, answer_second_question
 from actions.handoff import handoff_events
 from actions.runtime import AccountAction, TECHNICAL_PROBLEM, call, container, lender_today
 from autofinance.domain.parsing import mentions_date, parse_choice_number
@@ -103,6 +105,10 @@ class ActionHardshipOptions(AccountAction):
 
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        # "how far behind am I, and do you have a hardship program?": the question first, then the
+        # options (a task asked alongside waits: the options' buttons are the next step)
+        asked = [] if also_asked(tracker) in SECOND_TASKS else await answer_second_question(
+            self.name(), dispatcher, tracker, domain, customer, asked_for="hardship_help")
         options = await call(hardship.hardship_options, customer.customer_id, container().uow(), lender_today())
         lines = []
         if options.extension.eligible:
@@ -110,8 +116,8 @@ class ActionHardshipOptions(AccountAction):
         else:
             lines.append(f"A payment extension isn't available: {options.extension.reason}")
         if options.due_date_change.eligible:
-            lines.append(f"A due-date change (to a day between the {options.earliest_due_day} and the "
-                         f"{options.latest_due_day}): {options.due_date_change.consequence} "
+            lines.append(f"A due-date change (to a day between the {ordinal(options.earliest_due_day)} and "
+                         f"the {ordinal(options.latest_due_day)}): {options.due_date_change.consequence} "
                          "A specialist can set it up with you.")
         else:
             lines.append(f"A due-date change isn't available: {options.due_date_change.reason}")
@@ -119,7 +125,7 @@ class ActionHardshipOptions(AccountAction):
         buttons = [CHOICE_BUTTONS[choice] for choice in
                    offered_choices(options.extension.eligible, options.due_date_change.eligible)]
         dispatcher.utter_message(text="Here's what I can offer:\n- " + "\n- ".join(lines), buttons=buttons)
-        return []
+        return asked
 
 
 CHOICE_BUTTONS = {

@@ -7,6 +7,7 @@ from typing import Any
 from rasa_sdk.executor import CollectingDispatcher
 
 import actions.account  # noqa: F401 - the answers, loaded as the action server loads them
+import actions.cases
 from actions import runtime
 from actions.answers import ActionAnswerSecondQuestion, answer_second_question
 from autofinance.bootstrap import Container
@@ -86,3 +87,28 @@ async def test_asking_for_a_person_with_a_question_answers_then_hands_off(store:
     events, messages = await run(actions.account.ActionCheckBalance(), tracker)
     assert "$18,420.55" in texts(messages)
     assert [e["name"] for e in events if e["event"] == "followup"] == ["action_handoff"]
+
+
+async def test_a_question_asked_with_hardship_help_is_answered_before_the_options(store: Container) -> None:
+
+    verify(store, "dana-chat", identifier="7301005530", factor="60614")
+    tracker = make_tracker("dana-chat", {"verified": True}, intent="hardship_help",
+                           text="how much am I behind, and do you have any kind of hardship program?",
+                           entities=[{"entity": "also_asked", "value": "past_due"}])
+    events, messages = await run(actions.cases.ActionHardshipOptions(), tracker)
+    said = texts(messages)
+    assert "$812.40" in said and "Here's what I can offer" in said
+    assert "between the 1st and the 20th" in said
+    assert said.index("$812.40") < said.index("Here's what I can offer")
+    assert not [e for e in events if e["event"] == "followup"]
+
+
+async def test_a_task_asked_with_hardship_help_waits_for_the_options(store: Container) -> None:
+
+    verify(store, "dana-chat", identifier="7301005530", factor="60614")
+    tracker = make_tracker("dana-chat", {"verified": True}, intent="hardship_help",
+                           text="can I get on a hardship plan and also pay something now",
+                           entities=[{"entity": "also_asked", "value": "make_payment"}])
+    events, messages = await run(actions.cases.ActionHardshipOptions(), tracker)
+    assert "Here's what I can offer" in texts(messages)
+    assert not [e for e in events if e["event"] == "followup"]
