@@ -1,4 +1,5 @@
-"""Online access in conversation: a reset link, a username reminder, unlocking a locked login.
+"""Online access in conversation: a reset link, a username reminder, unlocking a locked login,
+registering for the website.
 
 The assistant never asks for a password: it sends a single-use link to the email on file.
 A lock from a fraud report is the fraud team's: the customer hears why and is offered a person.
@@ -12,8 +13,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.answers import AnswerAction
 from actions.runtime import call, container
-from autofinance.services import identity, online_access
-from autofinance.services.errors import OnlineAccessHeld
+from autofinance.services import identity, online_access, online_registration
+from autofinance.services.errors import AlreadyRegistered, OnlineAccessHeld
 
 TALK_TO_A_PERSON = [{"title": "Talk to a person", "payload": "/human_handoff"}]
 
@@ -98,4 +99,30 @@ class ActionLoginHelp(AnswerAction):
                          {"title": "Send me my username", "payload": "/forgot_username"}])
             return []
         dispatcher.utter_message(text=_unlocked_text(status, sent))
+        return []
+
+
+class ActionSendRegistrationLink(AnswerAction):
+    """Registering for the website: a single-use link to the email on file, where the customer
+    chooses a username and password (never typed here). Already registered: the masked username,
+    and the reset link or username reminder offered instead."""
+
+    required_level = "full"
+
+    def name(self) -> str:
+        return "action_send_registration_link"
+
+    async def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                     domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        settings = container().settings
+        try:
+            sent = await call(online_registration.send_registration_link, customer.customer_id,
+                              container().uow(), settings.public_base_url, settings.secret_pepper)
+        except AlreadyRegistered as registered:
+            dispatcher.utter_message(response="utter_already_registered", username=registered.username_masked)
+            return []
+        except OnlineAccessHeld as held:
+            return _held(dispatcher, held)
+        dispatcher.utter_message(response="utter_registration_link_sent", destination=sent.destination_masked,
+                                 minutes=sent.expires_in_minutes)
         return []

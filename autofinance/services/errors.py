@@ -297,8 +297,8 @@ class DueDateMoveTooFar(ServiceError):
 
 class NoOnlineAccess(ServiceError):
     message = (
-        "You don't have online access set up yet. You can register on our website, "
-        "or I can connect you with an agent."
+        "You don't have online access set up yet. Say \"set up online access\" and I'll email "
+        "you a link to register, or I can connect you with an agent."
     )
 
 
@@ -341,6 +341,36 @@ class WeakPassword(ServiceError):
     """The new password breaks a rule; `message` says exactly what to fix."""
 
     message = "Please choose a stronger password."
+
+
+class AlreadyRegistered(ServiceError):
+    """The customer has online access already: a reset link or a username reminder helps instead."""
+
+    message = "You already have online access."
+
+    def __init__(self, username_masked: str) -> None:
+        super().__init__()
+        self.username_masked = username_masked
+
+
+class RegistrationLimitReached(ServiceError):
+    message = (
+        "I've already sent the most registration emails I can today. Please use the link in the "
+        "latest email, or try again tomorrow, or I can connect you with an agent."
+    )
+
+
+class InvalidRegistrationLink(ServiceError):
+    message = (
+        "This registration link is not valid or has expired. Links work once, for 60 minutes. "
+        "Ask the assistant in chat to send you a new one."
+    )
+
+
+class InvalidUsername(ServiceError):
+    """The username breaks a rule; `message` says exactly what to fix."""
+
+    message = "Please choose another username."
 
 
 # --- support console (staff-facing: `message` is shown to the agent, not the customer) -------

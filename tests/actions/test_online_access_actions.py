@@ -1,9 +1,11 @@
 """Online access help: a reset link, a username reminder, and Robert's lock lifted."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from actions.online_access import ActionLoginHelp, ActionSendPasswordReset, ActionSendUsername
+from actions.online_access import (
+    ActionLoginHelp, ActionSendPasswordReset, ActionSendRegistrationLink, ActionSendUsername,
+)
 from autofinance.adapters.notify import readable_body
 from autofinance.bootstrap import Container
 from autofinance.services import fraud
@@ -58,3 +60,37 @@ async def test_a_reset_asked_for_while_locked_out_unlocks_too(store: Container) 
     _, messages = await run(ActionSendPasswordReset(), make_tracker("robert-chat", {"verified": True},
                                                                     intent="reset_password"))
     assert "I've unlocked it" in texts(messages) and "password reset link" in texts(messages)
+
+
+async def test_a_customer_without_online_access_gets_a_registration_link_by_email(store: Container) -> None:
+    verified = verify(store, "maria-chat")
+    with store.uow() as uow:
+        uow.session.execute(delete(OnlineCredential).where(OnlineCredential.customer_id == verified.customer_id))
+        uow.commit()
+    _, messages = await run(ActionSendPasswordReset(), make_tracker("maria-chat", {"verified": True}))
+    assert "set up online access" in texts(messages)  # a reset is no help: registering is offered
+    _, messages = await run(ActionSendRegistrationLink(), make_tracker("maria-chat", {"verified": True}))
+    assert [m.get("response") for m in messages] == ["utter_registration_link_sent"]
+    assert messages[0]["destination"] == "m****@example.com" and messages[0]["minutes"] == 60
+    with store.uow() as uow:
+        message = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "registration_link")).one()
+        assert "/register?token=" not in message.body  # sealed in the outbox
+        assert "/register?token=" in (readable_body(message, store.settings.secret_pepper) or "")
+
+
+async def test_a_registered_customer_asking_to_register_hears_their_masked_username(store: Container) -> None:
+    verify(store, "maria-chat")
+    _, messages = await run(ActionSendRegistrationLink(), make_tracker("maria-chat", {"verified": True}))
+    assert [m.get("response") for m in messages] == ["utter_already_registered"]
+    assert messages[0]["username"] == "ml***z" and "mlopez" not in str(messages)
+    with store.uow() as uow:
+        assert not list(uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "registration_link")))
+
+
+async def test_registering_needs_verification_first(store: Container) -> None:
+    events, messages = await run(ActionSendRegistrationLink(), make_tracker("stranger-chat", {}, intent="register_online",
+                                                                          text="sign me up for online access"))
+    assert "registration" not in texts(messages).lower()
+    assert any(e.get("name") == "identity_form" for e in events if e["event"] == "followup")
+    with store.uow() as uow:
+        assert not list(uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "registration_link")))

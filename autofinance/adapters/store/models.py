@@ -353,6 +353,19 @@ class PasswordResetToken(Base):
     used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
 
+class RegistrationToken(Base):
+    """A single-use link to register for online access; only the token's keyed hash is kept."""
+
+    __tablename__ = "registration_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+
 class OutboxMessage(Base):
     """Every email or text the assistant sends, written before any real sender delivers it.
 

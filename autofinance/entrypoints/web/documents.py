@@ -11,26 +11,21 @@ import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from autofinance.entrypoints.web.keys import CONTAINER
+from autofinance.entrypoints.web.pages import private_page
 from autofinance.services.documents import render_statement, verify_document_link
 from autofinance.services.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
-_PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
-                    "X-Robots-Tag": "noindex"}
 _REFUSED = "This link is not valid or has expired. Ask the assistant to send you a new one."
 _GONE = "This document is no longer available. Ask the assistant to list your documents."
 
 
 def _page(request: web.Request, status: int, body: str = "", message: str = "") -> web.Response:
-    response = aiohttp_jinja2.render_template(
-        "document.html", request, {"body": body, "message": message}, status=status)
-    response.headers.update(_PRIVATE_HEADERS)
-    return response
+    return private_page(request, "document.html", status, body=body, message=message)
 
 
 async def document(request: web.Request) -> web.Response:

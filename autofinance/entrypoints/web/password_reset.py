@@ -14,10 +14,10 @@ import asyncio
 import logging
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from autofinance.entrypoints.web.keys import CONTAINER
+from autofinance.entrypoints.web.pages import private_page
 from autofinance.services.errors import InvalidResetLink, WeakPassword
 from autofinance.services.online_access import (
     MAX_LENGTH, MIN_LENGTH, PASSPHRASE_LENGTH, SUPPORT_PHONE, reset_link_valid, reset_password,
@@ -25,18 +25,13 @@ from autofinance.services.online_access import (
 
 logger = logging.getLogger(__name__)
 
-_PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
-                    "X-Robots-Tag": "noindex"}
 _MISMATCH = "The two passwords don't match. Please type the same new password in both boxes."
 _RULES = {"min_length": MIN_LENGTH, "max_length": MAX_LENGTH, "passphrase": PASSPHRASE_LENGTH,
           "support_phone": SUPPORT_PHONE}
 
 
 def _page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    response = aiohttp_jinja2.render_template(
-        template, request, {"action": request.rel_url.path, **_RULES, **context}, status=status)
-    response.headers.update(_PRIVATE_HEADERS)
-    return response
+    return private_page(request, template, status, **_RULES, **context)
 
 
 def _invalid(request: web.Request) -> web.Response:
