@@ -103,6 +103,19 @@ def named_source(entity: Optional[str], text: str) -> Optional[str]:
     return said.group(0) if said else entity
 
 
+# "pay it" right after an answer that named one amount: that amount
+_PAY_IT = re.compile(r"\bpay\s+(?:it|that|this)\b(?!\s+off)|\bpay\s+(?:that|the)\s+amount\b", re.IGNORECASE)
+ANSWERED_AMOUNT = {"action_next_payment": "monthly_payment", "action_past_due": "past_due"}
+
+
+def amount_referred_to(tracker: Tracker, text: str) -> Optional[str]:
+    """The amount "pay it" means when the answer just before named one ("your next payment of
+    $452.18 is due..." -> the monthly payment); None when the words or the answer say no amount."""
+    if not _PAY_IT.search(text) or tracker.latest_message.get("text") != text:
+        return None  # a request from before verification: the answer before it is not known here
+    return ANSWERED_AMOUNT.get(details.action_before_message(tracker) or "")
+
+
 class ActionStartPayment(AccountAction):
     """Starts the form with what the first request already said ("pay $250 friday from checking").
 
@@ -119,6 +132,8 @@ class ActionStartPayment(AccountAction):
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         request = details.task_request(tracker)
         prefill = named_payment_values(request.text, request.entities, [], [])
+        if "payment_amount" not in prefill and (referred := amount_referred_to(tracker, request.text)):
+            prefill["payment_amount"] = referred
         sources = (await _options(customer.customer_id)).funding_sources
         if "payment_source" not in prefill and len(sources) == 1:
             prefill["payment_source"] = sources[0].masked_name  # nothing to choose

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Optional
 
+import pytest
 from sqlalchemy import func, select
 
 from actions.payments import ActionAskPaymentConfirmed, ActionStartPayment, ActionSubmitPayment, ValidatePaymentForm
@@ -111,6 +112,28 @@ async def test_details_in_the_first_request_start_the_form(store: Container) -> 
     assert _slot_events(events) == {"payment_amount": "$200", "payment_date": "tomorrow",
                                     "payment_source": "my checking"}
     assert messages == [] and _payments(store) == 0
+
+
+def _after(answer: str, text: str) -> list[dict[str, Any]]:
+    question = {"event": "user", "text": "when's my next one due", "parse_data": {"intent": {"name": "next_payment"}}}
+    request = {"event": "user", "text": text, "parse_data": {"intent": {"name": "make_payment"}, "entities": []}}
+    return [question, {"event": "action", "name": answer}, {"event": "bot", "text": "..."},
+            {"event": "action", "name": "action_listen"}, request]
+
+
+@pytest.mark.parametrize("answer, text, amount", [
+    ("action_next_payment", "ok pay it friday from checking", "monthly_payment"),
+    ("action_past_due", "can i just pay that now", "past_due"),
+    ("action_check_balance", "ok pay it", None),  # the balance is not one amount to pay
+    ("action_next_payment", "i want to make a payment", None),  # no "it": nothing referred to
+])
+async def test_pay_it_right_after_an_answer_pays_the_amount_it_named(
+        store: Container, answer: str, text: str, amount: Optional[str]) -> None:
+    verify(store, "maria-chat")
+    tracker = make_tracker("maria-chat", {"verified": True}, intent="make_payment", text=text,
+                           events=_after(answer, text))
+    events, _ = await run(ActionStartPayment(), tracker)
+    assert _slot_events(events).get("payment_amount") == amount
 
 
 async def test_a_request_without_details_prefills_nothing(store: Container) -> None:
