@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from autofinance.config import Settings
 from autofinance.adapters.sealing import unseal_at_rest
 from autofinance.adapters.security import keyed_hash, verify_password
-from autofinance.demo.seed import DEMO_AGENT, bulk_identity, seed_bulk, seed_demo
+from autofinance.demo.seed import DEMO_AGENT, DEMO_CUSTOMERS, bulk_identity, seed_bulk, seed_demo
 from autofinance.adapters.store.models import (
     Account, AutopayEnrolment, Customer, Fee, FundingSource, OnlineCredential, Payment, StaffUser,
 )
@@ -29,7 +29,7 @@ def _account(session: Session, number: str) -> Account:
 def test_the_demo_customers_have_the_exact_figures_of_the_table(engine: Engine) -> None:
     settings = Settings()
     with Session(engine) as session:
-        assert seed_demo(session, TODAY, settings) == 5
+        assert seed_demo(session, TODAY, settings) == len(DEMO_CUSTOMERS)
         session.commit()
         maria, james = _account(session, "7301004821"), _account(session, "7301007734")
         dana, robert = _account(session, "7301005530"), _account(session, "7301009912")
@@ -82,7 +82,7 @@ def test_seeding_again_adds_nothing(engine: Engine) -> None:
         session.commit()
         assert seed_demo(session, TODAY, Settings()) == 0
         session.commit()
-        assert session.scalar(select(func.count()).select_from(Customer)) == 5
+        assert session.scalar(select(func.count()).select_from(Customer)) == len(DEMO_CUSTOMERS)
         assert session.scalar(select(func.count()).select_from(StaffUser)) == 1
 
 
@@ -95,7 +95,7 @@ def test_bulk_customers_come_on_top_deterministically_and_only_once(engine: Engi
         assert seed_bulk(session, 50, settings, TODAY) == 0
         assert seed_bulk(session, 60, settings, TODAY) == 10
         session.commit()
-        assert session.scalar(select(func.count()).select_from(Customer)) == 65
+        assert session.scalar(select(func.count()).select_from(Customer)) == len(DEMO_CUSTOMERS) + 60
         ident = bulk_identity(7)
         account = _account(session, ident["account_number"])
         bulk = session.get_one(Customer, account.customer_id)
