@@ -6,18 +6,21 @@ in domain.yml (`utter_total_loss_*`).
 """
 from __future__ import annotations
 
+import re
+
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.details import consumed
+from actions.details import consumed, task_request
 from actions.runtime import AccountAction, call, container, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date
 from autofinance.services import identity, total_loss
 
 OFFERED_SLOT = "total_loss_offered"
+_STOLEN = re.compile(r"\b(stol(?:e|en)|steal|theft|thief|thieves|jacked|carjack\w*)\b", re.IGNORECASE)
 
 
 class ActionTotalLossInfo(AccountAction):
@@ -35,6 +38,8 @@ class ActionTotalLossInfo(AccountAction):
         dispatcher.utter_message(response=f"utter_total_loss_payoff_{info.product}", vehicle=info.vehicle,
                                  amount=format_usd(quote.amount), good_through=format_long_date(quote.good_through),
                                  per_diem=format_usd(quote.per_diem), quote=quote.quote_number)
+        if _STOLEN.search(task_request(tracker).text):
+            dispatcher.utter_message(response="utter_total_loss_stolen")
         dispatcher.utter_message(response="utter_total_loss_gap" if info.gap_coverage else "utter_total_loss_no_gap")
         dispatcher.utter_message(response="utter_total_loss_offer_case")
         return [*consumed(tracker), SlotSet(OFFERED_SLOT, True)]

@@ -203,3 +203,13 @@ async def test_every_value_a_response_needs_is_given(store: Container) -> None:
     _, messages = await run(ActionTotalLossInfo(), make_tracker("j", VERIFIED, intent="total_loss"))
     for message in messages:
         assert "{" not in _fill(message["response"], message)
+
+
+async def test_a_stolen_car_also_hears_to_report_the_theft_first(store: Container) -> None:
+    verify(store, "m", *MARIA)
+    _, messages = await run(ActionTotalLossInfo(), make_tracker("m", VERIFIED, intent="total_loss",
+                                                                text="my car was stolen last night"))
+    assert "utter_total_loss_stolen" in _responses(messages)
+    _, messages = await run(ActionTotalLossInfo(), make_tracker("m", VERIFIED, intent="total_loss",
+                                                                text="my car was totaled"))
+    assert "utter_total_loss_stolen" not in _responses(messages)
