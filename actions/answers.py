@@ -28,6 +28,8 @@ ANSWERS = {
     "lease_buyout": "action_lease_buyout",
     "fee_question": "action_explain_fees",
     "returned_payment": "action_explain_returned_payment",
+    "title_status": "action_title_status",
+    "insurance_info": "action_insurance_info",
 }
 SECOND_ANSWERS = {**ANSWERS, "request_statement": "action_send_statement",
                   "reset_password": "action_send_password_reset", "forgot_username": "action_send_username",

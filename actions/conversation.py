@@ -34,6 +34,8 @@ FORM_SLOTS = {
     "contact_form": ("contact_field", "contact_value", "contact_code"),
     "lease_extension_form": ("extension_months", "extension_confirmed", "lease_extension_allowed"),
     "due_date_form": ("new_due_day", "due_date_confirmed", "due_date_change_allowed"),
+    "insurance_form": ("insurer_name", "policy_number", "policy_effective", "policy_expiry",
+                       "insurance_confirmed"),
 }
 CANCELLED_RESPONSE = {
     "identity_form": "utter_verification_cancelled",
@@ -44,6 +46,7 @@ CANCELLED_RESPONSE = {
     "contact_form": "utter_contact_change_stopped",
     "lease_extension_form": "utter_lease_extension_stopped",
     "due_date_form": "utter_due_date_change_stopped",
+    "insurance_form": "utter_insurance_update_stopped",
 }
 MISUNDERSTANDINGS_BEFORE_HANDOFF = 3
 DIALOGUE_FALLBACK = "action_default_fallback"  # config.yml: core_fallback_action_name (Rasa's)

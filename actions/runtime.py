@@ -45,7 +45,8 @@ RESUMABLE_TASKS = {"check_balance", "payment_history", "loan_terms", "payoff_quo
                    "cancel_payment", "update_contact_info", "extend_lease",
                    "change_due_date", "past_due", "next_payment", "lease_buyout",
                    "statement_delivery", "tax_document", "fee_question", "returned_payment",
-                   "waive_fee", "register_online"}
+                   "waive_fee", "register_online", "title_status", "insurance_info", "update_insurance",
+                   "total_loss"}
 
 
 def container() -> Container:

@@ -26,10 +26,12 @@ from autofinance.adapters.store.models import (
     Customer,
     Fee,
     FundingSource,
+    InsurancePolicy,
     OnlineCredential,
     Payment,
     StaffUser,
     Vehicle,
+    VehicleTitle,
 )
 
 logger = logging.getLogger(__name__)
@@ -78,6 +80,11 @@ class DemoCustomer:
     online_locked: bool = False
     statement_delivery: str = "mail"  # 'email': paperless
     fee_story: bool = False  # a late fee and a returned payment with its fee, both still owed
+    title: Optional[tuple[str, str]] = None  # a loan's title: (state, 'electronic' | 'paper')
+    # (insurer, policy number, days until it expires: negative = lapsed that long ago, term in months)
+    insurance: Optional[tuple[str, str, int, int]] = None
+    gap: bool = False  # a GAP contract came with the loan or lease
+    paid_off_days_ago: Optional[int] = None  # a loan paid in full: closed, its title released
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -87,7 +94,8 @@ DEMO_CUSTOMERS = (
         "4821", "30309", date(1985, 3, 14), "maria.lopez@example.com", "+14045550101", "mlopez",
         ("1180 Peachtree St NE", "Atlanta", "GA"), Decimal("18420.55"), Decimal("452.18"), 15,
         months_open=20, funding_sources=(("checking", "6789"), ("debit_card", "1111")),
-        apr=Decimal("5.49"),
+        apr=Decimal("5.49"), title=("GA", "electronic"),
+        insurance=("Peachtree Mutual", "PMA-2207-4418", 245, 12), gap=True,
     ),
     DemoCustomer(
         "James", "Chen", "7301007734", "lease", (2024, "Honda", "Accord", "1HGCY1F34RA077341"),
@@ -96,29 +104,44 @@ DEMO_CUSTOMERS = (
         months_open=33, funding_sources=(("checking", "2244"),),
         money_factor=Decimal("0.00125"), residual=Decimal("21350.00"), lease_payments_left=3,
         lease_ends_in_days=75, autopay_from="2244", statement_delivery="email",
+        insurance=("Golden Gate Casualty", "GGC-70931-5", 130, 6),
     ),
     DemoCustomer(
         "Dana", "Whitfield", "7301005530", "loan", (2019, "Ford", "F-150", "1FTEW1E55KFA55301"),
         "5530", "60614", date(1990, 7, 22), "dana.whitfield@example.com", "+13125550199",
         "dwhitfield", ("2200 N Clark St", "Chicago", "IL"), Decimal("9870.10"),
         Decimal("406.20"), 5, months_open=30, funding_sources=(("checking", "3030"),),
-        apr=Decimal("8.90"), past_due=Decimal("812.40"), days_past_due=45,
+        apr=Decimal("8.90"), past_due=Decimal("812.40"), days_past_due=45, title=("IL", "electronic"),
+        insurance=("Lakeshore Auto Insurance", "LAI-551-30288", 61, 6),
     ),
     DemoCustomer(
         "Robert", "Okafor", "7301009912", "loan", (2020, "Mazda", "CX-5", "JM3KFBCM7L0399121"),
         "9912", "77002", date(1968, 1, 30), "robert.okafor@example.com", "+17135550123",
         "rokafor", ("900 Main St", "Houston", "TX"), Decimal("3215.77"), Decimal("298.50"), 20,
         months_open=50, funding_sources=(("checking", "7412"),), apr=Decimal("3.90"),
-        online_locked=True,
+        online_locked=True, title=("TX", "electronic"),
+        insurance=("Lone Star Indemnity", "LSI-88-10472", -12, 6),  # lapsed 12 days ago
     ),
     DemoCustomer(  # not in shared/docs/demo-customers.md: added to try fees and returned payments
         "Keisha", "Grant", "7301006618", "loan", (2021, "Hyundai", "Tucson", "5NMJB3AE1MH066181"),
         "6618", "98101", date(1988, 9, 9), "keisha.grant@example.com", "+12065550177", "kgrant",
         ("1420 5th Ave", "Seattle", "WA"), Decimal("12640.30"), Decimal("367.45"), 10,
         months_open=26, funding_sources=(("checking", "5521"), ("savings", "8830")),
-        apr=Decimal("6.25"), fee_story=True,
+        apr=Decimal("6.25"), fee_story=True, title=("WA", "electronic"),
+        insurance=("Cascade Casualty", "CC-4102-9936", 200, 12),
+    ),
+    DemoCustomer(  # added to try the title after payoff: paid off, the paper title mailed
+        "Tran", "Nguyen", "7301003350", "loan", (2019, "Subaru", "Outback", "4S4BSANC5K3335012"),
+        "3350", "97205", date(1983, 5, 19), "tran.nguyen@example.com", "+15035550166", "tnguyen",
+        ("820 SW Yamhill St", "Portland", "OR"), Decimal("0.00"), Decimal("412.35"), 12,
+        months_open=58, funding_sources=(("checking", "4410"),), apr=Decimal("4.49"),
+        title=("OR", "paper"), paid_off_days_ago=12,
     ),
 )
+PAYOFF_PAYMENT = Decimal("2187.64")  # Tran's last payment, which paid the loan in full
+# Tran's title, days before today: the release was requested the day the payoff posted, the
+# lien released on the paper title four days later, and the title mailed the day after
+TITLE_RELEASED_DAYS_AGO, TITLE_MAILED_DAYS_AGO = 8, 7
 LATE_FEE, RETURNED_PAYMENT_FEE = Decimal("15.00"), Decimal("25.00")
 
 DEMO_AGENT = {
@@ -150,11 +173,14 @@ def _account_for(demo: DemoCustomer, customer_id: int, today: date) -> Account:
         assert demo.apr is not None
         payments_left = months_to_repay(demo.principal, demo.apr, demo.monthly_payment)
         maturity = add_months(next_due_date, payments_left - 1, demo.due_day)
+    paid_off_on = today - timedelta(days=demo.paid_off_days_ago) if demo.paid_off_days_ago else None
     return Account(
         account_number=demo.account_number,
         customer_id=customer_id,
         product=demo.product,
-        status="past_due" if demo.days_past_due else "current",
+        status="closed" if paid_off_on else "past_due" if demo.days_past_due else "current",
+        paid_off_on=paid_off_on,
+        gap_coverage=demo.gap,
         opened_on=opened,
         first_payment_date=add_months(opened, 1, demo.due_day),
         maturity_date=maturity,
@@ -193,6 +219,50 @@ def _payment_history(
         for i in range(6)
         if add_months(last_paid, -i, demo.due_day) > account.opened_on
     ]
+
+
+def _paid_off_history(account: Account, demo: DemoCustomer, source: FundingSource) -> list[Payment]:
+    """Five monthly payments, then the payoff that paid the loan in full on `paid_off_on`."""
+    assert account.paid_off_on is not None
+    monthly = [Payment(account_id=account.id, funding_source_id=source.id, amount=demo.monthly_payment,
+                       scheduled_for=add_months(account.paid_off_on, -i, demo.due_day), status="posted",
+                       origin="portal", confirmation_number=f"MP{demo.account_number[-4:]}{i:02d}H")
+               for i in range(1, 6)]
+    payoff = Payment(account_id=account.id, funding_source_id=source.id, amount=PAYOFF_PAYMENT,
+                     scheduled_for=account.paid_off_on, status="posted", origin="portal",
+                     confirmation_number=f"MP{demo.account_number[-4:]}PFH")
+    return [payoff, *monthly]
+
+
+def _title_for(demo: DemoCustomer, account: Account, today: date) -> Optional[VehicleTitle]:
+    """A loan's title: held while the loan is open; for a paid-off loan, released and (paper) mailed."""
+    if demo.title is None:
+        return None
+    state, kind = demo.title
+    if account.paid_off_on is None:
+        return VehicleTitle(account_id=account.id, state=state, kind=kind, status="lien_held")
+    released = today - timedelta(days=TITLE_RELEASED_DAYS_AGO)
+    mailed = today - timedelta(days=TITLE_MAILED_DAYS_AGO) if kind == "paper" else None
+    return VehicleTitle(account_id=account.id, state=state, kind=kind, status="mailed" if mailed else "released",
+                        release_requested_on=account.paid_off_on, released_on=released, mailed_on=mailed)
+
+
+def _policy_for(demo: DemoCustomer, account: Account, today: date, settings: Settings) -> Optional[InsurancePolicy]:
+    """The insurance on file: in force, or (a negative expiry) lapsed that many days ago."""
+    if demo.insurance is None:
+        return None
+    insurer, number, expires_in_days, term_months = demo.insurance
+    expires = today + timedelta(days=expires_in_days)
+    return InsurancePolicy(account_id=account.id, insurer=insurer,
+                           policy_number_sealed=seal_at_rest(number, settings.secret_pepper),
+                           policy_last4=number.replace("-", "")[-4:],
+                           effective_on=add_months(expires, -term_months), expires_on=expires)
+
+
+def _add_title_and_insurance(session: Session, demo: DemoCustomer, account: Account, today: date,
+                             settings: Settings) -> None:
+    session.add_all([row for row in (_title_for(demo, account, today),
+                                     _policy_for(demo, account, today, settings)) if row is not None])
 
 
 def _late_fee(account: Account, payment: Payment, days_late: int) -> Fee:
@@ -252,8 +322,10 @@ def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settin
     ]
     session.add_all(sources)
     session.flush()
-    history = _payment_history(account, demo, sources[0], today)
+    history = (_paid_off_history(account, demo, sources[0]) if account.paid_off_on
+               else _payment_history(account, demo, sources[0], today))
     session.add_all(history)
+    _add_title_and_insurance(session, demo, account, today, settings)
     if demo.fee_story:
         session.flush()
         _add_fee_story(session, account, demo, history, sources)
@@ -279,13 +351,20 @@ def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settin
 
 
 def seed_demo(session: Session, today: date, settings: Settings) -> int:
-    """Adds the demo customers and demo agent that are missing; returns how many were added."""
-    existing = set(session.scalars(select(Account.account_number)))
+    """Adds the demo customers and demo agent that are missing; returns how many customers were
+    added. A store seeded before titles and insurance existed gets them for its demo accounts
+    (the GAP flag too), once: nothing else of those customers changes."""
+    existing = {account.account_number: account for account in session.scalars(select(Account))
+                if account.account_number in {demo.account_number for demo in DEMO_CUSTOMERS}}
     added = 0
     for demo in DEMO_CUSTOMERS:
-        if demo.account_number not in existing:
+        account = existing.get(demo.account_number)
+        if account is None:
             _add_demo_customer(session, demo, today, settings)
             added += 1
+        elif not _has_title_or_insurance(session, account):
+            account.gap_coverage = demo.gap
+            _add_title_and_insurance(session, demo, account, today, settings)
     if session.scalar(select(StaffUser).where(StaffUser.username == DEMO_AGENT["username"])) is None:
         session.add(
             StaffUser(
@@ -299,6 +378,11 @@ def seed_demo(session: Session, today: date, settings: Settings) -> int:
     session.flush()
     logger.info("demo seed: %d customers added", added)
     return added
+
+
+def _has_title_or_insurance(session: Session, account: Account) -> bool:
+    return any(session.scalar(select(func.count()).select_from(model).where(model.account_id == account.id))
+               for model in (VehicleTitle, InsurancePolicy))
 
 
 def bulk_identity(index: int) -> dict[str, str]:

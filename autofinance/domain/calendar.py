@@ -27,3 +27,14 @@ def upcoming_due_date(stored_next_due: date, due_day: int, today: date) -> date:
     if stored_next_due >= today:
         return stored_next_due
     return next_due(today, due_day)
+
+
+def add_business_days(day: date, days: int) -> date:
+    """`day` moved forward by `days` weekdays (Saturdays and Sundays are skipped; holidays are not
+    known here, so a promise made with it is a 'by', never an 'on')."""
+    moved = day
+    while days > 0:
+        moved = date.fromordinal(moved.toordinal() + 1)
+        if moved.weekday() < 5:
+            days -= 1
+    return moved

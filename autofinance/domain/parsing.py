@@ -238,6 +238,26 @@ def parse_date(text: str, today: date) -> Optional[date]:
     return _next_day_of_month(day, today) if day else None
 
 
+def parse_calendar_date(text: str, today: date, future: bool = False) -> Optional[date]:
+    """A date that may be past or future, such as an insurance policy's start or end: 'today',
+    'yesterday', '6/1/2026', 'June 1st 2027', '1/15/27' (two-digit years are this century's).
+    Without a year: the next such date when `future` (an end date), else the one nearest today
+    ("Nov 1" said on Nov 24 is this month's)."""
+    t = " ".join(text.lower().replace(",", " ").split())
+    for word, days in (("yesterday", -1), ("tomorrow", 1), ("today", 0)):
+        if re.search(rf"\b{word}\b", t):
+            return today + timedelta(days=days)
+    found, has_year = _explicit_date(t, today)
+    if found is None:
+        return None
+    if has_year:
+        return _safe_date(found.year + 100, found.month, found.day) if found.year < 2000 else found
+    nearby = [d for d in (_safe_date(found.year + k, found.month, found.day) for k in (-1, 0, 1)) if d]
+    if future:
+        return min((d for d in nearby if d > today), default=None)
+    return min(nearby, key=lambda d: abs((d - today).days))
+
+
 _DATE_WORDS = re.compile(
     rf"\b(?:today|2day|tday|tomorrow|tmrw|tmr|tonight|asap|right now|next week|({_WEEKDAY_RE})|({_MONTH_RE})|"
     rf"{_DAY_ORDINAL}|in\s+\w+\s+(?:day|week)s?|\w+\s+(?:day|week)s?\s+from\s+(?:today|now))\b|\b\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?\b", re.IGNORECASE)

@@ -466,3 +466,24 @@ class NoInterestStatement(ServiceError):
     message = ("A lease doesn't have a year-end interest statement: lease payments pay for the use "
                "of the car (depreciation and a rent charge), not interest on a loan, so there is no "
                "1098-style form for them. For how a lease counts on a tax return, a tax adviser can help.")
+
+
+# --- insurance and total loss -----------------------------------------------------------
+
+
+class InvalidInsuranceDetail(ServiceError):
+    """A policy detail that fails a check; `reason` names the check, and the assistant words it
+    (insurer, policy_number, effective_date, expiry_date, effective_too_far, expiry_before_effective,
+    already_expired, term_too_long)."""
+
+    message = "That insurance detail doesn't look right. Please check it and try again."
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__()
+
+
+class InsuranceUnchanged(ServiceError):
+    """The policy given is the one already on file: nothing to update."""
+
+    message = "That policy is already the one on file, so nothing needed changing."

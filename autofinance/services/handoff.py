@@ -27,6 +27,7 @@ PRIORITY_BY_REASON = {
     "customer_request": 3,
     "lease_end": 3,
     "fee_waiver": 3,
+    "total_loss": 2,  # the car is gone and the insurer is waiting on our payoff
     "misunderstanding": 4,
 }
 MINUTES_PER_TICKET_AHEAD = 3

@@ -26,9 +26,11 @@ from autofinance.adapters.store.models import (
     Customer,
     Fee,
     FundingSource,
+    InsurancePolicy,
     OnlineCredential,
     Payment,
     Vehicle,
+    VehicleTitle,
 )
 from autofinance.demo.seed import DEMO_CUSTOMERS, DemoCustomer
 from autofinance.domain.money import format_usd
@@ -72,7 +74,7 @@ def _unused(session: Session, column: Any, make: Callable[[int], str]) -> str:
 
 
 def clone_demo_customer(session: Session, name: str, seed: Optional[str] = None) -> Clone:
-    """Copies demo customer `name` (maria, james, dana, robert, keisha); the caller commits. The new
+    """Copies demo customer `name` (maria, james, dana, robert, keisha, tran); the caller commits. The new
     identifiers derive from `seed` (the scenario id; random when None), skipping any in use."""
     demo = DEMO_BY_NAME[name]
     original = session.scalar(select(Account).where(Account.account_number == demo.account_number))
@@ -112,6 +114,9 @@ def clone_demo_customer(session: Session, name: str, seed: Optional[str] = None)
                                          confirmation_number=f"EV{new.id:08d}{number:02d}").id
         for fee in session.scalars(select(Fee).where(Fee.account_id == account.id).order_by(Fee.id)):
             _copy(session, fee, account_id=new.id, payment_id=payments.get(fee.payment_id))
+        for model in (VehicleTitle, InsurancePolicy):  # the title and the insurance on file
+            for row in session.scalars(select(model).where(model.account_id == account.id).order_by(model.id)):
+                _copy(session, row, account_id=new.id)
         for enrolment in session.scalars(select(AutopayEnrolment).where(AutopayEnrolment.account_id == account.id)):
             _copy(session, enrolment, account_id=new.id,
                   funding_source_id=sources[enrolment.funding_source_id])

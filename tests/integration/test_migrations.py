@@ -122,6 +122,40 @@ def test_upgrading_a_store_with_data_hashes_the_factors_and_seals_codes_and_link
     assert sources == 1
 
 
+def test_upgrading_a_store_from_0008_keeps_its_accounts_with_no_gap_and_no_payoff_date(
+    database_url: str,
+) -> None:
+    """0009 and 0010 add columns to `accounts`, which others point at: its rows stay as they were,
+    read as not paid off and without GAP, and the new tables start empty."""
+    command.upgrade(alembic_config(database_url), "0008")
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO customers (id, first_name, last_name, email, mobile, zip_code_hash, "
+                "date_of_birth_hash, ssn_last4_hash, zip_code_sealed, address_line1, city, state, "
+                "created_at) VALUES (1, 'Maria', 'Lopez', 'm@example.com', '+14045550101', 'z', 'd', "
+                "'s', 'sealed:x', '', '', '', :now)"), {"now": datetime(2026, 11, 24, tzinfo=timezone.utc)})
+            connection.execute(text(
+                "INSERT INTO accounts (id, account_number, customer_id, product, status, opened_on, "
+                "first_payment_date, maturity_date, apr, principal_balance, monthly_payment, "
+                "payment_due_day, next_due_date, past_due_amount, days_past_due, payments_remaining, "
+                "fees_due, fraud_frozen) VALUES (1, '7301004821', 1, 'loan', 'current', :d, :d, :d, "
+                "5.49, 1842055, 45218, 15, :d, 0, 0, 46, 0, :no)"), {"d": date(2026, 12, 15), "no": False})
+
+        upgrade_to_head(database_url)
+
+        with engine.connect() as connection:
+            row = connection.execute(text(
+                "SELECT principal_balance, paid_off_on, gap_coverage FROM accounts")).one()
+            empty = [connection.scalar(text(f"SELECT count(*) FROM {table}"))
+                     for table in ("vehicle_titles", "insurance_policies")]
+    finally:
+        engine.dispose()
+    assert (row[0], row[1], bool(row[2])) == (1842055, None, False)
+    assert empty == [0, 0]
+
+
 def test_migration_0005_freezes_what_it_decides_as_the_app_decided_it() -> None:
     """A revision must not change what it does to an old store when the app changes later, so
     it keeps its own copy of the sealed kinds and the delivered marker: today's seals those

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from autofinance.config import Settings
 from autofinance.adapters.sealing import unseal_at_rest
 from autofinance.adapters.security import keyed_hash, verify_password
-from autofinance.demo.seed import DEMO_AGENT, bulk_identity, seed_bulk, seed_demo
+from autofinance.demo.seed import DEMO_AGENT, DEMO_CUSTOMERS, bulk_identity, seed_bulk, seed_demo
 from autofinance.adapters.store.models import (
-    Account, AutopayEnrolment, Customer, Fee, FundingSource, OnlineCredential, Payment, StaffUser,
+    Account, AutopayEnrolment, Customer, Fee, FundingSource, InsurancePolicy, OnlineCredential, Payment,
+    StaffUser, VehicleTitle,
 )
 
 pytestmark = pytest.mark.integration
@@ -29,7 +30,7 @@ def _account(session: Session, number: str) -> Account:
 def test_the_demo_customers_have_the_exact_figures_of_the_table(engine: Engine) -> None:
     settings = Settings()
     with Session(engine) as session:
-        assert seed_demo(session, TODAY, settings) == 5
+        assert seed_demo(session, TODAY, settings) == len(DEMO_CUSTOMERS)
         session.commit()
         maria, james = _account(session, "7301004821"), _account(session, "7301007734")
         dana, robert = _account(session, "7301005530"), _account(session, "7301009912")
@@ -76,13 +77,63 @@ def test_keisha_is_current_with_two_late_fees_and_a_returned_payment_fee_still_o
         assert (returned.status, returned.amount) == ("returned", Decimal("367.45"))
 
 
+def test_tran_paid_off_his_loan_and_his_paper_title_was_mailed(engine: Engine) -> None:
+    with Session(engine) as session:
+        seed_demo(session, TODAY, Settings())
+        session.commit()
+        tran = _account(session, "7301003350")
+        assert (tran.status, tran.principal_balance, tran.payments_remaining, tran.paid_off_on) == (
+            "closed", Decimal("0.00"), 0, TODAY - timedelta(days=12))
+        title = session.scalar(select(VehicleTitle).where(VehicleTitle.account_id == tran.id))
+        assert (title.state, title.kind, title.status, title.release_requested_on, title.mailed_on) == (
+            "OR", "paper", "mailed", tran.paid_off_on, TODAY - timedelta(days=7))
+        payoff = session.scalar(select(Payment).where(Payment.account_id == tran.id,
+                                                      Payment.scheduled_for == tran.paid_off_on))
+        assert (payoff.amount, payoff.status) == (Decimal("2187.64"), "posted")
+
+
+def test_every_open_account_has_insurance_robert_lapsed_and_maria_gap(engine: Engine) -> None:
+    with Session(engine) as session:
+        seed_demo(session, TODAY, Settings())
+        session.commit()
+        policies = {session.get_one(Account, p.account_id).account_number: p
+                    for p in session.scalars(select(InsurancePolicy))}
+        open_accounts = set(session.scalars(select(Account.account_number).where(Account.status != "closed")))
+        assert set(policies) == open_accounts
+        assert [n for n, p in policies.items() if p.expires_on < TODAY] == ["7301009912"]
+        assert list(session.scalars(select(Account.account_number).where(Account.gap_coverage))) == ["7301004821"]
+        assert all(p.policy_number_sealed.startswith("sealed:") for p in policies.values())
+
+
+def test_a_store_seeded_before_titles_and_insurance_gets_them_without_other_changes(engine: Engine) -> None:
+    with Session(engine) as session:
+        seed_demo(session, TODAY, Settings())
+        session.commit()
+        figures = [(a.account_number, a.principal_balance, a.past_due_amount, a.fees_due)
+                   for a in session.scalars(select(Account).order_by(Account.id))]
+        session.query(InsurancePolicy).delete()
+        session.query(VehicleTitle).delete()
+        session.query(Account).update({"gap_coverage": False})
+        session.commit()
+        assert seed_demo(session, TODAY + timedelta(days=3), Settings()) == 0
+        session.commit()
+        assert session.scalar(select(func.count()).select_from(InsurancePolicy)) == 5
+        assert session.scalar(select(func.count()).select_from(VehicleTitle)) == 5
+        assert _account(session, "7301004821").gap_coverage
+        assert figures == [(a.account_number, a.principal_balance, a.past_due_amount, a.fees_due)
+                           for a in session.scalars(select(Account).order_by(Account.id))]
+        assert seed_demo(session, TODAY, Settings()) == 0
+        session.commit()
+        assert session.scalar(select(func.count()).select_from(InsurancePolicy)) == 5
+
+
 def test_seeding_again_adds_nothing(engine: Engine) -> None:
     with Session(engine) as session:
         seed_demo(session, TODAY, Settings())
         session.commit()
         assert seed_demo(session, TODAY, Settings()) == 0
         session.commit()
-        assert session.scalar(select(func.count()).select_from(Customer)) == 5
+        assert session.scalar(select(func.count()).select_from(Customer)) == len(DEMO_CUSTOMERS)
         assert session.scalar(select(func.count()).select_from(StaffUser)) == 1
 
 
@@ -95,7 +146,7 @@ def test_bulk_customers_come_on_top_deterministically_and_only_once(engine: Engi
         assert seed_bulk(session, 50, settings, TODAY) == 0
         assert seed_bulk(session, 60, settings, TODAY) == 10
         session.commit()
-        assert session.scalar(select(func.count()).select_from(Customer)) == 65
+        assert session.scalar(select(func.count()).select_from(Customer)) == len(DEMO_CUSTOMERS) + 60
         ident = bulk_identity(7)
         account = _account(session, ident["account_number"])
         bulk = session.get_one(Customer, account.customer_id)

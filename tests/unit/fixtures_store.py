@@ -16,6 +16,7 @@ UowFactory = Callable[[], UnitOfWork]
 
 MARIA, JAMES, DANA, ROBERT = "7301004821", "7301007734", "7301005530", "7301009912"
 KEISHA = "7301006618"  # the fees demo customer: a late fee and a returned payment, both owed
+TRAN = "7301003350"  # the title demo customer: a loan paid off 12 days ago, its paper title mailed
 
 
 def customer_id(uow_factory: UowFactory, account_number: str) -> int:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -117,6 +118,10 @@ class Account(Base):
     fraud_frozen: Mapped[bool] = mapped_column(Boolean, default=False)
     last_extension_on: Mapped[Optional[date]] = mapped_column(Date)
     last_due_date_change_on: Mapped[Optional[date]] = mapped_column(Date)
+    # the day the loan was paid in full (status 'closed'); the title's release follows it
+    paid_off_on: Mapped[Optional[date]] = mapped_column(Date)
+    # a GAP (guaranteed asset protection) contract was sold with the loan or lease
+    gap_coverage: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     customer: Mapped[Customer] = relationship(back_populates="accounts")
     vehicle: Mapped[Optional["Vehicle"]] = relationship(back_populates="account")
@@ -138,6 +143,69 @@ class Vehicle(Base):
     @property
     def description(self) -> str:
         return f"{self.year} {self.make} {self.model}"
+
+
+class VehicleTitle(Base):
+    """The financed vehicle's title while we hold a lien on it, and its release after payoff.
+
+    `kind` says how the state keeps it: 'electronic' (the lien lives in the state's records and
+    is released to them) or 'paper' (we hold the paper title, sign the release and mail it).
+    Dates record each step: requested at payoff, released, and (paper) mailed to the owner.
+    """
+
+    __tablename__ = "vehicle_titles"
+    __table_args__ = (
+        CheckConstraint("kind IN ('electronic', 'paper')", name="ck_titles_kind"),
+        CheckConstraint("status IN ('lien_held', 'release_requested', 'released', 'mailed')",
+                        name="ck_titles_status"),
+        CheckConstraint("status = 'lien_held' OR release_requested_on IS NOT NULL",
+                        name="ck_titles_requested_on"),
+        CheckConstraint("status NOT IN ('released', 'mailed') OR released_on IS NOT NULL",
+                        name="ck_titles_released_on"),
+        CheckConstraint("status <> 'mailed' OR (kind = 'paper' AND mailed_on IS NOT NULL)",
+                        name="ck_titles_mailed_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(2))  # where the vehicle is titled: 'GA'
+    kind: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), default="lien_held")
+    release_requested_on: Mapped[Optional[date]] = mapped_column(Date)
+    released_on: Mapped[Optional[date]] = mapped_column(Date)
+    mailed_on: Mapped[Optional[date]] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class InsurancePolicy(Base):
+    """The physical-damage insurance the contract requires on the vehicle. One active policy per
+    account (the database says so); an update marks the old one replaced and keeps it. The policy
+    number is sealed at rest and shown only by its last four."""
+
+    __tablename__ = "insurance_policies"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'replaced')", name="ck_insurance_status"),
+        CheckConstraint("expires_on > effective_on", name="ck_insurance_dates"),
+        CheckConstraint("length(policy_last4) = 4", name="ck_insurance_last4"),
+        Index(
+            "uq_insurance_active_account",
+            "account_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    insurer: Mapped[str] = mapped_column(String(60))
+    policy_number_sealed: Mapped[str] = mapped_column(String(255))
+    policy_last4: Mapped[str] = mapped_column(String(4))
+    effective_on: Mapped[date] = mapped_column(Date)
+    expires_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    replaced_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
 
 class FundingSource(Base):

@@ -7,7 +7,9 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from autofinance.adapters.store.models import Account, Fee, FundingSource, OnlineCredential, Payment
+from autofinance.adapters.store.models import (
+    Account, Fee, FundingSource, InsurancePolicy, OnlineCredential, Payment, VehicleTitle,
+)
 from autofinance.config import Settings
 from autofinance.services import identity
 from autofinance.services.payments import schedule_payment
@@ -56,6 +58,19 @@ def test_a_copy_of_keisha_keeps_her_fees_and_which_payment_was_returned(uow_fact
             ("returned_payment", Decimal("25.00"), "charged")]
         returned = uow.session.get_one(Payment, fees[2].payment_id)
         assert (returned.account_id, returned.status) == (copy.id, "returned")
+
+
+def test_a_copy_keeps_the_title_the_insurance_on_file_and_gap(uow_factory: UowFactory) -> None:
+    maria, tran = copy_of(uow_factory, "maria"), copy_of(uow_factory, "tran")
+    with uow_factory() as uow:
+        session = uow.session
+        copy = session.scalar(select(Account).where(Account.account_number == maria.details.account_number))
+        policy = session.scalar(select(InsurancePolicy).where(InsurancePolicy.account_id == copy.id))
+        assert copy.gap_coverage and (policy.insurer, policy.policy_last4, policy.status) == (
+            "Peachtree Mutual", "4418", "active")
+        paid_off = session.scalar(select(Account).where(Account.account_number == tran.details.account_number))
+        title = session.scalar(select(VehicleTitle).where(VehicleTitle.account_id == paid_off.id))
+        assert (paid_off.status, title.kind, title.status) == ("closed", "paper", "mailed")
 
 
 def test_two_copies_of_one_customer_never_share_an_identifier(uow_factory: UowFactory) -> None:
