@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Optional
 
@@ -16,16 +16,20 @@ from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
 from autofinance.domain.calendar import add_months, next_due
+from autofinance.domain.masking import mask_email
 from autofinance.domain.money import format_usd, to_money
 from autofinance.domain.parsing import format_long_date
 from autofinance.adapters.sealing import seal_at_rest
 from autofinance.adapters.security import hash_password, keyed_hash
+from autofinance.services import payoff
 from autofinance.adapters.store.models import (
     Account,
+    AuditLog,
     AutopayEnrolment,
     Customer,
     Fee,
     FundingSource,
+    HardshipCase,
     OnlineCredential,
     Payment,
     StaffUser,
@@ -79,6 +83,11 @@ class DemoCustomer:
     statement_delivery: str = "mail"  # 'email': paperless
     fee_story: bool = False  # a late fee and a returned payment with its fee, both still owed
     extra: dict[str, object] = field(default_factory=dict)
+    # reminders and alerts: the customer's zone and chosen channel (a text channel with consent)
+    time_zone: str = "America/New_York"
+    reminder_channel: str = "email"
+    reminder_story: bool = False  # due in a few days, a payment just returned, a quote lapsing
+    hardship_decided: Optional[tuple[str, str]] = None  # (option, outcome) a specialist decided
 
 
 DEMO_CUSTOMERS = (
@@ -87,7 +96,7 @@ DEMO_CUSTOMERS = (
         "4821", "30309", date(1985, 3, 14), "maria.lopez@example.com", "+14045550101", "mlopez",
         ("1180 Peachtree St NE", "Atlanta", "GA"), Decimal("18420.55"), Decimal("452.18"), 15,
         months_open=20, funding_sources=(("checking", "6789"), ("debit_card", "1111")),
-        apr=Decimal("5.49"),
+        apr=Decimal("5.49"), reminder_channel="sms",
     ),
     DemoCustomer(
         "James", "Chen", "7301007734", "lease", (2024, "Honda", "Accord", "1HGCY1F34RA077341"),
@@ -96,6 +105,7 @@ DEMO_CUSTOMERS = (
         months_open=33, funding_sources=(("checking", "2244"),),
         money_factor=Decimal("0.00125"), residual=Decimal("21350.00"), lease_payments_left=3,
         lease_ends_in_days=75, autopay_from="2244", statement_delivery="email",
+        time_zone="America/Los_Angeles",
     ),
     DemoCustomer(
         "Dana", "Whitfield", "7301005530", "loan", (2019, "Ford", "F-150", "1FTEW1E55KFA55301"),
@@ -103,20 +113,28 @@ DEMO_CUSTOMERS = (
         "dwhitfield", ("2200 N Clark St", "Chicago", "IL"), Decimal("9870.10"),
         Decimal("406.20"), 5, months_open=30, funding_sources=(("checking", "3030"),),
         apr=Decimal("8.90"), past_due=Decimal("812.40"), days_past_due=45,
+        time_zone="America/Chicago", hardship_decided=("extension", "declined"),
     ),
     DemoCustomer(
         "Robert", "Okafor", "7301009912", "loan", (2020, "Mazda", "CX-5", "JM3KFBCM7L0399121"),
         "9912", "77002", date(1968, 1, 30), "robert.okafor@example.com", "+17135550123",
         "rokafor", ("900 Main St", "Houston", "TX"), Decimal("3215.77"), Decimal("298.50"), 20,
         months_open=50, funding_sources=(("checking", "7412"),), apr=Decimal("3.90"),
-        online_locked=True,
+        online_locked=True, time_zone="America/Chicago",
     ),
     DemoCustomer(  # not in shared/docs/demo-customers.md: added to try fees and returned payments
         "Keisha", "Grant", "7301006618", "loan", (2021, "Hyundai", "Tucson", "5NMJB3AE1MH066181"),
         "6618", "98101", date(1988, 9, 9), "keisha.grant@example.com", "+12065550177", "kgrant",
         ("1420 5th Ave", "Seattle", "WA"), Decimal("12640.30"), Decimal("367.45"), 10,
         months_open=26, funding_sources=(("checking", "5521"), ("savings", "8830")),
-        apr=Decimal("6.25"), fee_story=True,
+        apr=Decimal("6.25"), fee_story=True, time_zone="America/Los_Angeles", reminder_channel="sms",
+    ),
+    DemoCustomer(  # added to try reminders and alerts: each of hers is due as soon as the demo runs
+        "Priya", "Nair", "7301002290", "loan", (2023, "Kia", "Sportage", "KNDPUCAF4P7022901"),
+        "2290", "80202", date(1992, 4, 18), "priya.nair@example.com", "+17205550164", "pnair",
+        ("1600 Glenarm Pl", "Denver", "CO"), Decimal("14205.60"), Decimal("389.90"), 1,
+        months_open=14, funding_sources=(("checking", "4417"), ("savings", "9902")),
+        apr=Decimal("7.25"), time_zone="America/Denver", reminder_story=True,
     ),
 )
 LATE_FEE, RETURNED_PAYMENT_FEE = Decimal("15.00"), Decimal("25.00")
@@ -140,16 +158,25 @@ def factors(zip_code: str, date_of_birth: date, ssn_last4: str, settings: Settin
             "zip_code_sealed": seal_at_rest(zip_code, pepper)}
 
 
+def due_day_of(demo: DemoCustomer, today: date) -> int:
+    """The demo customer's due day; for the reminders story, a day 1 to 5 days from the seed
+    (the first that exists in every month), so the payment reminder is due at once."""
+    if not demo.reminder_story:
+        return demo.due_day
+    return next(day.day for day in (today + timedelta(days=n) for n in range(1, 6)) if day.day <= 28)
+
+
 def _account_for(demo: DemoCustomer, customer_id: int, today: date) -> Account:
     opened = add_months(today, -demo.months_open)
-    next_due_date = next_due(today, demo.due_day)
+    due_day = due_day_of(demo, today)
+    next_due_date = next_due(today, due_day)
     if demo.product == "lease":
         payments_left = demo.lease_payments_left
         maturity = today + timedelta(days=demo.lease_ends_in_days)
     else:
         assert demo.apr is not None
         payments_left = months_to_repay(demo.principal, demo.apr, demo.monthly_payment)
-        maturity = add_months(next_due_date, payments_left - 1, demo.due_day)
+        maturity = add_months(next_due_date, payments_left - 1, due_day)
     return Account(
         account_number=demo.account_number,
         customer_id=customer_id,
@@ -162,7 +189,7 @@ def _account_for(demo: DemoCustomer, customer_id: int, today: date) -> Account:
         money_factor=demo.money_factor,
         principal_balance=demo.principal,
         monthly_payment=demo.monthly_payment,
-        payment_due_day=demo.due_day,
+        payment_due_day=due_day,
         next_due_date=next_due_date,
         past_due_amount=demo.past_due,
         days_past_due=demo.days_past_due,
@@ -178,20 +205,21 @@ def _payment_history(
 ) -> list[Payment]:
     """Six posted monthly payments before the ones a past-due customer missed."""
     missed = 2 if demo.days_past_due else 0
-    last_paid = add_months(account.next_due_date, -(1 + missed), demo.due_day)
+    due_day = account.payment_due_day
+    last_paid = add_months(account.next_due_date, -(1 + missed), due_day)
     origin = "autopay" if demo.autopay_from else "portal"
     return [
         Payment(
             account_id=account.id,
             funding_source_id=source.id,
             amount=demo.monthly_payment,
-            scheduled_for=add_months(last_paid, -i, demo.due_day),
+            scheduled_for=add_months(last_paid, -i, due_day),
             status="posted",
             origin=origin,
             confirmation_number=f"MP{demo.account_number[-4:]}{i:02d}H",
         )
         for i in range(6)
-        if add_months(last_paid, -i, demo.due_day) > account.opened_on
+        if add_months(last_paid, -i, due_day) > account.opened_on
     ]
 
 
@@ -227,7 +255,42 @@ def _add_fee_story(session: Session, account: Account, demo: DemoCustomer, histo
     account.fees_due = 2 * LATE_FEE + RETURNED_PAYMENT_FEE
 
 
-def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settings: Settings) -> None:
+def _add_returned_payment(session: Session, account: Account, demo: DemoCustomer,
+                          sources: list[FundingSource], today: date) -> None:
+    """A one-time payment her bank returned two days ago (her next payment is due in 1 to 5
+    days by `due_day_of`, so both reminders are due when the demo is seeded)."""
+    session.add(Payment(account_id=account.id, funding_source_id=sources[0].id,
+                        amount=demo.monthly_payment, scheduled_for=today - timedelta(days=2),
+                        status="returned", origin="portal",
+                        confirmation_number=f"MP{demo.account_number[-4:]}R2H"))
+
+
+def _add_emailed_quote(session: Session, account: Account, demo: DemoCustomer, today: date) -> None:
+    """A payoff quote she had emailed five days ago, good through tomorrow (as
+    services.payoff records one), so its reminder is due."""
+    good_through = today + timedelta(days=1)
+    quote = payoff.quote_number(account, good_through)
+    session.add(AuditLog(occurred_at=datetime.combine(today - timedelta(days=5), time(15), timezone.utc),
+                         actor=f"customer:{account.customer_id}", action="payoff_quote_emailed",
+                         subject=f"payoff_quote:{quote}",
+                         details={"to": mask_email(demo.email), "good_through": good_through.isoformat(),
+                                  "amount": str(payoff.payoff_amount(account, good_through, today))}))
+
+
+def _add_decided_hardship(session: Session, account: Account, demo: DemoCustomer, today: date) -> None:
+    """A hardship request a specialist decided yesterday, so its outcome is announced."""
+    assert demo.hardship_decided is not None
+    option, outcome = demo.hardship_decided
+    session.add(HardshipCase(
+        case_number=f"HSDEMO{demo.account_number[-4:]}", customer_id=account.customer_id,
+        account_id=account.id, reason="reduced hours at work", option=option, status=outcome,
+        created_at=datetime.combine(today - timedelta(days=4), time(15), timezone.utc),
+        decided_at=datetime.combine(today - timedelta(days=1), time(15), timezone.utc)))
+
+
+def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settings: Settings,
+                       activity: bool) -> None:
+    text_consent = datetime.combine(today - timedelta(days=30 * demo.months_open), time(15), timezone.utc)
     customer = Customer(
         first_name=demo.first_name,
         last_name=demo.last_name,
@@ -238,6 +301,9 @@ def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settin
         city=demo.address[1],
         state=demo.address[2],
         statement_delivery=demo.statement_delivery,
+        time_zone=demo.time_zone,
+        reminder_channel=demo.reminder_channel,
+        sms_consent_at=text_consent if demo.reminder_channel == "sms" else None,
     )
     session.add(customer)
     session.flush()
@@ -257,6 +323,12 @@ def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settin
     if demo.fee_story:
         session.flush()
         _add_fee_story(session, account, demo, history, sources)
+    if demo.reminder_story:
+        _add_returned_payment(session, account, demo, sources, today)
+        if activity:
+            _add_emailed_quote(session, account, demo, today)
+    if demo.hardship_decided and activity:
+        _add_decided_hardship(session, account, demo, today)
     if demo.autopay_from:
         source = next(s for s in sources if s.last4 == demo.autopay_from)
         session.add(
@@ -278,13 +350,17 @@ def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settin
     )
 
 
-def seed_demo(session: Session, today: date, settings: Settings) -> int:
-    """Adds the demo customers and demo agent that are missing; returns how many were added."""
+def seed_demo(session: Session, today: date, settings: Settings, activity: bool = False) -> int:
+    """Adds the demo customers and demo agent that are missing; returns how many were added.
+
+    `activity` (the seed command) also gives the new customers what they did before the demo
+    began that lives in the audit trail and case files: Priya's emailed payoff quote and Dana's
+    decided hardship request, which reminders announce. Tests of other features start without."""
     existing = set(session.scalars(select(Account.account_number)))
     added = 0
     for demo in DEMO_CUSTOMERS:
         if demo.account_number not in existing:
-            _add_demo_customer(session, demo, today, settings)
+            _add_demo_customer(session, demo, today, settings, activity)
             added += 1
     if session.scalar(select(StaffUser).where(StaffUser.username == DEMO_AGENT["username"])) is None:
         session.add(

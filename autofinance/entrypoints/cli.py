@@ -52,7 +52,7 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
     container = bootstrap(settings)
     try:
         with container.uow() as uow:
-            added = seed_demo(uow.session, today, settings)
+            added = seed_demo(uow.session, today, settings, activity=True)
             uow.commit()
         print(f"Demo data for {today.isoformat()}: {added} customers added")
         if args.bulk:

@@ -3,7 +3,7 @@ and returned payments), on both dialects; re-seeding adds nothing; bulk customer
 deterministic."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -13,10 +13,13 @@ from sqlalchemy.orm import Session
 from autofinance.config import Settings
 from autofinance.adapters.sealing import unseal_at_rest
 from autofinance.adapters.security import keyed_hash, verify_password
-from autofinance.demo.seed import DEMO_AGENT, bulk_identity, seed_bulk, seed_demo
+from autofinance.demo.seed import DEMO_AGENT, DEMO_CUSTOMERS, bulk_identity, seed_bulk, seed_demo
+from autofinance.adapters.store.db import UnitOfWork, session_factory
 from autofinance.adapters.store.models import (
-    Account, AutopayEnrolment, Customer, Fee, FundingSource, OnlineCredential, Payment, StaffUser,
+    Account, AutopayEnrolment, Customer, Fee, FundingSource, OnlineCredential, Payment, Reminder,
+    StaffUser,
 )
+from autofinance.services import reminders
 
 pytestmark = pytest.mark.integration
 TODAY = date(2026, 11, 24)
@@ -29,7 +32,7 @@ def _account(session: Session, number: str) -> Account:
 def test_the_demo_customers_have_the_exact_figures_of_the_table(engine: Engine) -> None:
     settings = Settings()
     with Session(engine) as session:
-        assert seed_demo(session, TODAY, settings) == 5
+        assert seed_demo(session, TODAY, settings) == len(DEMO_CUSTOMERS)
         session.commit()
         maria, james = _account(session, "7301004821"), _account(session, "7301007734")
         dana, robert = _account(session, "7301005530"), _account(session, "7301009912")
@@ -76,13 +79,34 @@ def test_keisha_is_current_with_two_late_fees_and_a_returned_payment_fee_still_o
         assert (returned.status, returned.amount) == ("returned", Decimal("367.45"))
 
 
+def test_the_demo_seeded_with_its_activity_has_a_reminder_of_every_kind_due_at_once(engine: Engine) -> None:
+    """What a new user sees in the dev outbox a minute after `make run` (at 10:00 in Denver, so
+    texts may go too): every kind of reminder, each once."""
+    settings = Settings()
+    with Session(engine) as session:
+        seed_demo(session, TODAY, settings, activity=True)
+        session.commit()
+        priya = _account(session, "7301002290")
+        assert 1 <= (priya.next_due_date - TODAY).days <= 5 and priya.past_due_amount == 0
+    uow = UnitOfWork(session_factory(engine))
+    now = datetime(2026, 11, 24, 17, 0, tzinfo=timezone.utc)
+    first = reminders.send_due_reminders(uow, settings.reminders, settings.lender_timezone, "http://x", now)
+    again = reminders.send_due_reminders(uow, settings.reminders, settings.lender_timezone, "http://x", now)
+
+    with Session(engine) as session:
+        kinds = sorted(session.scalars(select(Reminder.kind)))
+    assert kinds == ["decision", "lease_ending_90", "payment_due", "payment_missed_10",
+                     "payment_returned", "payoff_expiring"]
+    assert first.sent == 6 and again.sent == 0
+
+
 def test_seeding_again_adds_nothing(engine: Engine) -> None:
     with Session(engine) as session:
         seed_demo(session, TODAY, Settings())
         session.commit()
         assert seed_demo(session, TODAY, Settings()) == 0
         session.commit()
-        assert session.scalar(select(func.count()).select_from(Customer)) == 5
+        assert session.scalar(select(func.count()).select_from(Customer)) == len(DEMO_CUSTOMERS)
         assert session.scalar(select(func.count()).select_from(StaffUser)) == 1
 
 
@@ -95,7 +119,7 @@ def test_bulk_customers_come_on_top_deterministically_and_only_once(engine: Engi
         assert seed_bulk(session, 50, settings, TODAY) == 0
         assert seed_bulk(session, 60, settings, TODAY) == 10
         session.commit()
-        assert session.scalar(select(func.count()).select_from(Customer)) == 65
+        assert session.scalar(select(func.count()).select_from(Customer)) == len(DEMO_CUSTOMERS) + 60
         ident = bulk_identity(7)
         account = _account(session, ident["account_number"])
         bulk = session.get_one(Customer, account.customer_id)
