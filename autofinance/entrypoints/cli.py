@@ -137,9 +137,11 @@ def cmd_reminders(settings: Settings, args: argparse.Namespace) -> None:
                 logger.error("reminders: the store failed (%s); trying again in %s s",
                              _one_line(error), args.every)
             else:
-                if not args.every:
+                if not args.every or (report is not None and report.sent):
                     print("Reminders: " + ("another scheduler holds the lease" if report is None else
-                                           ", ".join(f"{n} {what}" for what, n in report.counts.items())))
+                                           ", ".join(f"{n} {what}" for what, n in report.counts.items())),
+                          flush=True)
+                if not args.every:
                     return
             time.sleep(args.every)
     finally:
