@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from autofinance.adapters.notify import queue_message
 from autofinance.adapters.store.db import UnitOfWork
-from autofinance.adapters.store.models import Customer, Reminder
+from autofinance.adapters.store.models import Customer, OutboxMessage, Payment, Reminder
 from autofinance.domain.clock import aware
 from autofinance.domain.reminders import ReminderPolicy, customer_zone, texts_allowed
 from autofinance.services import reminder_texts
@@ -37,6 +37,7 @@ from autofinance.services.reminder_rules import Due, due_reminders
 logger = logging.getLogger(__name__)
 
 SENT, ALREADY, HELD, CAPPED = "sent", "already", "held", "capped"
+PAID_WITHIN = timedelta(hours=48)
 
 
 @dataclass
@@ -109,6 +110,32 @@ def _send_one(uow: UnitOfWork, due: Due, policy: ReminderPolicy, lender_timezone
     logger.info("reminder %s (%s) sent to customer %s by %s", due.kind, due.event_key,
                 due.customer_id, channel)
     return SENT
+
+
+@dataclass(frozen=True)
+class ReminderFigures:
+    """Reminders sent in a period and what came of them (the console's metrics)."""
+
+    sent: int
+    delivered: int  # handed to the email or text provider (in the demo the outbox is the end)
+    answered: int  # the customer replied to it in the chat
+    paid_within_48h: int  # a payment on its account was made within 48 hours of it
+
+
+def reminder_figures(session: Session, start: datetime, end: datetime) -> ReminderFigures:
+    """What the reminders sent between `start` and `end` led to."""
+    rows = session.execute(
+        select(Reminder.account_id, Reminder.sent_at, Reminder.answered_at, OutboxMessage.sent_at)
+        .join(OutboxMessage, OutboxMessage.id == Reminder.outbox_id)
+        .where(Reminder.sent_at >= start, Reminder.sent_at <= end)).all()
+    paid = 0
+    for account_id, sent_at, _, _ in rows:
+        if account_id is not None and session.scalar(select(Payment.id).where(
+                Payment.account_id == account_id, Payment.status.not_in(("cancelled", "returned")),
+                Payment.created_at >= sent_at, Payment.created_at <= sent_at + PAID_WITHIN).limit(1)):
+            paid += 1
+    return ReminderFigures(sent=len(rows), delivered=sum(1 for row in rows if row[3] is not None),
+                           answered=sum(1 for row in rows if row[2] is not None), paid_within_48h=paid)
 
 
 def channel_for(customer: Customer) -> tuple[str, str]:

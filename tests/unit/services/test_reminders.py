@@ -22,7 +22,7 @@ from autofinance.adapters.store.models import (
     Account, Customer, HardshipCase, OutboxMessage, Payment, Reminder,
 )
 from autofinance.domain.reminders import ReminderPolicy
-from autofinance.services import reminders
+from autofinance.services import console, reminders
 from autofinance.services.payoff import email_payoff_quote
 
 PRIYA = "7301002290"
@@ -288,3 +288,30 @@ def test_the_daily_cap_holds_the_rest_for_the_customers_next_day(uow_factory: Uo
 
     run(uow_factory, datetime(2026, 11, 25, 7, 0, tzinfo=timezone.utc), capped)  # her midnight
     assert kinds(uow_factory, PRIYA) == ["payment_returned", "payment_due"]
+
+
+# --- what came of them ----------------------------------------------------------------------
+
+
+def test_the_console_counts_reminders_sent_delivered_answered_and_paid_within_48_hours(
+    uow_factory: UowFactory,
+) -> None:
+    sent_at = at(date(2026, 11, 24), 17)
+    run(uow_factory, sent_at)
+    with uow_factory() as uow:
+        session = uow.session
+        priya_due = session.scalars(select(Reminder).where(Reminder.kind == "payment_due")).one()
+        priya_due.answered_at = sent_at + timedelta(hours=1)
+        session.execute(update(OutboxMessage).where(OutboxMessage.id == priya_due.outbox_id)
+                        .values(sent_at=sent_at + timedelta(seconds=5)))
+        for confirmation, hours in (("MPPAID0001", 30), ("MPLATE0001", 50)):  # within 48 h, after
+            session.add(Payment(account_id=priya_due.account_id, amount=Decimal("389.90"),
+                                scheduled_for=date(2026, 11, 25), status="scheduled", origin="chat",
+                                confirmation_number=confirmation,
+                                created_at=sent_at + timedelta(hours=hours)))
+        uow.commit()
+
+    figures = console.metrics(uow_factory(), days=7, now=at(date(2026, 11, 27))).reminders
+
+    # Priya's two reminders (payment due, returned payment) share the account she paid
+    assert (figures.sent, figures.delivered, figures.answered, figures.paid_within_48h) == (4, 1, 1, 2)
