@@ -22,7 +22,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Callable, Optional
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -90,16 +90,16 @@ def _send_one(uow: UnitOfWork, due: Due, policy: ReminderPolicy, lender_timezone
         if sent_today(session, customer.id, now, zone) >= policy.daily_cap:
             return CAPPED
         values = {**due.values, "first_name": customer.first_name, "url": base_url}
-        if channel == "email":
-            subject, body = reminder_texts.email(due.kind, values)
-        else:
-            subject, body = "", reminder_texts.text(due.kind, values, channel)
+        title, body = reminder_texts.email(due.kind, values)  # the title: the widget's alert too
+        subject = title if channel == "email" else ""
+        if channel != "email":
+            body = reminder_texts.text(due.kind, values, channel)
         message = queue_message(session, to=to, channel=channel, kind=f"reminder_{due.rule}",
                                 subject=subject, body=body, customer_id=customer.id)
         session.flush()
         session.add(Reminder(customer_id=customer.id, account_id=due.account_id, kind=due.kind,
                              event_key=due.event_key, channel=channel, outbox_id=message.id,
-                             context={**due.context, "rule": due.rule}, sent_at=now))
+                             context={**due.context, "rule": due.rule, "title": title}, sent_at=now))
         try:
             session.flush()
         except IntegrityError:  # another scheduler recorded this event first
@@ -136,6 +136,37 @@ def reminder_figures(session: Session, start: datetime, end: datetime) -> Remind
             paid += 1
     return ReminderFigures(sent=len(rows), delivered=sum(1 for row in rows if row[3] is not None),
                            answered=sum(1 for row in rows if row[2] is not None), paid_within_48h=paid)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A reminder as the signed-in customer's chat widget lists it until it is read."""
+
+    id: int
+    title: str
+    sent_at: datetime
+
+
+def unread_alerts(customer_id: int, uow: UnitOfWork, limit: int = 5) -> list[Alert]:
+    """The customer's newest reminders not yet seen in the widget, newest first."""
+    with uow:
+        rows = uow.session.scalars(select(Reminder).where(
+            Reminder.customer_id == customer_id, Reminder.read_at.is_(None))
+            .order_by(Reminder.sent_at.desc(), Reminder.id.desc()).limit(limit))
+        return [Alert(r.id, str(r.context.get("title", "")), r.sent_at) for r in rows]
+
+
+def mark_alerts_read(customer_id: int, alert_ids: list[int], uow: UnitOfWork,
+                     now: Optional[datetime] = None) -> int:
+    """Marks the customer's own alerts among `alert_ids` read; returns how many."""
+    now = aware(now)
+    with uow:
+        marked = uow.session.execute(
+            update(Reminder).where(Reminder.customer_id == customer_id, Reminder.id.in_(alert_ids),
+                                   Reminder.read_at.is_(None))
+            .values(read_at=now).execution_options(synchronize_session=False)).rowcount
+        uow.commit()
+    return int(marked or 0)
 
 
 def channel_for(customer: Customer) -> tuple[str, str]:
