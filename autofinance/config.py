@@ -257,14 +257,15 @@ VARIABLES: dict[str, Variable] = _vars(
     Variable("SMTP_PORT", "25", "the SMTP relay's port", NUMBER),
     Variable("SMTP_SENDER", "no-reply@meridian-auto.example", "the emails' sender"),
     # Messaging channels (no defaults: a channel is off until all its variables are set)
-    Variable("TELEGRAM_ACCESS_TOKEN", "", f"Telegram: the bot's token from BotFather. {_CHANNEL}",
-             read_by=(MESSAGING,)),
+    Variable("TELEGRAM_ACCESS_TOKEN", "", f"Telegram: the bot's token from BotFather (reminders "
+             f"to customers who chose Telegram go through it too). {_CHANNEL}",
+             read_by=(MESSAGING, APP)),
     Variable("TELEGRAM_BOT_NAME", "", f"Telegram: the bot's username, no `@`. {_CHANNEL}",
              read_by=(MESSAGING,)),
     Variable("TELEGRAM_WEBHOOK_URL", "", f"Telegram: the webhook Rasa registers. {_CHANNEL}",
              read_by=(MESSAGING,)),
     Variable("TELEGRAM_API_BASE_URL", "", "Telegram: optional; unset is the real API",
-             read_by=(MESSAGING,)),
+             read_by=(MESSAGING, APP)),
     Variable("SLACK_BOT_TOKEN", "", f"Slack: `xoxb-…`. {_CHANNEL}", read_by=(MESSAGING,)),
     Variable("SLACK_SIGNING_SECRET", "", f"Slack: signing secret. {_CHANNEL}", read_by=(MESSAGING,)),
     Variable("TWILIO_ACCOUNT_SID", "", f"Twilio SMS and WhatsApp: account. {_CHANNEL}",
@@ -272,8 +273,8 @@ VARIABLES: dict[str, Variable] = _vars(
     Variable("TWILIO_AUTH_TOKEN", "", f"Twilio SMS and WhatsApp: auth token. {_CHANNEL}",
              read_by=(MESSAGING, APP)),
     Variable("TWILIO_NUMBER", "", f"Twilio SMS: the number (E.164). {_CHANNEL}", read_by=(MESSAGING, APP)),
-    Variable("TWILIO_WHATSAPP_NUMBER", "", f"Twilio WhatsApp: the sender. {_CHANNEL}",
-             read_by=(MESSAGING,)),
+    Variable("TWILIO_WHATSAPP_NUMBER", "", f"Twilio WhatsApp: the sender (reminders too). {_CHANNEL}",
+             read_by=(MESSAGING, APP)),
     Variable("TWILIO_API_BASE_URL", "", "Twilio: optional; unset is the real API", read_by=(MESSAGING, APP)),
     Variable("FACEBOOK_VERIFY", "", f"Messenger: the verify token. {_CHANNEL}", read_by=(MESSAGING,)),
     Variable("FACEBOOK_SECRET", "", f"Messenger: the app secret. {_CHANNEL}", read_by=(MESSAGING,)),
@@ -505,6 +506,9 @@ class Settings:
     twilio_auth_token: Secret = field(default_factory=lambda: Secret(default("TWILIO_AUTH_TOKEN")))
     twilio_number: str = default("TWILIO_NUMBER")
     twilio_api_base_url: str = default("TWILIO_API_BASE_URL")
+    twilio_whatsapp_number: str = default("TWILIO_WHATSAPP_NUMBER")
+    telegram_access_token: Secret = field(default_factory=lambda: Secret(default("TELEGRAM_ACCESS_TOKEN")))
+    telegram_api_base_url: str = default("TELEGRAM_API_BASE_URL")
     # When people answer, in the lender's time zone: "mon-fri 08:00-20:00, sat 09:00-14:00".
     # The demo is always staffed so that a hand-off can be tried at any hour.
     support_hours: str = default("SUPPORT_HOURS")
@@ -554,6 +558,9 @@ class Settings:
             twilio_auth_token=Secret(read.text("TWILIO_AUTH_TOKEN")),
             twilio_number=read.text("TWILIO_NUMBER"),
             twilio_api_base_url=read.text("TWILIO_API_BASE_URL"),
+            twilio_whatsapp_number=read.text("TWILIO_WHATSAPP_NUMBER"),
+            telegram_access_token=Secret(read.text("TELEGRAM_ACCESS_TOKEN")),
+            telegram_api_base_url=read.text("TELEGRAM_API_BASE_URL"),
             support_hours=read.hours("SUPPORT_HOURS"),
             console_session_minutes=read.number("CONSOLE_SESSION_MINUTES"),
             console_idle_minutes=read.number("CONSOLE_IDLE_MINUTES"),
