@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Callable, Iterator, Optional
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from autofinance.adapters.store.models import (
@@ -66,8 +66,10 @@ def due_reminders(session: Session, policy: ReminderPolicy, today: date,
     return [due for rule in PRIORITY if rule in policy.kinds for due in rules[rule]()]
 
 
-def _open_accounts(session: Session) -> Iterator[Account]:
-    yield from session.scalars(select(Account).where(Account.status != "closed").order_by(Account.id))
+def _open_accounts(session: Session, *where: ColumnElement[bool]) -> Iterator[Account]:
+    """Open accounts matching `where`, filtered by the database (a lender has many)."""
+    yield from session.scalars(select(Account).where(Account.status != "closed", *where)
+                               .order_by(Account.id))
 
 
 def _on_autopay(session: Session) -> set[int]:
@@ -82,9 +84,9 @@ def _payments_due(session: Session, policy: ReminderPolicy, today: date) -> Iter
     """A payment due within `due_days`, on an account that is current, not on autopay and
     with nothing paid or scheduled for this due date yet."""
     autopay = _on_autopay(session)
-    for account in _open_accounts(session):
-        days = (account.next_due_date - today).days
-        if account.id in autopay or account.past_due_amount > 0 or not 0 <= days <= policy.due_days:
+    for account in _open_accounts(session, Account.past_due_amount == 0,
+                                  Account.next_due_date.between(today, today + timedelta(days=policy.due_days))):
+        if account.id in autopay:
             continue
         cycle_start = add_months(account.next_due_date, -1, account.payment_due_day)
         if session.scalar(select(Payment.id).where(
@@ -101,9 +103,7 @@ def _payments_due(session: Session, policy: ReminderPolicy, today: date) -> Iter
 
 def _payments_missed(session: Session, policy: ReminderPolicy, today: date) -> Iterator[Due]:
     """An account past due: the oldest due date not paid, and how long ago it was."""
-    for account in _open_accounts(session):
-        if account.past_due_amount <= 0:
-            continue
+    for account in _open_accounts(session, Account.past_due_amount > 0):
         missed = int((account.past_due_amount / account.monthly_payment).to_integral_value(ROUND_CEILING))
         missed_on = add_months(account.next_due_date, -missed, account.payment_due_day)
         stage = reached_stage((today - missed_on).days, policy.late_days, counting_down=False)
@@ -158,9 +158,9 @@ def _payoffs_expiring(session: Session, policy: ReminderPolicy, today: date) -> 
 
 def _leases_ending(session: Session, policy: ReminderPolicy, today: date) -> Iterator[Due]:
     """A lease whose end is `lease_end_days` away (90, 60, 30): the nearest stage reached."""
-    for account in _open_accounts(session):
-        if account.product != "lease":
-            continue
+    furthest = today + timedelta(days=max(policy.lease_end_days, default=0))
+    for account in _open_accounts(session, Account.product == "lease",
+                                  Account.maturity_date.between(today, furthest)):
         stage = reached_stage((account.maturity_date - today).days, policy.lease_end_days,
                               counting_down=True)
         if stage is None:
