@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Optional
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from autofinance.adapters.store.db import UnitOfWork
 from autofinance.adapters.store.models import Customer, OutboxMessage, Reminder
@@ -79,7 +79,7 @@ def answer_reminder(input_channel: str, address: str, reply: Reply, uow: UnitOfW
         if reminder is None:
             return None
         session.execute(update(Reminder).where(Reminder.id == reminder.id,
-                                               or_(Reminder.answered_at.is_(None)))
+                                               Reminder.answered_at.is_(None))
                         .values(answered_at=now).execution_options(synchronize_session=False))
         audit.record(session, now, audit.customer(reminder.customer_id), "reminder_answered",
                      f"reminder:{reminder.id}", reply=reply, kind=reminder.kind)
