@@ -27,6 +27,7 @@ PRIORITY_BY_REASON = {
     "customer_request": 3,
     "lease_end": 3,
     "fee_waiver": 3,
+    "reminder_callback": 3,  # "call me" in answer to a reminder (services.reminder_replies)
     "misunderstanding": 4,
 }
 MINUTES_PER_TICKET_AHEAD = 3
