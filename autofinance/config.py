@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 from autofinance.domain.hours import parse_hours
+from autofinance.domain.reminders import ReminderPolicy, parse_window
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ("demo", "production")
@@ -44,6 +45,7 @@ MESSAGING = "messaging"  # deploy/messaging-channels.yml: a channel is on when a
 
 # Types.
 TEXT, NUMBER, FLAG, SECRET, CHOICE, HOURS = "text", "whole number", "true/false", "secret", "choice", "hours"
+NUMBER_LIST, SOME_OF = "whole numbers", "some of"
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
@@ -228,18 +230,42 @@ VARIABLES: dict[str, Variable] = _vars(
              "`python -m autofinance deliver-outbox` sends the emails through SMTP and the texts "
              "through Twilio (`TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `TWILIO_NUMBER`)",
              production="`smtp`"),
+    # Reminders and alerts (python -m autofinance reminders --every N; make run starts it)
+    Variable("REMINDERS", ",".join(("payment_due", "payment_missed", "payment_returned",
+                                    "payoff_expiring", "lease_ending", "decision")),
+             "which reminders and alerts the scheduler sends (comma-separated; empty: none)",
+             SOME_OF, choices=("payment_due", "payment_missed", "payment_returned", "payoff_expiring",
+                      "lease_ending", "decision")),
+    Variable("REMINDER_DUE_DAYS", "5", "a payment reminder goes this many days before the due "
+             "date (customers on autopay get none)", NUMBER),
+    Variable("REMINDER_LATE_DAYS", "1,10", "days after a missed due date that a past-due notice "
+             "goes (the last before the 10-day grace period ends, and when it has)", NUMBER_LIST),
+    Variable("REMINDER_LEASE_END_DAYS", "90,60,30", "days before a lease ends that a notice goes",
+             NUMBER_LIST),
+    Variable("REMINDER_PAYOFF_DAYS", "2", "an emailed payoff quote's reminder goes this many days "
+             "before it lapses", NUMBER),
+    Variable("REMINDER_RECENT_DAYS", "7", "a returned payment or a specialist's decision older "
+             "than this is not announced any more (a scheduler that was down catches up on the "
+             "rest)", NUMBER),
+    Variable("REMINDER_TEXT_HOURS", "08:00-21:00", "texts (SMS, WhatsApp, Telegram) go only "
+             "within these hours of the customer's own time zone (TCPA); emails at any hour"),
+    Variable("REMINDER_DAILY_CAP", "3", "at most this many reminders a customer a day (their "
+             "day); the rest wait for the next", NUMBER),
+    Variable("REMINDER_EVERY_SECONDS", "60", "how often the scheduler looks for what is due",
+             NUMBER),
     Variable("SMTP_HOST", "localhost", "the SMTP relay's host"),
     Variable("SMTP_PORT", "25", "the SMTP relay's port", NUMBER),
     Variable("SMTP_SENDER", "no-reply@meridian-auto.example", "the emails' sender"),
     # Messaging channels (no defaults: a channel is off until all its variables are set)
-    Variable("TELEGRAM_ACCESS_TOKEN", "", f"Telegram: the bot's token from BotFather. {_CHANNEL}",
-             read_by=(MESSAGING,)),
+    Variable("TELEGRAM_ACCESS_TOKEN", "", f"Telegram: the bot's token from BotFather (reminders "
+             f"to customers who chose Telegram go through it too). {_CHANNEL}",
+             read_by=(MESSAGING, APP)),
     Variable("TELEGRAM_BOT_NAME", "", f"Telegram: the bot's username, no `@`. {_CHANNEL}",
              read_by=(MESSAGING,)),
     Variable("TELEGRAM_WEBHOOK_URL", "", f"Telegram: the webhook Rasa registers. {_CHANNEL}",
              read_by=(MESSAGING,)),
     Variable("TELEGRAM_API_BASE_URL", "", "Telegram: optional; unset is the real API",
-             read_by=(MESSAGING,)),
+             read_by=(MESSAGING, APP)),
     Variable("SLACK_BOT_TOKEN", "", f"Slack: `xoxb-…`. {_CHANNEL}", read_by=(MESSAGING,)),
     Variable("SLACK_SIGNING_SECRET", "", f"Slack: signing secret. {_CHANNEL}", read_by=(MESSAGING,)),
     Variable("TWILIO_ACCOUNT_SID", "", f"Twilio SMS and WhatsApp: account. {_CHANNEL}",
@@ -247,8 +273,8 @@ VARIABLES: dict[str, Variable] = _vars(
     Variable("TWILIO_AUTH_TOKEN", "", f"Twilio SMS and WhatsApp: auth token. {_CHANNEL}",
              read_by=(MESSAGING, APP)),
     Variable("TWILIO_NUMBER", "", f"Twilio SMS: the number (E.164). {_CHANNEL}", read_by=(MESSAGING, APP)),
-    Variable("TWILIO_WHATSAPP_NUMBER", "", f"Twilio WhatsApp: the sender. {_CHANNEL}",
-             read_by=(MESSAGING,)),
+    Variable("TWILIO_WHATSAPP_NUMBER", "", f"Twilio WhatsApp: the sender (reminders too). {_CHANNEL}",
+             read_by=(MESSAGING, APP)),
     Variable("TWILIO_API_BASE_URL", "", "Twilio: optional; unset is the real API", read_by=(MESSAGING, APP)),
     Variable("FACEBOOK_VERIFY", "", f"Messenger: the verify token. {_CHANNEL}", read_by=(MESSAGING,)),
     Variable("FACEBOOK_SECRET", "", f"Messenger: the app secret. {_CHANNEL}", read_by=(MESSAGING,)),
@@ -403,6 +429,32 @@ class _Reader:
             self._refuse(name, str(error))
         return spec
 
+    def numbers(self, name: str) -> tuple[int, ...]:
+        raw = self.text(name)
+        try:
+            found = tuple(sorted({int(part) for part in raw.split(",") if part.strip()}))
+        except ValueError:
+            found = (-1,)
+        if any(number < 0 for number in found):
+            self._refuse(name, f"{name} must be whole numbers separated by commas, not {raw!r}")
+            return ()
+        return found
+
+    def some_of(self, name: str) -> tuple[str, ...]:
+        raw, choices = self.text(name), VARIABLES[name].choices
+        chosen = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+        unknown = [part for part in chosen if part not in choices]
+        if unknown:
+            self._refuse(name, f"{name}: {', '.join(unknown)} is not one of {', '.join(choices)}")
+        return tuple(part for part in chosen if part in choices)
+
+    def window(self, name: str) -> tuple[int, int]:
+        try:
+            return parse_window(self.text(name))
+        except ValueError as error:
+            self._refuse(name, f"{name}: {error}")
+            return (0, 0)
+
     def check_the_rest(self) -> None:
         """The numbers Settings keeps no field for (RASA_PORT, the stores' ports): checked too."""
         for name, variable in VARIABLES.items():
@@ -454,6 +506,9 @@ class Settings:
     twilio_auth_token: Secret = field(default_factory=lambda: Secret(default("TWILIO_AUTH_TOKEN")))
     twilio_number: str = default("TWILIO_NUMBER")
     twilio_api_base_url: str = default("TWILIO_API_BASE_URL")
+    twilio_whatsapp_number: str = default("TWILIO_WHATSAPP_NUMBER")
+    telegram_access_token: Secret = field(default_factory=lambda: Secret(default("TELEGRAM_ACCESS_TOKEN")))
+    telegram_api_base_url: str = default("TELEGRAM_API_BASE_URL")
     # When people answer, in the lender's time zone: "mon-fri 08:00-20:00, sat 09:00-14:00".
     # The demo is always staffed so that a hand-off can be tried at any hour.
     support_hours: str = default("SUPPORT_HOURS")
@@ -462,6 +517,8 @@ class Settings:
     log_level: str = default("LOG_LEVEL")
     counters_url: str = default("COUNTERS_URL")  # "" = in memory; redis://... = shared
     redis_key_prefix: str = default("REDIS_KEY_PREFIX")
+    reminders: ReminderPolicy = ReminderPolicy()
+    reminder_every_seconds: int = int(default("REMINDER_EVERY_SECONDS"))
 
     @property
     def secure_cookies(self) -> bool:
@@ -501,12 +558,26 @@ class Settings:
             twilio_auth_token=Secret(read.text("TWILIO_AUTH_TOKEN")),
             twilio_number=read.text("TWILIO_NUMBER"),
             twilio_api_base_url=read.text("TWILIO_API_BASE_URL"),
+            twilio_whatsapp_number=read.text("TWILIO_WHATSAPP_NUMBER"),
+            telegram_access_token=Secret(read.text("TELEGRAM_ACCESS_TOKEN")),
+            telegram_api_base_url=read.text("TELEGRAM_API_BASE_URL"),
             support_hours=read.hours("SUPPORT_HOURS"),
             console_session_minutes=read.number("CONSOLE_SESSION_MINUTES"),
             console_idle_minutes=read.number("CONSOLE_IDLE_MINUTES"),
             log_level=read.choice("LOG_LEVEL"),
             counters_url=read.text("COUNTERS_URL"),
             redis_key_prefix=read.text("REDIS_KEY_PREFIX"),
+            reminders=ReminderPolicy(
+                kinds=read.some_of("REMINDERS"),
+                due_days=read.number("REMINDER_DUE_DAYS"),
+                late_days=read.numbers("REMINDER_LATE_DAYS"),
+                lease_end_days=read.numbers("REMINDER_LEASE_END_DAYS"),
+                payoff_days=read.number("REMINDER_PAYOFF_DAYS"),
+                recent_days=read.number("REMINDER_RECENT_DAYS"),
+                text_hours=read.window("REMINDER_TEXT_HOURS"),
+                daily_cap=read.number("REMINDER_DAILY_CAP"),
+            ),
+            reminder_every_seconds=read.number("REMINDER_EVERY_SECONDS"),
         )
         read.check_the_rest()
         read.finish()

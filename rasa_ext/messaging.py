@@ -20,6 +20,8 @@ buttons as Telegram keyboards or as numbered SMS lines). What differs:
   /webhooks/telegram/set_webhook route (which re-registers the webhook without the secret token,
   so every real update would then be refused) answers 404.
 - Twilio: incoming webhook calls must carry a valid `X-Twilio-Signature`.
+- Keywords (rasa_ext/text_replies.py): STOP, HELP and START on SMS, and the replies a
+  reminder invites ("pay now", "paid", "call me") on SMS, WhatsApp and Telegram.
 - `TwilioWhatsAppInput`: Rasa's Twilio channel under its own name (webhook
   /webhooks/twilio_whatsapp/webhook), so SMS and WhatsApp can run side by side; its sender
   number gets the `whatsapp:` prefix Twilio needs if it lacks one.
@@ -50,6 +52,7 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
 from rasa_ext.limits import guarded
+from rasa_ext.text_replies import with_keywords
 
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WHATSAPP_PREFIX = "whatsapp:"
@@ -115,7 +118,7 @@ class TelegramInput(RasaTelegramInput):
         no server-only EXTERNAL_ intents), refusing updates that do not carry the secret token
         Telegram was given with the webhook (Rasa 3.6 checks nothing: anyone could post an
         update as any chat and continue that customer's verified conversation)."""
-        webhook = super().blueprint(guarded(on_new_message))
+        webhook = super().blueprint(guarded(with_keywords(on_new_message, sms=False)))
         expected = telegram_secret_token(self.access_token or "")
 
         @webhook.middleware("request")
@@ -223,7 +226,9 @@ class TwilioInput(RasaTwilioInput):
         """Rasa's webhook, refusing calls that Twilio did not sign (Rasa 3.6 checks nothing):
         unsigned, anyone could write as any phone number, e.g. confirm a payment in a customer's
         verified conversation."""
-        webhook = super().blueprint(guarded(on_new_message))  # length, no EXTERNAL_ intents
+        # length, no typed EXTERNAL_ intents; then the keywords (STOP, HELP, START on SMS only)
+        keywords = with_keywords(on_new_message, sms=self.name() == "twilio")
+        webhook = super().blueprint(guarded(keywords))
         validator = RequestValidator(self.auth_token or "")
 
         @webhook.middleware("request")

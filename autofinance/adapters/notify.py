@@ -124,15 +124,22 @@ class SmtpSender:
 
 
 def senders_for(settings: Settings) -> dict[str, Sender]:
-    """The real sender of each channel: email through SMTP, texts through Twilio when its
-    account, token and number are set. Empty in the demo (the outbox is the end)."""
-    from autofinance.adapters.twilio_sms import TwilioSmsSender  # noqa: PLC0415 - it imports this module
+    """The real sender of each channel: email through SMTP, SMS and WhatsApp through Twilio when
+    its account, token and number are set, Telegram through the bot when its token is. Empty in
+    the demo (the outbox is the end)."""
+    # they import this module
+    from autofinance.adapters.telegram_bot import TelegramSender  # noqa: PLC0415
+    from autofinance.adapters.twilio_sms import TwilioSmsSender  # noqa: PLC0415
 
     if settings.notifier != "smtp":
         return {}
     senders: dict[str, Sender] = {"email": SmtpSender(settings)}
     if TwilioSmsSender.configured(settings):
         senders["sms"] = TwilioSmsSender(settings)
+    if TwilioSmsSender.configured(settings, whatsapp=True):
+        senders["whatsapp"] = TwilioSmsSender(settings, whatsapp=True)
+    if TelegramSender.configured(settings):
+        senders["telegram"] = TelegramSender(settings)
     return senders
 
 

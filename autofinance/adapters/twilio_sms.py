@@ -25,10 +25,15 @@ TIMEOUT_SECONDS = 10
 
 
 class TwilioSmsSender:
-    """Delivers outbox texts through Twilio."""
+    """Delivers outbox texts through Twilio: SMS from TWILIO_NUMBER, or WhatsApp messages
+    (`whatsapp=True`, to `whatsapp:+1...`) from TWILIO_WHATSAPP_NUMBER."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, whatsapp: bool = False) -> None:
         self._settings = settings
+        number = settings.twilio_whatsapp_number if whatsapp else settings.twilio_number
+        if whatsapp and not number.startswith("whatsapp:"):
+            number = f"whatsapp:{number}"
+        self._from = number
         base = (settings.twilio_api_base_url or TWILIO_API).rstrip("/")
         sid = urllib.parse.quote(settings.twilio_account_sid, safe="")
         self._url = f"{base}/2010-04-01/Accounts/{sid}/Messages.json"
@@ -36,16 +41,15 @@ class TwilioSmsSender:
         self._authorization = "Basic " + base64.b64encode(credentials.encode()).decode()
 
     @staticmethod
-    def configured(settings: Settings) -> bool:
+    def configured(settings: Settings, whatsapp: bool = False) -> bool:
         return bool(settings.twilio_account_sid and settings.twilio_auth_token.reveal()
-                    and settings.twilio_number)
+                    and (settings.twilio_whatsapp_number if whatsapp else settings.twilio_number))
 
     def deliver(self, message: OutboxMessage) -> None:
         body = readable_body(message, self._settings.secret_pepper)
         if body is None:  # never send the sealed text itself
             raise DeliveryRefused(f"outbox message {message.id} is sealed under another pepper")
-        form = urllib.parse.urlencode({"To": message.to, "From": self._settings.twilio_number,
-                                       "Body": body}).encode()
+        form = urllib.parse.urlencode({"To": message.to, "From": self._from, "Body": body}).encode()
         request = urllib.request.Request(self._url, data=form, method="POST", headers={
             "Authorization": self._authorization, "Accept": "application/json",
             "Content-Type": "application/x-www-form-urlencoded"})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Optional
 
@@ -16,17 +16,21 @@ from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
 from autofinance.domain.calendar import add_months, next_due
+from autofinance.domain.masking import mask_email
 from autofinance.domain.money import format_usd, to_money
 from autofinance.domain.parsing import format_long_date
 from autofinance.adapters.sealing import seal_at_rest
 from autofinance.adapters.security import hash_password, keyed_hash
+from autofinance.services import payoff
 from autofinance.adapters.store.models import (
     Account,
+    AuditLog,
     AutopayEnrolment,
     Customer,
     Fee,
     FundingSource,
     InsurancePolicy,
+    HardshipCase,
     OnlineCredential,
     Payment,
     StaffUser,
@@ -78,6 +82,7 @@ class DemoCustomer:
     days_past_due: int = 0
     autopay_from: Optional[str] = None  # last four of the funding source
     online_locked: bool = False
+    online_registered: bool = True  # False: never set up online access (`username` is unused)
     statement_delivery: str = "mail"  # 'email': paperless
     fee_story: bool = False  # a late fee and a returned payment with its fee, both still owed
     title: Optional[tuple[str, str]] = None  # a loan's title: (state, 'electronic' | 'paper')
@@ -86,6 +91,11 @@ class DemoCustomer:
     gap: bool = False  # a GAP contract came with the loan or lease
     paid_off_days_ago: Optional[int] = None  # a loan paid in full: closed, its title released
     extra: dict[str, object] = field(default_factory=dict)
+    # reminders and alerts: the customer's zone and chosen channel (a text channel with consent)
+    time_zone: str = "America/New_York"
+    reminder_channel: str = "email"
+    reminder_story: bool = False  # due in a few days, a payment just returned, a quote lapsing
+    hardship_decided: Optional[tuple[str, str]] = None  # (option, outcome) a specialist decided
 
 
 DEMO_CUSTOMERS = (
@@ -95,7 +105,7 @@ DEMO_CUSTOMERS = (
         ("1180 Peachtree St NE", "Atlanta", "GA"), Decimal("18420.55"), Decimal("452.18"), 15,
         months_open=20, funding_sources=(("checking", "6789"), ("debit_card", "1111")),
         apr=Decimal("5.49"), title=("GA", "electronic"),
-        insurance=("Peachtree Mutual", "PMA-2207-4418", 245, 12), gap=True,
+        insurance=("Peachtree Mutual", "PMA-2207-4418", 245, 12), gap=True, reminder_channel="sms",
     ),
     DemoCustomer(
         "James", "Chen", "7301007734", "lease", (2024, "Honda", "Accord", "1HGCY1F34RA077341"),
@@ -105,6 +115,7 @@ DEMO_CUSTOMERS = (
         money_factor=Decimal("0.00125"), residual=Decimal("21350.00"), lease_payments_left=3,
         lease_ends_in_days=75, autopay_from="2244", statement_delivery="email",
         insurance=("Golden Gate Casualty", "GGC-70931-5", 130, 6),
+        time_zone="America/Los_Angeles",
     ),
     DemoCustomer(
         "Dana", "Whitfield", "7301005530", "loan", (2019, "Ford", "F-150", "1FTEW1E55KFA55301"),
@@ -113,6 +124,7 @@ DEMO_CUSTOMERS = (
         Decimal("406.20"), 5, months_open=30, funding_sources=(("checking", "3030"),),
         apr=Decimal("8.90"), past_due=Decimal("812.40"), days_past_due=45, title=("IL", "electronic"),
         insurance=("Lakeshore Auto Insurance", "LAI-551-30288", 61, 6),
+        time_zone="America/Chicago", hardship_decided=("extension", "declined"),
     ),
     DemoCustomer(
         "Robert", "Okafor", "7301009912", "loan", (2020, "Mazda", "CX-5", "JM3KFBCM7L0399121"),
@@ -121,6 +133,7 @@ DEMO_CUSTOMERS = (
         months_open=50, funding_sources=(("checking", "7412"),), apr=Decimal("3.90"),
         online_locked=True, title=("TX", "electronic"),
         insurance=("Lone Star Indemnity", "LSI-88-10472", -12, 6),  # lapsed 12 days ago
+        time_zone="America/Chicago",
     ),
     DemoCustomer(  # not in shared/docs/demo-customers.md: added to try fees and returned payments
         "Keisha", "Grant", "7301006618", "loan", (2021, "Hyundai", "Tucson", "5NMJB3AE1MH066181"),
@@ -129,13 +142,24 @@ DEMO_CUSTOMERS = (
         months_open=26, funding_sources=(("checking", "5521"), ("savings", "8830")),
         apr=Decimal("6.25"), fee_story=True, title=("WA", "electronic"),
         insurance=("Cascade Casualty", "CC-4102-9936", 200, 12),
+        time_zone="America/Los_Angeles", reminder_channel="sms",
     ),
-    DemoCustomer(  # added to try the title after payoff: paid off, the paper title mailed
+    DemoCustomer(  # added to try the title after payoff (paid off, the paper title mailed) and
+        # registering for online access, which he never set up
         "Tran", "Nguyen", "7301003350", "loan", (2019, "Subaru", "Outback", "4S4BSANC5K3335012"),
         "3350", "97205", date(1983, 5, 19), "tran.nguyen@example.com", "+15035550166", "tnguyen",
         ("820 SW Yamhill St", "Portland", "OR"), Decimal("0.00"), Decimal("412.35"), 12,
         months_open=58, funding_sources=(("checking", "4410"),), apr=Decimal("4.49"),
-        title=("OR", "paper"), paid_off_days_ago=12,
+        title=("OR", "paper"), paid_off_days_ago=12, time_zone="America/Los_Angeles",
+        online_registered=False,
+    ),
+    DemoCustomer(  # added to try reminders and alerts: each of hers is due as soon as the demo runs
+        "Priya", "Nair", "7301002290", "loan", (2023, "Kia", "Sportage", "KNDPUCAF4P7022901"),
+        "2290", "80202", date(1992, 4, 18), "priya.nair@example.com", "+17205550164", "pnair",
+        ("1600 Glenarm Pl", "Denver", "CO"), Decimal("14205.60"), Decimal("389.90"), 1,
+        months_open=14, funding_sources=(("checking", "4417"), ("savings", "9902")),
+        apr=Decimal("7.25"), time_zone="America/Denver", reminder_story=True, title=("CO", "electronic"),
+        insurance=("Front Range Insurance", "FRI-20931-77", 170, 6),
     ),
 )
 PAYOFF_PAYMENT = Decimal("2187.64")  # Tran's last payment, which paid the loan in full
@@ -163,16 +187,25 @@ def factors(zip_code: str, date_of_birth: date, ssn_last4: str, settings: Settin
             "zip_code_sealed": seal_at_rest(zip_code, pepper)}
 
 
+def due_day_of(demo: DemoCustomer, today: date) -> int:
+    """The demo customer's due day; for the reminders story, a day 1 to 5 days from the seed
+    (the first that exists in every month), so the payment reminder is due at once."""
+    if not demo.reminder_story:
+        return demo.due_day
+    return next(day.day for day in (today + timedelta(days=n) for n in range(1, 6)) if day.day <= 28)
+
+
 def _account_for(demo: DemoCustomer, customer_id: int, today: date) -> Account:
     opened = add_months(today, -demo.months_open)
-    next_due_date = next_due(today, demo.due_day)
+    due_day = due_day_of(demo, today)
+    next_due_date = next_due(today, due_day)
     if demo.product == "lease":
         payments_left = demo.lease_payments_left
         maturity = today + timedelta(days=demo.lease_ends_in_days)
     else:
         assert demo.apr is not None
         payments_left = months_to_repay(demo.principal, demo.apr, demo.monthly_payment)
-        maturity = add_months(next_due_date, payments_left - 1, demo.due_day)
+        maturity = add_months(next_due_date, payments_left - 1, due_day)
     paid_off_on = today - timedelta(days=demo.paid_off_days_ago) if demo.paid_off_days_ago else None
     return Account(
         account_number=demo.account_number,
@@ -188,7 +221,7 @@ def _account_for(demo: DemoCustomer, customer_id: int, today: date) -> Account:
         money_factor=demo.money_factor,
         principal_balance=demo.principal,
         monthly_payment=demo.monthly_payment,
-        payment_due_day=demo.due_day,
+        payment_due_day=due_day,
         next_due_date=next_due_date,
         past_due_amount=demo.past_due,
         days_past_due=demo.days_past_due,
@@ -204,20 +237,21 @@ def _payment_history(
 ) -> list[Payment]:
     """Six posted monthly payments before the ones a past-due customer missed."""
     missed = 2 if demo.days_past_due else 0
-    last_paid = add_months(account.next_due_date, -(1 + missed), demo.due_day)
+    due_day = account.payment_due_day
+    last_paid = add_months(account.next_due_date, -(1 + missed), due_day)
     origin = "autopay" if demo.autopay_from else "portal"
     return [
         Payment(
             account_id=account.id,
             funding_source_id=source.id,
             amount=demo.monthly_payment,
-            scheduled_for=add_months(last_paid, -i, demo.due_day),
+            scheduled_for=add_months(last_paid, -i, due_day),
             status="posted",
             origin=origin,
             confirmation_number=f"MP{demo.account_number[-4:]}{i:02d}H",
         )
         for i in range(6)
-        if add_months(last_paid, -i, demo.due_day) > account.opened_on
+        if add_months(last_paid, -i, due_day) > account.opened_on
     ]
 
 
@@ -297,7 +331,42 @@ def _add_fee_story(session: Session, account: Account, demo: DemoCustomer, histo
     account.fees_due = 2 * LATE_FEE + RETURNED_PAYMENT_FEE
 
 
-def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settings: Settings) -> None:
+def _add_returned_payment(session: Session, account: Account, demo: DemoCustomer,
+                          sources: list[FundingSource], today: date) -> None:
+    """A one-time payment her bank returned two days ago (her next payment is due in 1 to 5
+    days by `due_day_of`, so both reminders are due when the demo is seeded)."""
+    session.add(Payment(account_id=account.id, funding_source_id=sources[0].id,
+                        amount=demo.monthly_payment, scheduled_for=today - timedelta(days=2),
+                        status="returned", origin="portal",
+                        confirmation_number=f"MP{demo.account_number[-4:]}R2H"))
+
+
+def _add_emailed_quote(session: Session, account: Account, demo: DemoCustomer, today: date) -> None:
+    """A payoff quote she had emailed five days ago, good through tomorrow (as
+    services.payoff records one), so its reminder is due."""
+    good_through = today + timedelta(days=1)
+    quote = payoff.quote_number(account, good_through)
+    session.add(AuditLog(occurred_at=datetime.combine(today - timedelta(days=5), time(15), timezone.utc),
+                         actor=f"customer:{account.customer_id}", action="payoff_quote_emailed",
+                         subject=f"payoff_quote:{quote}",
+                         details={"to": mask_email(demo.email), "good_through": good_through.isoformat(),
+                                  "amount": str(payoff.payoff_amount(account, good_through, today))}))
+
+
+def _add_decided_hardship(session: Session, account: Account, demo: DemoCustomer, today: date) -> None:
+    """A hardship request a specialist decided yesterday, so its outcome is announced."""
+    assert demo.hardship_decided is not None
+    option, outcome = demo.hardship_decided
+    session.add(HardshipCase(
+        case_number=f"HSDEMO{demo.account_number[-4:]}", customer_id=account.customer_id,
+        account_id=account.id, reason="reduced hours at work", option=option, status=outcome,
+        created_at=datetime.combine(today - timedelta(days=4), time(15), timezone.utc),
+        decided_at=datetime.combine(today - timedelta(days=1), time(15), timezone.utc)))
+
+
+def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settings: Settings,
+                       activity: bool) -> None:
+    text_consent = datetime.combine(today - timedelta(days=30 * demo.months_open), time(15), timezone.utc)
     customer = Customer(
         first_name=demo.first_name,
         last_name=demo.last_name,
@@ -308,6 +377,9 @@ def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settin
         city=demo.address[1],
         state=demo.address[2],
         statement_delivery=demo.statement_delivery,
+        time_zone=demo.time_zone,
+        reminder_channel=demo.reminder_channel,
+        sms_consent_at=text_consent if demo.reminder_channel == "sms" else None,
     )
     session.add(customer)
     session.flush()
@@ -329,6 +401,12 @@ def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settin
     if demo.fee_story:
         session.flush()
         _add_fee_story(session, account, demo, history, sources)
+    if demo.reminder_story:
+        _add_returned_payment(session, account, demo, sources, today)
+        if activity:
+            _add_emailed_quote(session, account, demo, today)
+    if demo.hardship_decided and activity:
+        _add_decided_hardship(session, account, demo, today)
     if demo.autopay_from:
         source = next(s for s in sources if s.last4 == demo.autopay_from)
         session.add(
@@ -339,28 +417,33 @@ def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settin
                 amount=demo.monthly_payment,
             )
         )
-    session.add(
-        OnlineCredential(
-            customer_id=customer.id,
-            username=demo.username,
-            password_hash=hash_password(DEMO_PASSWORD),
-            failed_sign_ins=5 if demo.online_locked else 0,
-            locked=demo.online_locked,
+    if demo.online_registered:
+        session.add(
+            OnlineCredential(
+                customer_id=customer.id,
+                username=demo.username,
+                password_hash=hash_password(DEMO_PASSWORD),
+                failed_sign_ins=5 if demo.online_locked else 0,
+                locked=demo.online_locked,
+            )
         )
-    )
 
 
-def seed_demo(session: Session, today: date, settings: Settings) -> int:
+def seed_demo(session: Session, today: date, settings: Settings, activity: bool = False) -> int:
     """Adds the demo customers and demo agent that are missing; returns how many customers were
     added. A store seeded before titles and insurance existed gets them for its demo accounts
-    (the GAP flag too), once: nothing else of those customers changes."""
+    (the GAP flag too), once: nothing else of those customers changes.
+
+    `activity` (the seed command) also gives the new customers what they did before the demo
+    began that lives in the audit trail and case files: Priya's emailed payoff quote and Dana's
+    decided hardship request, which reminders announce. Tests of other features start without."""
     existing = {account.account_number: account for account in session.scalars(select(Account))
                 if account.account_number in {demo.account_number for demo in DEMO_CUSTOMERS}}
     added = 0
     for demo in DEMO_CUSTOMERS:
         account = existing.get(demo.account_number)
         if account is None:
-            _add_demo_customer(session, demo, today, settings)
+            _add_demo_customer(session, demo, today, settings, activity)
             added += 1
         elif not _has_title_or_insurance(session, account):
             account.gap_coverage = demo.gap

@@ -1,5 +1,5 @@
 """Operator commands: `python -m autofinance migrate | seed [--bulk N] | check-db | deliver-outbox
-| statement-notices | staff create|reset-totp|reset-password USERNAME`.
+| statement-notices | reminders | staff create|reset-totp|reset-password USERNAME`.
 
 DATABASE_URL (via Settings.from_env) decides the database. Expected failures (bad settings, an
 unreachable database, a schema that is not migrated) end with one line on stderr and exit code
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import time
 from datetime import datetime
@@ -22,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from autofinance.adapters import notify
 from autofinance.bootstrap import bootstrap
+from autofinance.entrypoints import reminder_scheduler
 from autofinance.config import Settings
 from autofinance.demo.seed import seed_bulk, seed_demo
 from autofinance.services import paperless, staff
@@ -52,7 +54,7 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
     container = bootstrap(settings)
     try:
         with container.uow() as uow:
-            added = seed_demo(uow.session, today, settings)
+            added = seed_demo(uow.session, today, settings, activity=True)
             uow.commit()
         print(f"Demo data for {today.isoformat()}: {added} customers added")
         if args.bulk:
@@ -115,6 +117,35 @@ def cmd_statement_notices(settings: Settings, args: argparse.Namespace) -> None:
                                                    settings.secret_pepper)
         print(f"Queued {queued} statement notice(s)")
     finally:
+        container.close()
+
+
+def cmd_reminders(settings: Settings, args: argparse.Namespace) -> None:
+    """Sends the reminders and alerts that are due: once, or every `--every` seconds as the
+    scheduler (until stopped). Several schedulers may run: one lease in the store lets one at a
+    time work, and each reminder is recorded with its message, so none goes twice."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a clean stop lets go of the lease
+    container = bootstrap(settings)
+    scheduler = reminder_scheduler.Scheduler(container.uow, settings)
+    try:
+        while True:
+            try:
+                report = scheduler.run_once()
+            except SQLAlchemyError as error:
+                if not args.every:
+                    raise
+                logger.error("reminders: the store failed (%s); trying again in %s s",
+                             _one_line(error), args.every)
+            else:
+                if not args.every or (report is not None and report.sent):
+                    print("Reminders: " + ("another scheduler holds the lease" if report is None else
+                                           ", ".join(f"{n} {what}" for what, n in report.counts.items())),
+                          flush=True)
+                if not args.every:
+                    return
+            time.sleep(args.every)
+    finally:
+        scheduler.stop()
         container.close()
 
 
@@ -184,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
                                   help="send unsent outbox emails and texts with the configured senders")
     deliver.add_argument("--every", type=float, default=0.0, metavar="SECONDS",
                          help="keep delivering, every SECONDS (the delivery worker)")
+    scheduler = commands.add_parser("reminders", help="send the reminders and alerts that are due")
+    scheduler.add_argument("--every", type=float, default=0.0, metavar="SECONDS",
+                           help="keep going, every SECONDS (the scheduler; make run starts it)")
     _add_staff_parser(commands)
     return parser
 
@@ -214,6 +248,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], None]] = {
     "check-db": cmd_check_db,
     "statement-notices": cmd_statement_notices,
     "deliver-outbox": cmd_deliver_outbox,
+    "reminders": cmd_reminders,
     "staff": cmd_staff,
 }
 

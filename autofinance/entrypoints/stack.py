@@ -1,4 +1,6 @@
-"""Starts the three services (Rasa, action server, web app), keeps them up, stops them together.
+"""Starts the services (Rasa, action server, web app) and the workers (the reminder scheduler,
+and the outbox's delivery worker when real senders are configured), keeps them up, stops them
+together.
 
 `make run` calls `python -m autofinance.entrypoints.stack`; the end-to-end tests use `Stack` to run the
 same processes with other ports and profiles.
@@ -36,8 +38,10 @@ RASA_BIN = PROJECT_ROOT / ".venv" / "rasa" / "bin" / "rasa"
 RASA_PYTHON = PROJECT_ROOT / ".venv" / "rasa" / "bin" / "python"
 APP_PYTHON = PROJECT_ROOT / ".venv" / "app" / "bin" / "python"
 MODEL_PATH = Path(config.default("RASA_MODEL"))
-COLOURS = {"rasa": "\033[35m", "actions": "\033[36m", "web": "\033[32m"}
+COLOURS = {"rasa": "\033[35m", "actions": "\033[36m", "web": "\033[32m", "reminders": "\033[33m",
+           "delivery": "\033[34m"}
 STOP_SECONDS = 10.0  # SIGTERM's grace; then SIGKILL
+DELIVERY_EVERY_SECONDS = 5
 FIRST_PAUSE, LONGEST_PAUSE = 1.0, 30.0  # before a crashed service starts again
 STEADY_SECONDS = 60.0  # up this long: its next crash counts as the first
 PR_SET_PDEATHSIG = 1
@@ -58,7 +62,7 @@ def service_environment(env: Mapping[str, str]) -> dict[str, str]:
 class Service:
     name: str
     command: list[str]
-    health_url: str
+    health_url: Optional[str]  # None: a worker, up while its process runs
     process: Optional[subprocess.Popen[bytes]] = None
     started_at: float = 0.0
     crashes: int = 0  # in a row
@@ -105,6 +109,18 @@ def action_service(env: Mapping[str, str], name: str = "actions") -> Service:
                    f"http://127.0.0.1:{env['ACTION_SERVER_PORT']}/health")
 
 
+def worker_services(env: Mapping[str, str]) -> list[Service]:
+    """The reminder scheduler, and the delivery worker when NOTIFIER=smtp (in the demo the
+    outbox is the end of the line: /dev/outbox shows what would be sent)."""
+    settings = Settings.from_env(env)
+    workers = [Service("reminders", [str(APP_PYTHON), "-m", "autofinance", "reminders", "--every",
+                                     str(settings.reminder_every_seconds)], None)]
+    if settings.notifier == "smtp":
+        workers.append(Service("delivery", [str(APP_PYTHON), "-m", "autofinance", "deliver-outbox",
+                                            "--every", str(DELIVERY_EVERY_SECONDS)], None))
+    return workers
+
+
 @dataclass
 class Stack:
     """The three processes of one deployment, on the ports of `env`."""
@@ -124,6 +140,7 @@ class Stack:
             rasa_service(env, credentials), action_service(env),
             Service("web", [str(APP_PYTHON), "-m", "autofinance.entrypoints.web"],
                     f"http://127.0.0.1:{env['WEB_PORT']}/health"),
+            *worker_services(env),
         ])
 
     def start(self) -> None:
@@ -178,7 +195,7 @@ class Stack:
             for service in list(pending):
                 if service.process and service.process.poll() is not None:
                     raise RuntimeError(f"{service.name} exited with code {service.process.returncode}")
-                if _answers(service.health_url):
+                if service.health_url is None or _answers(service.health_url):
                     pending.remove(service)
             if time.monotonic() > deadline:
                 raise TimeoutError("not answering: " + ", ".join(s.name for s in pending))
@@ -257,6 +274,8 @@ def banner(env: Mapping[str, str], generated_token: bool) -> str:
         f"  Rasa server:    http://localhost:{env['RASA_PORT']}  (REST: /webhooks/rest/webhook, socket.io)",
         f"  Action server:  http://localhost:{env['ACTION_SERVER_PORT']}",
         f"  Messaging:      {channels.describe(env)}",
+        f"  Reminders:      due ones go to the outbox every {config.value(env, 'REMINDER_EVERY_SECONDS')} s"
+        + ("" if config.value(env, "NOTIFIER") == "smtp" else f"  (see {web}/dev/outbox)"),
         token_line,
         "",
         "Try it (REST):",
@@ -295,7 +314,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     stack.start()
     try:
-        print("Starting Rasa (loading the model takes a little while), the action server and the web app...")
+        print("Starting Rasa (loading the model takes a little while), the action server, the web app "
+              "and the reminder scheduler...")
         stack.wait_until_healthy(cancelled=stopping)
         print(banner(stack.env, generated), flush=True)
         while not stopping.wait(0.5):

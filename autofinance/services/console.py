@@ -31,6 +31,7 @@ from autofinance.services.errors import (
     TicketNotYours,
 )
 from autofinance.services.handoff import OPEN_STATUSES, PRIORITY_BY_REASON
+from autofinance.services.reminders import ReminderFigures, reminder_figures
 from autofinance.adapters.store.db import UnitOfWork
 from autofinance.adapters.store.models import (
     ConversationStart,
@@ -120,6 +121,7 @@ class Metrics:
     sessions: int
     contained_sessions: int
     containment: Optional[float]  # 0..1, share of sessions that never needed a person
+    reminders: ReminderFigures  # reminders sent in the period, delivered, answered, paid after
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -374,6 +376,7 @@ def metrics(uow: UnitOfWork, days: int = 14, now: Optional[datetime] = None) -> 
                 session_in_period,
                 exists().where(HandoffTicket.conversation_id == ConversationStart.conversation_id,
                                in_period))) or 0
+        reminders = reminder_figures(session, start, now)
     per_reason = {reason: 0 for reason in PRIORITY_BY_REASON}
     per_day = {since + timedelta(days=offset): 0 for offset in range(days)}
     waits = []
@@ -396,4 +399,5 @@ def metrics(uow: UnitOfWork, days: int = 14, now: Optional[datetime] = None) -> 
         sessions=sessions,
         contained_sessions=contained,
         containment=contained / sessions if sessions else None,
+        reminders=reminders,
     )

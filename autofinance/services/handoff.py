@@ -28,6 +28,7 @@ PRIORITY_BY_REASON = {
     "lease_end": 3,
     "fee_waiver": 3,
     "total_loss": 2,  # the car is gone and the insurer is waiting on our payoff
+    "reminder_callback": 3,  # "call me" in answer to a reminder (services.reminder_replies)
     "misunderstanding": 4,
 }
 MINUTES_PER_TICKET_AHEAD = 3
@@ -198,9 +199,7 @@ def record_followup(conversation_id: str, method: str, uow: UnitOfWork,
         )
         if ticket is None:
             return None
-        ticket.followup = method
-        audit.record(uow.session, now, "system", "handoff_followup_requested", ticket.ticket_number,
-                     method=method)
+        _set_followup(uow.session, ticket, method, now)
         customer = uow.session.get(Customer, ticket.customer_id) if ticket.customer_id else None
         contact = ""
         if customer is not None:
@@ -208,6 +207,22 @@ def record_followup(conversation_id: str, method: str, uow: UnitOfWork,
         result = FollowupRecorded(ticket.ticket_number, method, contact)
         uow.commit()
     return result
+
+
+def set_followup(session: Session, ticket_number: str, method: str, now: datetime) -> None:
+    """Notes how the customer wants to hear back, in the caller's transaction (a call-back
+    asked for by answering a reminder)."""
+    ticket = session.scalars(select(HandoffTicket).where(
+        HandoffTicket.ticket_number == ticket_number)).one()
+    _set_followup(session, ticket, method, now)
+
+
+def _set_followup(session: Session, ticket: HandoffTicket, method: str, now: datetime) -> None:
+    if method not in FOLLOWUP_METHODS:
+        raise ValueError(f"unknown follow-up method {method!r}")
+    ticket.followup = method
+    audit.record(session, now, "system", "handoff_followup_requested", ticket.ticket_number,
+                 method=method)
 
 
 def record_conversation_start(conversation_id: str, channel: str, uow: UnitOfWork,

@@ -129,7 +129,8 @@ def email_payoff_quote(customer_id: int, good_through: date, uow: UnitOfWork, ba
                       customer_id=customer_id, subject=f"Your {what} quote {quote.quote_number}",
                       body=body)
         audit.record(session, now, audit.customer(customer_id), "payoff_quote_emailed", subject,
-                     to=masked, good_through=quote.good_through.isoformat())
+                     to=masked, good_through=quote.good_through.isoformat(),
+                     amount=str(quote.amount))  # for the reminder before it lapses
         uow.commit()
     logger.info("payoff quote %s emailed to customer %s", quote.quote_number, customer_id)
     return QuoteEmailed(quote, masked, sent=True)

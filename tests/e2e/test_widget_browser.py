@@ -242,6 +242,36 @@ async def test_a_signed_in_customer_is_greeted_by_name_and_needs_no_code(
         restart_conversation(embedded_stack, conversation)
 
 
+async def test_a_signed_in_customer_sees_her_unread_reminders_once(
+    embedded_stack: RunningStack, browser: Browser,
+) -> None:
+    """Priya's reminders (sent by the stack's scheduler as it starts) are listed in the widget,
+    with their count on the launcher; once she has opened it they are read."""
+    page, errors = await customer_page(browser)
+    await page.goto(portal_url(embedded_stack))
+    await page.click("button:has-text('Sign in as Priya Nair')")
+    launcher = page.locator("#meridian-chat .mc-launcher")
+    deadline = time.monotonic() + ANSWER_SECONDS
+    while "alerts)" not in await launcher.inner_text():  # the scheduler's first pass
+        assert time.monotonic() < deadline, "no alerts listed"
+        await asyncio.sleep(1)
+        await page.reload()
+    await expect(launcher).to_contain_text("(3 alerts)")
+
+    await open_widget(page)
+    alerts = page.locator("#meridian-chat .mc-alerts li")
+    await expect(alerts).to_have_count(3)
+    assert "Your payment was returned by your bank" in await alerts.all_inner_texts()
+    await shot(page, "08-signed-in-alerts")
+    await page.wait_for_timeout(500)  # the widget tells the portal they were seen
+    await page.reload()
+
+    await expect(launcher).not_to_contain_text("alert")
+    await expect(page.locator("#meridian-chat .mc-alerts")).to_be_hidden()
+    await page.click("button:has-text('Sign out')")
+    assert errors == [], errors
+
+
 async def test_the_conversation_survives_a_reload_and_a_dropped_connection(
     embedded_stack: RunningStack, browser: Browser,
 ) -> None:

@@ -3,7 +3,7 @@ and returned payments), on both dialects; re-seeding adds nothing; bulk customer
 deterministic."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -14,10 +14,12 @@ from autofinance.config import Settings
 from autofinance.adapters.sealing import unseal_at_rest
 from autofinance.adapters.security import keyed_hash, verify_password
 from autofinance.demo.seed import DEMO_AGENT, DEMO_CUSTOMERS, bulk_identity, seed_bulk, seed_demo
+from autofinance.adapters.store.db import UnitOfWork, session_factory
 from autofinance.adapters.store.models import (
     Account, AutopayEnrolment, Customer, Fee, FundingSource, InsurancePolicy, OnlineCredential, Payment,
-    StaffUser, VehicleTitle,
+    Reminder, StaffUser, VehicleTitle,
 )
+from autofinance.services import reminders
 
 pytestmark = pytest.mark.integration
 TODAY = date(2026, 11, 24)
@@ -90,6 +92,8 @@ def test_tran_paid_off_his_loan_and_his_paper_title_was_mailed(engine: Engine) -
         payoff = session.scalar(select(Payment).where(Payment.account_id == tran.id,
                                                       Payment.scheduled_for == tran.paid_off_on))
         assert (payoff.amount, payoff.status) == (Decimal("2187.64"), "posted")
+        # he never set up online access: the demo's customer for registering from chat
+        assert session.scalar(select(OnlineCredential).where(OnlineCredential.customer_id == tran.customer_id)) is None
 
 
 def test_every_open_account_has_insurance_robert_lapsed_and_maria_gap(engine: Engine) -> None:
@@ -117,14 +121,37 @@ def test_a_store_seeded_before_titles_and_insurance_gets_them_without_other_chan
         session.commit()
         assert seed_demo(session, TODAY + timedelta(days=3), Settings()) == 0
         session.commit()
-        assert session.scalar(select(func.count()).select_from(InsurancePolicy)) == 5
-        assert session.scalar(select(func.count()).select_from(VehicleTitle)) == 5
+        open_accounts = sum(1 for demo in DEMO_CUSTOMERS if not demo.paid_off_days_ago)  # one policy each
+        loans = sum(1 for demo in DEMO_CUSTOMERS if demo.product == "loan")  # a lease's title is the lessor's
+        assert session.scalar(select(func.count()).select_from(InsurancePolicy)) == open_accounts
+        assert session.scalar(select(func.count()).select_from(VehicleTitle)) == loans
         assert _account(session, "7301004821").gap_coverage
         assert figures == [(a.account_number, a.principal_balance, a.past_due_amount, a.fees_due)
                            for a in session.scalars(select(Account).order_by(Account.id))]
         assert seed_demo(session, TODAY, Settings()) == 0
         session.commit()
-        assert session.scalar(select(func.count()).select_from(InsurancePolicy)) == 5
+        assert session.scalar(select(func.count()).select_from(InsurancePolicy)) == open_accounts
+
+
+def test_the_demo_seeded_with_its_activity_has_a_reminder_of_every_kind_due_at_once(engine: Engine) -> None:
+    """What a new user sees in the dev outbox a minute after `make run` (at 10:00 in Denver, so
+    texts may go too): every kind of reminder, each once."""
+    settings = Settings()
+    with Session(engine) as session:
+        seed_demo(session, TODAY, settings, activity=True)
+        session.commit()
+        priya = _account(session, "7301002290")
+        assert 1 <= (priya.next_due_date - TODAY).days <= 5 and priya.past_due_amount == 0
+    uow = UnitOfWork(session_factory(engine))
+    now = datetime(2026, 11, 24, 17, 0, tzinfo=timezone.utc)
+    first = reminders.send_due_reminders(uow, settings.reminders, settings.lender_timezone, "http://x", now)
+    again = reminders.send_due_reminders(uow, settings.reminders, settings.lender_timezone, "http://x", now)
+
+    with Session(engine) as session:
+        kinds = sorted(session.scalars(select(Reminder.kind)))
+    assert kinds == ["decision", "lease_ending_90", "payment_due", "payment_missed_10",
+                     "payment_returned", "payoff_expiring"]
+    assert first.sent == 6 and again.sent == 0
 
 
 def test_seeding_again_adds_nothing(engine: Engine) -> None:

@@ -186,6 +186,15 @@ def test_two_rasa_replicas_and_two_action_servers_behind_the_balancer() -> None:
         assert selector.items() <= labels.items(), f"the {name} Service selects no {name} pod"
 
 
+def test_the_delivery_worker_and_the_reminder_scheduler_run_as_their_own_processes() -> None:
+    """What make run's launcher starts besides the three servers, with the same commands."""
+    services = compose()["services"]
+    for name, command in (("delivery", "deliver-outbox"), ("scheduler", "reminders")):
+        assert services[name]["command"][:4] == ["python", "-m", "autofinance", command]
+        container = k8s("Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+        assert container["command"] == services[name]["command"]
+
+
 def test_haproxy_gets_the_configuration_file_the_process_level_tests_run() -> None:
     haproxy = compose()["services"]["haproxy"]
     mounted = {(COMPOSE_FILE.parent / volume.split(":")[0]).resolve(): volume.split(":")[1]

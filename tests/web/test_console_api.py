@@ -494,6 +494,8 @@ async def test_metrics_are_for_supervisors_as_json_and_as_a_page_with_charts(
     html = await page.text()
     assert page.status == 200 and html.count("<svg") == 2 and 'class="bar"' in html
     assert '<dd id="containment">50%</dd>' in html and '<dd id="handoffs">2</dd>' in html
+    assert body["reminders"] == {"sent": 0, "delivered": 0, "answered": 0, "paid_within_48h": 0}
+    assert '<dd id="reminders-sent">0</dd>' in html
 
 
 # --- websocket ---------------------------------------------------------------------------------

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from autofinance.bootstrap import bootstrap
 from autofinance.config import Secret, Settings
 from autofinance.adapters.portal_tokens import issue_token, verify_token
 from autofinance.demo.seed import DEMO_CUSTOMERS, seed_demo
-from autofinance.adapters.store.models import Account, Base
+from autofinance.adapters.store.models import Account, Base, Reminder
 from autofinance.entrypoints.web import portal
 from autofinance.entrypoints.web.app import create_app
 
@@ -217,3 +217,64 @@ def test_the_widget_never_writes_message_text_as_html() -> None:
                  r"document\.write", r"\beval\s*\(", r"new\s+Function\b"):
         assert not re.search(sink, script), sink
     assert "textContent" in script and "createTextNode" in script
+
+
+# --- unread alerts ------------------------------------------------------------------------------
+
+
+def _remind_priya(settings: Settings) -> None:
+    """Priya's reminders (a payment due, a returned payment) go out now, all unread."""
+    from autofinance.services import reminders  # noqa: PLC0415 - only these tests send any
+
+    container = bootstrap(settings)
+    try:
+        reminders.send_due_reminders(container.uow(), settings.reminders, settings.lender_timezone,
+                                     settings.public_base_url)
+        with container.uow() as uow:
+            uow.session.execute(update(Reminder).values(read_at=None))
+            uow.commit()
+    finally:
+        container.close()
+
+
+def _alerts(page: str) -> list[dict[str, Any]]:
+    import json  # noqa: PLC0415
+
+    return json.loads(re.search(r"data-alerts='([^']*)'", page).group(1))
+
+
+async def test_a_signed_in_customer_sees_unread_alerts_until_the_widget_shows_them(
+    settings: Settings, client: TestClient,
+) -> None:
+    _remind_priya(settings)
+    await sign_in(client, "pnair")
+    alerts = _alerts(await (await client.get("/")).text())
+    assert {a["title"] for a in alerts} >= {"Your payment was returned by your bank"}
+
+    refused = await client.post("/demo/alerts/read", json={"ids": [a["id"] for a in alerts]},
+                                headers={"Origin": "https://evil.example"})
+    read = await client.post("/demo/alerts/read", json={"ids": [a["id"] for a in alerts]},
+                             headers={"Origin": origin(client)})
+
+    assert (refused.status, read.status) == (403, 204)
+    assert _alerts(await (await client.get("/")).text()) == []
+
+
+async def test_alerts_are_nobody_elses(settings: Settings, client: TestClient) -> None:
+    _remind_priya(settings)
+    await sign_in(client, "pnair")
+    priyas = [a["id"] for a in _alerts(await (await client.get("/")).text())]
+    assert priyas
+    await client.post("/demo/sign-out", headers={"Origin": origin(client)})
+    await sign_in(client, "mlopez")
+
+    await client.post("/demo/alerts/read", json={"ids": priyas}, headers={"Origin": origin(client)})
+    assert _alerts(await (await client.get("/")).text()) == []  # Maria has none of hers
+    await client.post("/demo/sign-out", headers={"Origin": origin(client)})
+    await sign_in(client, "pnair")
+
+    assert [a["id"] for a in _alerts(await (await client.get("/")).text())] == priyas
+    anonymous = await client.post("/demo/sign-out", headers={"Origin": origin(client)})
+    assert anonymous.status in (200, 302, 303)
+    assert (await client.post("/demo/alerts/read", json={"ids": priyas},
+                              headers={"Origin": origin(client)})).status == 401

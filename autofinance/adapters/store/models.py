@@ -63,6 +63,16 @@ class Customer(Base):
     # services.paperless writes it (no CHECK: SQLite can't add one to a table others point at)
     statement_delivery: Mapped[str] = mapped_column(String(5), default="mail", server_default="mail")
     statement_delivery_changed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # Reminders and alerts (services.reminders): where the customer wants them, and their local
+    # time for quiet hours. A text channel is used only while its consent is on record (when it
+    # was given; None: never, or withdrawn, e.g. by STOP); email needs none.
+    time_zone: Mapped[str] = mapped_column(String(40), default="America/New_York",
+                                           server_default="America/New_York")
+    reminder_channel: Mapped[str] = mapped_column(String(8), default="email", server_default="email")
+    sms_consent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    whatsapp_consent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    telegram_consent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    telegram_chat_id: Mapped[Optional[str]] = mapped_column(String(32))
 
     accounts: Mapped[list["Account"]] = relationship(back_populates="customer")
     funding_sources: Mapped[list["FundingSource"]] = relationship(back_populates="customer")
@@ -442,12 +452,13 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (CheckConstraint("channel IN ('email', 'sms')", name="ck_outbox_channel"),
+    __table_args__ = (CheckConstraint("channel IN ('email', 'sms', 'whatsapp', 'telegram')",
+                                      name="ck_outbox_channel"),
                       Index("ix_outbox_unsent", "channel", "sent_at", "failed_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     to: Mapped[str] = mapped_column(String(254))
-    channel: Mapped[str] = mapped_column(String(5))
+    channel: Mapped[str] = mapped_column(String(8))
     subject: Mapped[str] = mapped_column(String(200), default="")
     body: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(40))  # e.g. 'otp', 'payment_confirmation'
@@ -499,6 +510,9 @@ class HardshipCase(Base):
     option: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(10), default="requested")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # when a specialist approved or declined it (None: decided at once, in the chat, or open):
+    # the customer is told the outcome (services.reminders)
+    decided_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
 
 class StaffUser(Base):
@@ -630,3 +644,41 @@ class ConversationStart(Base):
     conversation_id: Mapped[str] = mapped_column(String(128), index=True)
     channel: Mapped[str] = mapped_column(String(40), default="unknown")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class Reminder(Base):
+    """One reminder or alert sent for one event (services.reminders): the ledger that makes it
+    once. Its row is written in the same transaction as its outbox message, and the database
+    refuses a second row for the same (customer, kind, event), whichever scheduler tries.
+    `context` holds what the chat needs to carry on from it (no secret, no full number)."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "kind", "event_key", name="uq_reminders_event"),
+        Index("ix_reminders_customer_sent", "customer_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    account_id: Mapped[Optional[int]] = mapped_column(ForeignKey("accounts.id"))
+    kind: Mapped[str] = mapped_column(String(30))  # 'payment_due', 'lease_end_60', ...
+    event_key: Mapped[str] = mapped_column(String(80))  # the due date, payment id, case number...
+    channel: Mapped[str] = mapped_column(String(8))
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), unique=True)
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    answered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())  # a reply in chat
+    read_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())  # seen in the widget
+
+
+class JobLease(Base):
+    """Who runs a periodic job (the reminder scheduler) until when: one holder at a time across
+    processes and machines. Times are the database's clock, so a jump of one machine's clock does
+    not hand the job to a second holder; `token` grows with every new holder (a fence)."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(80))
+    token: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

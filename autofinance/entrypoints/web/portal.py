@@ -27,6 +27,7 @@ from autofinance.adapters.portal_tokens import DEFAULT_LIFETIME, issue_token, ve
 from autofinance.demo.seed import DEMO_CUSTOMERS
 from autofinance.entrypoints.web.keys import CONTAINER
 from autofinance.services import portal as service
+from autofinance.services import reminders
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +78,11 @@ async def signed_in(request: web.Request) -> Optional[SignedIn]:
 
 async def page(request: web.Request) -> web.Response:
     """GET /: the portal page. Anonymous: placeholder text only. Signed in (demo): the name."""
-    settings = request.app[CONTAINER].settings
+    container = request.app[CONTAINER]
+    settings = container.settings
     customer = await signed_in(request) if settings.demo_mode else None
+    alerts = (await asyncio.to_thread(reminders.unread_alerts, customer.customer_id, container.uow())
+              if customer else [])
     context = {
         "demo_mode": settings.demo_mode,
         "signed_in": customer,
@@ -88,6 +92,8 @@ async def page(request: web.Request) -> web.Response:
             "token": customer.token if customer else "",
             # The widget keeps one conversation per scope: signing in or out starts another.
             "scope": f"portal-{customer.customer_id}" if customer else "anonymous",
+            # reminders the signed-in customer has not seen yet, listed in the widget
+            "alerts": [{"id": a.id, "title": a.title} for a in alerts],
         },
     }
     response = aiohttp_jinja2.render_template("home.html", request, context)
@@ -138,6 +144,22 @@ async def sign_in_as(request: web.Request) -> web.Response:
                         max_age=int(DEFAULT_LIFETIME.total_seconds()))
     logger.info("demo portal sign-in as customer %s", customer_id)
     raise response
+
+
+async def alerts_read(request: web.Request) -> web.Response:
+    """POST /demo/alerts/read (demo mode only), {"ids": [...]}: the widget showed these alerts
+    to the signed-in customer; only their own are marked."""
+    require_same_origin(request)
+    customer = await signed_in(request)
+    if customer is None:
+        raise web.HTTPUnauthorized(text="Not signed in.")
+    try:
+        ids = [int(i) for i in (await request.json()).get("ids", [])][:50]
+    except (ValueError, TypeError, AttributeError):
+        raise web.HTTPBadRequest(text="ids must be a list of numbers") from None
+    container = request.app[CONTAINER]
+    await asyncio.to_thread(reminders.mark_alerts_read, customer.customer_id, ids, container.uow())
+    return web.Response(status=204)
 
 
 async def sign_out(request: web.Request) -> web.Response:

@@ -50,6 +50,7 @@ DEMO_ROUTES: list[web.AbstractRouteDef] = [  # outside demo mode these do not ex
     web.get("/dev/outbox", dev_outbox.outbox_page, name="dev_outbox"),
     web.post("/demo/sign-in-as", portal.sign_in_as, name="demo_sign_in_as"),
     web.post("/demo/sign-out", portal.sign_out, name="demo_sign_out"),
+    web.post("/demo/alerts/read", portal.alerts_read, name="demo_alerts_read"),
 ]
 
 

@@ -157,3 +157,31 @@ def test_statement_notices_email_paperless_customers_once(
     assert "Queued 1 statement notice(s)" in capsys.readouterr().out  # James is the paperless one
     assert main(["statement-notices"]) == 0
     assert "Queued 0 statement notice(s)" in capsys.readouterr().out
+
+
+def test_reminders_once_sends_what_is_due_then_nothing_and_leaves_the_lease_free(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import datetime  # noqa: PLC0415
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    from autofinance.adapters.store.models import JobLease  # noqa: PLC0415
+    from autofinance.demo.seed import seed_demo  # noqa: PLC0415
+
+    url = f"sqlite:///{tmp_path / 'reminders.db'}"
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    with session_factory(engine)() as session:
+        seed_demo(session, datetime.now(ZoneInfo(Settings().lender_timezone)).date(), Settings())
+        session.commit()
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("REMINDER_TEXT_HOURS", "00:00-24:00")
+    monkeypatch.setenv("REMINDERS", "payment_returned")  # Priya's, from two days ago
+
+    assert main(["reminders"]) == 0
+    assert "Reminders: 1 sent" in capsys.readouterr().out
+    assert main(["reminders"]) == 0
+    assert "Reminders: 0 sent, 1 already" in capsys.readouterr().out
+    with session_factory(engine)() as session:
+        lease = session.scalars(select(JobLease)).one()
+        assert lease.expires_at.year == 1970  # released at the end of the run
+    engine.dispose()

@@ -377,7 +377,7 @@ def test_metrics_count_handoffs_per_reason_and_day_waits_and_containment(
     assert (result.since, result.days, result.handoffs) == (date(2026, 11, 23), 2, 4)
     assert result.per_reason == {"fraud": 2, "verification_locked": 0, "hardship": 1,
                                  "frustration": 0, "customer_request": 1, "lease_end": 0,
-                                 "fee_waiver": 0, "total_loss": 0, "misunderstanding": 0}
+                                 "fee_waiver": 0, "total_loss": 0, "reminder_callback": 0, "misunderstanding": 0}
     assert [(day.day, day.count) for day in result.per_day] == [
         (date(2026, 11, 23), 2), (date(2026, 11, 24), 2)]
     assert result.average_wait_seconds == pytest.approx(260.0)

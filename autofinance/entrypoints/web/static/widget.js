@@ -23,7 +23,20 @@
     socketUrl: root.getAttribute("data-socket-url") || "",
     token: root.getAttribute("data-token") || "",
     scope: root.getAttribute("data-scope") || "anonymous",
+    alerts: readAlerts(),
   };
+
+  // Reminders a signed-in customer has not seen yet (the portal page lists them).
+  function readAlerts() {
+    try {
+      var alerts = JSON.parse(root.getAttribute("data-alerts") || "[]");
+      return Array.isArray(alerts) ? alerts.filter(function (a) {
+        return a && typeof a.title === "string" && typeof a.id === "number";
+      }) : [];
+    } catch (error) {
+      return [];
+    }
+  }
 
   // --- state, kept in sessionStorage -------------------------------------------------------
 
@@ -75,6 +88,8 @@
   launcher.appendChild(el("span", null, "Chat with us"));
   var unread = el("span", "mc-unread");
   launcher.appendChild(unread);
+  var alertBadge = el("span", "mc-alert-count");
+  launcher.appendChild(alertBadge);
 
   var panel = el("section", "mc-panel");
   panel.id = "mc-panel";
@@ -108,6 +123,29 @@
     : "Ask about your balance, a payment, a payoff quote or online access, or ask for a person. " +
       "For anything about your account, the assistant first confirms it's you.");
 
+  var alertList = el("section", "mc-alerts");
+  alertList.setAttribute("aria-label", "Alerts");
+  alertList.hidden = !config.alerts.length;
+  alertList.appendChild(el("h3", "mc-alerts-title", "New alerts"));
+  var alertItems = el("ul");
+  config.alerts.forEach(function (alert) { alertItems.appendChild(el("li", null, alert.title)); });
+  alertList.appendChild(alertItems);
+  if (config.alerts.length) {
+    alertBadge.textContent = " (" + config.alerts.length + (config.alerts.length === 1 ? " alert)" : " alerts)");
+    launcher.classList.add("mc-has-unread");
+  }
+
+  // Opened with alerts listed: the portal records them as read (they stay listed until reload).
+  function alertsSeen() {
+    if (!config.alerts.length || alertBadge.textContent === "") return;
+    alertBadge.textContent = "";
+    launcher.classList.remove("mc-has-unread");
+    window.fetch("/demo/alerts/read", {
+      method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ ids: config.alerts.map(function (a) { return a.id; }) }),
+    }).catch(function () { /* shown again on the next page: nothing lost */ });
+  }
+
   var typing = el("div", "mc-typing");
   typing.setAttribute("role", "status");
   var typingDots = el("span", "mc-dots");
@@ -133,6 +171,7 @@
 
   panel.appendChild(header);
   panel.appendChild(status);
+  panel.appendChild(alertList);
   panel.appendChild(log);
   panel.appendChild(typing);
   panel.appendChild(form);
@@ -349,6 +388,7 @@
     root.classList.add("mc-open");
     launcher.setAttribute("aria-expanded", "true");
     setUnread(false);
+    alertsSeen();
     state.open = true;
     save();
     scrollToEnd();
