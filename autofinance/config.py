@@ -232,10 +232,10 @@ VARIABLES: dict[str, Variable] = _vars(
              production="`smtp`"),
     # Reminders and alerts (python -m autofinance reminders --every N; make run starts it)
     Variable("REMINDERS", ",".join(("payment_due", "payment_missed", "payment_returned",
-                                    "payoff_expiring", "lease_ending", "decision")),
+                                    "payoff_expiring", "lease_ending", "decision", "insurance_lapsed")),
              "which reminders and alerts the scheduler sends (comma-separated; empty: none)",
              SOME_OF, choices=("payment_due", "payment_missed", "payment_returned", "payoff_expiring",
-                      "lease_ending", "decision")),
+                      "lease_ending", "decision", "insurance_lapsed")),
     Variable("REMINDER_DUE_DAYS", "5", "a payment reminder goes this many days before the due "
              "date (customers on autopay get none)", NUMBER),
     Variable("REMINDER_LATE_DAYS", "1,10", "days after a missed due date that a past-due notice "

@@ -15,7 +15,7 @@ from typing import Iterable, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 KINDS = ("payment_due", "payment_missed", "payment_returned", "payoff_expiring", "lease_ending",
-         "decision")
+         "decision", "insurance_lapsed")
 TEXT_CHANNELS = ("sms", "whatsapp", "telegram")
 CHANNELS = ("email",) + TEXT_CHANNELS
 _WINDOW = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")

@@ -3,9 +3,6 @@
 Each rule names its event (the due date, the payment, the quote, the lease's end, the case)
 so that the ledger (services.reminders) can send each reminder once. A rule only reads; it
 does not know about channels, consent, quiet hours or caps, which the sender applies.
-
-Not here yet: an insurance lapse, which needs the insurance data another change adds
-(`lapsed_policies(session, today)`); it becomes one more rule below.
 """
 from __future__ import annotations
 
@@ -29,11 +26,11 @@ from autofinance.domain.masking import mask_account_number
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date
 from autofinance.domain.reminders import ReminderPolicy, reached_stage
-from autofinance.services import reminder_texts
+from autofinance.services import insurance, reminder_texts
 
 # the cap lets the most pressing through first
-PRIORITY = ("payment_returned", "payment_missed", "decision", "payoff_expiring", "payment_due",
-            "lease_ending")
+PRIORITY = ("payment_returned", "payment_missed", "insurance_lapsed", "decision", "payoff_expiring",
+            "payment_due", "lease_ending")
 _PAID = ("scheduled", "pending", "posted")
 
 
@@ -62,6 +59,7 @@ def due_reminders(session: Session, policy: ReminderPolicy, today: date,
         "payoff_expiring": lambda: _payoffs_expiring(session, policy, today),
         "lease_ending": lambda: _leases_ending(session, policy, today),
         "decision": lambda: _decisions(session, policy, now),
+        "insurance_lapsed": lambda: _insurance_lapsed(session, today),
     }
     return [due for rule in PRIORITY if rule in policy.kinds for due in rules[rule]()]
 
@@ -186,3 +184,15 @@ def _decisions(session: Session, policy: ReminderPolicy, now: datetime) -> Itera
                   f"{case.case_number}:{case.status}",
                   {"case_number": case.case_number, "outcome": outcome},
                   {"case_number": case.case_number, "outcome": case.status})
+
+
+def _insurance_lapsed(session: Session, today: date) -> Iterator[Due]:
+    """An open account whose policy on file has expired: once per lapse (a renewed policy that
+    lapses again is a new event)."""
+    for lapsed in insurance.lapsed_policies(session, today):
+        account = session.get_one(Account, lapsed.account_id)
+        yield Due(lapsed.customer_id, lapsed.account_id, "insurance_lapsed", "insurance_lapsed",
+                  f"{lapsed.account_id}:{lapsed.expired_on.isoformat()}",
+                  {**_account_values(account, account.monthly_payment), "insurer": lapsed.insurer,
+                   "policy": lapsed.policy_masked, "expired_on": format_long_date(lapsed.expired_on)},
+                  {"expired_on": lapsed.expired_on.isoformat()})

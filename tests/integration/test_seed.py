@@ -149,9 +149,9 @@ def test_the_demo_seeded_with_its_activity_has_a_reminder_of_every_kind_due_at_o
 
     with Session(engine) as session:
         kinds = sorted(session.scalars(select(Reminder.kind)))
-    assert kinds == ["decision", "lease_ending_90", "payment_due", "payment_missed_10",
+    assert kinds == ["decision", "insurance_lapsed", "lease_ending_90", "payment_due", "payment_missed_10",
                      "payment_returned", "payoff_expiring"]
-    assert first.sent == 6 and again.sent == 0
+    assert first.sent == 7 and again.sent == 0
 
 
 def test_seeding_again_adds_nothing(engine: Engine) -> None:

@@ -7,12 +7,13 @@ from autofinance.domain.reminders import ReminderPolicy
 from autofinance.services import reminder_texts
 
 GIVEN = {"first_name", "url", "account", "amount", "due_date", "source", "origin", "paid_on",
-         "quote_number", "good_through", "end_date", "case_number", "outcome"}
+         "quote_number", "good_through", "end_date", "case_number", "outcome", "insurer", "policy",
+         "expired_on"}
 
 
 def _kinds() -> list[str]:
     policy = ReminderPolicy()
-    return (["payment_due", "payment_returned", "payoff_expiring", "decision"]
+    return (["payment_due", "payment_returned", "payoff_expiring", "decision", "insurance_lapsed"]
             + [f"payment_missed_{d}" for d in policy.late_days]
             + [f"lease_ending_{d}" for d in policy.lease_end_days])
 

@@ -14,12 +14,12 @@ from types import SimpleNamespace
 from typing import Optional
 
 import pytest
-from fixtures_store import DANA, JAMES, KEISHA, MARIA, UowFactory, count, customer_id, set_account
-from sqlalchemy import select, update
+from fixtures_store import DANA, JAMES, KEISHA, MARIA, ROBERT, UowFactory, count, customer_id, set_account
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from autofinance.adapters.store.models import (
-    Account, Customer, HardshipCase, OutboxMessage, Payment, Reminder,
+    Account, Customer, HardshipCase, InsurancePolicy, OutboxMessage, Payment, Reminder,
 )
 from autofinance.domain.reminders import ReminderPolicy
 from autofinance.services import console, reminders
@@ -77,13 +77,13 @@ def test_what_is_due_on_the_seed_day_goes_once_however_often_the_scheduler_runs(
         again = run(uow_factory, at(date(2026, 11, 24), 17) + timedelta(minutes=minutes))
         assert again.sent == 0
 
-    assert first.sent == 4
+    assert first.sent == 5
     assert sorted(kind for kind, _, _ in sent(uow_factory)) == [
-        "lease_ending_90", "payment_due", "payment_missed_10", "payment_returned"]
-    assert count(uow_factory, OutboxMessage, OutboxMessage.kind.like("reminder_%")) == 4
+        "insurance_lapsed", "lease_ending_90", "payment_due", "payment_missed_10", "payment_returned"]
+    assert count(uow_factory, OutboxMessage, OutboxMessage.kind.like("reminder_%")) == 5
     with uow_factory() as uow:  # each ledger row points at its own outbox message
         rows = uow.session.scalars(select(Reminder)).all()
-        assert len({r.outbox_id for r in rows}) == 4
+        assert len({r.outbox_id for r in rows}) == 5
 
 
 def test_the_ledger_refuses_a_second_row_for_the_same_event(uow_factory: UowFactory) -> None:
@@ -314,4 +314,23 @@ def test_the_console_counts_reminders_sent_delivered_answered_and_paid_within_48
     figures = console.metrics(uow_factory(), days=7, now=at(date(2026, 11, 27))).reminders
 
     # Priya's two reminders (payment due, returned payment) share the account she paid
-    assert (figures.sent, figures.delivered, figures.answered, figures.paid_within_48h) == (4, 1, 1, 2)
+    assert (figures.sent, figures.delivered, figures.answered, figures.paid_within_48h) == (5, 1, 1, 2)
+
+
+def test_a_lapsed_policy_is_reminded_once_and_a_renewed_one_not_at_all(uow_factory: UowFactory) -> None:
+    """Robert's policy on file lapsed before the seed day: one notice naming the insurer and the
+    masked policy, never again for that lapse; a policy renewed since is not reminded."""
+    only = replace(POLICY, kinds=("insurance_lapsed",))
+    run(uow_factory, at(date(2026, 11, 24), 17), only)
+    run(uow_factory, at(date(2026, 11, 26), 17), only)
+    assert kinds(uow_factory, ROBERT) == ["insurance_lapsed"]
+    [notice] = [m for m in outbox_for(uow_factory, ROBERT) if m.kind == "reminder_insurance_lapsed"]
+    assert "Lone Star Indemnity" in notice.body and "****0472" in notice.body
+    assert "LSI-88-10472" not in notice.body  # the policy number only masked
+    assert kinds(uow_factory, MARIA) == []  # insured: nothing
+    with uow_factory() as uow:
+        uow.session.execute(update(InsurancePolicy).values(expires_on=date(2027, 6, 1)))
+        uow.session.execute(delete(Reminder))
+        uow.commit()
+    run(uow_factory, at(date(2026, 11, 27), 17), only)
+    assert kinds(uow_factory, ROBERT) == []
