@@ -43,6 +43,13 @@ def _from_message(message: dict[str, Any]) -> TaskRequest:
     return TaskRequest((message.get("intent") or {}).get("name"), message.get("text") or "", entities)
 
 
+def request_events(intent: str, entities: dict[str, str]) -> list[EventType]:
+    """Seals a request the customer made without words of their own ("PAY NOW" to a reminder
+    about $389.90): the task starts with what it was about."""
+    payload = json.dumps({"intent": intent, "text": "", "entities": entities})
+    return [SlotSet(DETAILS_SLOT, seal(payload, container().settings.secret_pepper))]
+
+
 def capture_events(tracker: Tracker) -> list[EventType]:
     """Seals the latest message as the task's request, to be read after verification."""
     request = _from_message(tracker.latest_message or {})

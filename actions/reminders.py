@@ -14,6 +14,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import details
 from actions.runtime import TECHNICAL_PROBLEM, call, container
 from autofinance.services import reminder_replies
 
@@ -85,9 +86,11 @@ class ActionReminderReply(Action):
             return []
         if answered is None:
             dispatcher.utter_message(response=f"utter_{reply}_without_reminder")
-        else:
-            dispatcher.utter_message(response=f"utter_reminder_{reply}", topic=answered.topic)
-        return [SlotSet("pending_task", NEXT_TASK[reply])]
+            return [SlotSet("pending_task", NEXT_TASK[reply])]
+        dispatcher.utter_message(response=f"utter_reminder_{reply}", topic=answered.topic)
+        asked = answered.payment if reply == "pay" else {}
+        request = details.request_events("make_payment", asked) if asked else []
+        return [*request, SlotSet("pending_task", NEXT_TASK[reply])]
 
 
 class ActionReminderCall(Action):

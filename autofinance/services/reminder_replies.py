@@ -9,7 +9,7 @@ said here: what follows in the chat (a payment, the payment history) verifies as
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Optional
 
@@ -37,6 +37,21 @@ class ReminderAnswered:
     sent_at: datetime
     ticket_number: Optional[str] = None  # "call me": the call-back ticket
     phone_masked: str = ""
+    # what "pay now" pays, as the payment form reads a request: {"amount_choice": "past_due"}
+    payment: dict[str, str] = field(default_factory=dict)
+
+
+# the amount a reminder was about, named so the payment takes today's figure
+_PAY_AMOUNT = {"payment_due": "monthly_payment", "payment_missed": "past_due", "payoff_expiring": "payoff"}
+
+
+def payment_asked(context: dict[str, object]) -> dict[str, str]:
+    """What "pay now" in answer to a reminder pays: the monthly payment, the past-due amount or
+    the payoff (today's figures), or the figure of a returned payment; nothing for other reminders."""
+    rule = str(context.get("rule", ""))
+    if rule == "payment_returned" and context.get("amount"):
+        return {"amount": f"${context['amount']}"}
+    return {"amount_choice": _PAY_AMOUNT[rule]} if rule in _PAY_AMOUNT else {}
 
 
 def sms_keyword(phone: str, keyword: SmsKeyword, uow: UnitOfWork, now: Optional[datetime] = None) -> int:
@@ -95,4 +110,5 @@ def answer_reminder(input_channel: str, address: str, reply: Reply, uow: UnitOfW
             ticket_number = ticket.ticket_number
         uow.commit()
     topic = reminder_texts.piece("topics", str(reminder.context.get("rule", "")))
-    return ReminderAnswered(reminder.kind, topic, reminder.sent_at, ticket_number, phone)
+    return ReminderAnswered(reminder.kind, topic, reminder.sent_at, ticket_number, phone,
+                            payment_asked(reminder.context))

@@ -4,13 +4,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timezone
 
+import pytest
 from sqlalchemy import select, update
 
+from actions.details import TaskRequest, task_request
 from actions.reminders import ActionReminderCall, ActionReminderReply, ActionSmsKeyword
 from autofinance.bootstrap import Container
 from autofinance.adapters.store.models import Account, Customer, HandoffTicket, Reminder
 from autofinance.domain.reminders import ReminderPolicy
-from autofinance.services import reminders
+from autofinance.services import reminder_replies, reminders
 from tests.actions.conftest import make_tracker, run
 
 PRIYA_MOBILE = "+17205550164"
@@ -61,6 +63,30 @@ async def test_pay_now_names_the_reminder_and_goes_on_to_the_payment(store: Cont
     with store.uow() as uow:
         answered = uow.session.scalars(select(Reminder.kind).where(Reminder.answered_at.is_not(None))).all()
     assert answered == ["payment_due"]
+
+
+async def test_pay_now_starts_the_payment_with_the_amount_the_reminder_was_about(store: Container) -> None:
+    """"PAY NOW" to a payment reminder: the payment form opens on the monthly payment (once
+    verified), not on "how much would you like to pay?"."""
+    _priya_texted(store)
+    events, _ = await run(ActionReminderReply(), make_tracker(PRIYA_MOBILE, intent="EXTERNAL_reminder_pay",
+                                                              channel="twilio"))
+    sealed = next(e["value"] for e in events if e.get("name") == "task_details")
+    assert "monthly_payment" not in sealed  # sealed, like any request kept across verification
+    after = make_tracker(PRIYA_MOBILE, {"task_details": sealed}, intent="inform", text="123456", events=[])
+    assert task_request(after) == TaskRequest("make_payment", "", {"amount_choice": "monthly_payment"})
+
+
+@pytest.mark.parametrize("context, asked", [
+    ({"rule": "payment_due", "amount": "389.90"}, {"amount_choice": "monthly_payment"}),
+    ({"rule": "payment_missed", "amount": "812.40"}, {"amount_choice": "past_due"}),
+    ({"rule": "payoff_expiring", "amount": "18448.26"}, {"amount_choice": "payoff"}),
+    ({"rule": "payment_returned", "amount": "389.90"}, {"amount": "$389.90"}),
+    ({"rule": "lease_ending"}, {}),
+    ({"rule": "insurance_lapsed"}, {}),
+])
+def test_what_pay_now_pays_for_each_reminder(context: dict[str, str], asked: dict[str, str]) -> None:
+    assert reminder_replies.payment_asked(context) == asked
 
 
 async def test_paid_without_a_reminder_still_goes_on_to_the_payment_history(store: Container) -> None:
