@@ -12,14 +12,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal, Optional, Union
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from autofinance.adapters.store.db import UnitOfWork
 from autofinance.adapters.store.models import Account, AutopayEnrolment, Payment
 from autofinance.domain.calendar import next_due, upcoming_due_date
 from autofinance.domain.masking import mask_account_number
-from autofinance.services.errors import AccountNotFound
+from autofinance.domain.parsing import format_long_date
+from autofinance.services.errors import AccountNotFound, AccountPaidOff
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +111,9 @@ def primary_account(session: Session, customer_id: int) -> Account:
         .limit(1)
     ).first()
     if account is None:
-        raise AccountNotFound()
+        paid_off = session.scalar(select(func.max(Account.paid_off_on)).where(
+            Account.customer_id == customer_id, Account.paid_off_on.is_not(None)))
+        raise AccountPaidOff(format_long_date(paid_off)) if paid_off else AccountNotFound()
     return account
 
 

@@ -95,6 +95,14 @@ class AccountNotFound(ServiceError):
     message = "I couldn't find an open account for you. I can connect you with an agent."
 
 
+class AccountPaidOff(AccountNotFound):
+    """Every account of the customer is paid off: nothing is owed, which is the answer."""
+
+    def __init__(self, paid_off_on: str) -> None:
+        super().__init__(f"Your loan was paid off on {paid_off_on}, so there's no balance or payment due. "
+                         "I can tell you where your title is, or connect you with an agent.")
+
+
 class InvalidPayoffDate(ServiceError):
     message = "I can quote a payoff for today or any day in the next 30 days. Which date?"
 

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from fixtures_store import DANA, JAMES, MARIA, UowFactory, customer_id, set_account
+from fixtures_store import DANA, JAMES, MARIA, TRAN, UowFactory, customer_id, set_account
 from sqlalchemy import select
 
 from autofinance.services.accounts import (
@@ -21,7 +21,7 @@ from autofinance.services.accounts import (
     payment_status,
     primary_account,
 )
-from autofinance.services.errors import AccountNotFound
+from autofinance.services.errors import AccountNotFound, AccountPaidOff
 from autofinance.adapters.store.models import Account
 
 TODAY = date(2026, 11, 24)
@@ -168,3 +168,10 @@ def test_primary_account_skips_closed_accounts(uow_factory: UowFactory) -> None:
         uow.session.flush()
         with pytest.raises(AccountNotFound):
             primary_account(uow.session, maria)
+
+
+def test_a_customer_whose_loan_is_paid_off_hears_so_not_that_no_account_exists(uow_factory: UowFactory) -> None:
+    with pytest.raises(AccountPaidOff) as paid_off:
+        balance_summary(customer_id(uow_factory, TRAN), uow_factory(), TODAY)
+    assert "paid off on November 12, 2026" in paid_off.value.message and "no balance" in paid_off.value.message
+    assert isinstance(paid_off.value, AccountNotFound)  # whoever expects no open account still gets one
