@@ -21,7 +21,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import Optional, Union
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from autofinance.adapters.notify import queue_message
 from autofinance.adapters.security import hash_password, keyed_hash
 from autofinance.adapters.store.db import UnitOfWork
-from autofinance.adapters.store.models import Customer, OnlineCredential, PasswordResetToken
+from autofinance.adapters.store.models import Customer, OnlineCredential, PasswordResetToken, RegistrationToken
 from autofinance.config import Secret
 from autofinance.domain.clock import aware
 from autofinance.domain.masking import mask_email
@@ -106,19 +106,19 @@ def send_password_reset(customer_id: int, uow: UnitOfWork, base_url: str, pepper
     with uow:
         session = uow.session
         _credential(session, customer_id)
-        _refuse_if_held(session, customer_id)
+        refuse_if_held(session, customer_id)
         sent_today = session.scalar(select(func.count()).select_from(PasswordResetToken).where(
             PasswordResetToken.customer_id == customer_id,
             PasswordResetToken.created_at > now - timedelta(days=1))) or 0
         if sent_today >= MAX_RESETS_PER_DAY:
             raise ResetLimitReached()
-        _expire_open_tokens(session, customer_id, now)
+        expire_open_tokens(session, PasswordResetToken, customer_id, now)
         token = secrets.token_urlsafe(32)
         session.add(PasswordResetToken(
             customer_id=customer_id, token_hash=keyed_hash(token, pepper),
             created_at=now, expires_at=now + RESET_LIFETIME))
         link = f"{base_url.rstrip('/')}/reset-password?token={token}"
-        to = _email(session, customer_id, "password_reset", "Reset your password",
+        to = email_customer(session, customer_id, "password_reset", "Reset your password",
                     f"use this link to choose a new password: {link}\nIt works once, for 30 "
                     "minutes. If you didn't ask for this, ignore this email: your password "
                     "stays the same.", pepper=pepper)
@@ -134,7 +134,7 @@ def reset_link_valid(token: str, uow: UnitOfWork, pepper: Secret,
     """Whether a link would still work, without using it: lets the page say so before the form."""
     now = aware(now)
     with uow:
-        row = _open_token(uow.session, token, pepper, now)
+        row = open_token(uow.session, PasswordResetToken, token, pepper, now)
         return row is not None and not online_access_held(uow.session, row.customer_id)
 
 
@@ -144,7 +144,7 @@ def reset_password(token: str, new_password: str, uow: UnitOfWork, pepper: Secre
     now = aware(now)
     with uow:
         session = uow.session
-        row = _open_token(session, token, pepper, now)
+        row = open_token(session, PasswordResetToken, token, pepper, now)
         credential = None if row is None else session.scalar(
             select(OnlineCredential).where(OnlineCredential.customer_id == row.customer_id))
         if row is None or credential is None or online_access_held(session, row.customer_id):
@@ -159,11 +159,11 @@ def reset_password(token: str, new_password: str, uow: UnitOfWork, pepper: Secre
             PasswordResetToken.expires_at > now).values(used_at=now))
         if claimed.rowcount != 1:
             raise InvalidResetLink()
-        _expire_open_tokens(session, customer.id, now)
+        expire_open_tokens(session, PasswordResetToken, customer.id, now)
         credential.password_hash, credential.password_changed_at = password_hash, now
         credential.sessions_valid_after = now  # portal sessions from before now end
         credential.failed_sign_ins, credential.locked, credential.locked_at = 0, False, None
-        _email(session, customer.id, "password_changed", "Your password was changed",
+        email_customer(session, customer.id, "password_changed", "Your password was changed",
                "the password for your online account was just changed, and other devices were "
                f"signed out. If this wasn't you, call us right away at {SUPPORT_PHONE}.")
         audit.record(session, now, audit.customer(customer.id), "password_reset",
@@ -180,7 +180,7 @@ def send_username_reminder(customer_id: int, uow: UnitOfWork,
     with uow:
         session = uow.session
         username = _credential(session, customer_id).username
-        to = _email(session, customer_id, "username_reminder", "Your username",
+        to = email_customer(session, customer_id, "username_reminder", "Your username",
                     f"your username is {username}. If you didn't ask for this, you can ignore "
                     "this email.")
         audit.record(session, now, audit.customer(customer_id), "username_reminder_sent",
@@ -197,11 +197,11 @@ def unlock_online_access(customer_id: int, uow: UnitOfWork,
     with uow:
         session = uow.session
         credential = _credential(session, customer_id)
-        _refuse_if_held(session, customer_id)
+        refuse_if_held(session, customer_id)
         if not credential.locked:
             return AccessUnlocked(was_locked=False)
         credential.failed_sign_ins, credential.locked, credential.locked_at = 0, False, None
-        _email(session, customer_id, "online_access_unlocked", "Your online access is unlocked",
+        email_customer(session, customer_id, "online_access_unlocked", "Your online access is unlocked",
                "your online access was unlocked at your request. If this wasn't you, call us "
                f"right away at {SUPPORT_PHONE}.")
         audit.record(session, now, audit.customer(customer_id), "online_access_unlocked",
@@ -219,7 +219,7 @@ def help_with_sign_in(customer_id: int, uow: UnitOfWork, base_url: str, pepper: 
     changes nothing and sends nothing (OnlineAccessHeld)."""
     now = aware(now)
     with uow:
-        _refuse_if_held(uow.session, customer_id)
+        refuse_if_held(uow.session, customer_id)
     status = access_status(customer_id, uow)
     if not status.locked:
         return SignInHelp(status, None)
@@ -258,7 +258,7 @@ def mask_username(username: str) -> str:
 # --- helpers ----------------------------------------------------------------------------
 
 
-def _email(session: Session, customer_id: int, kind: str, subject: str, text: str,
+def email_customer(session: Session, customer_id: int, kind: str, subject: str, text: str,
            pepper: Optional[Secret] = None) -> str:
     """Email the address on file (never one given in chat); returns it masked. A link is
     sealed in the outbox with `pepper` (notify.SEALED_KINDS)."""
@@ -277,26 +277,29 @@ def _credential(session: Session, customer_id: int) -> OnlineCredential:
     return credential
 
 
-def _refuse_if_held(session: Session, customer_id: int) -> None:
+def refuse_if_held(session: Session, customer_id: int) -> None:
     if online_access_held(session, customer_id):
         logger.info("online access of customer %s is held by a fraud case", customer_id)
         raise OnlineAccessHeld()
 
 
-def _open_token(session: Session, token: str, pepper: Secret,
-                now: datetime) -> Optional[PasswordResetToken]:
-    """The unused, unexpired row for a token; malformed tokens never reach the database."""
+LinkToken = Union[type[PasswordResetToken], type[RegistrationToken]]
+
+
+def open_token(session: Session, model: LinkToken, token: str, pepper: Secret,
+               now: datetime) -> Optional[Union[PasswordResetToken, RegistrationToken]]:
+    """The unused, unexpired row of `model` for an emailed token; malformed tokens never reach
+    the database."""
     if not isinstance(token, str) or not _TOKEN.fullmatch(token):
         return None
-    row = session.scalar(select(PasswordResetToken).where(
-        PasswordResetToken.token_hash == keyed_hash(token, pepper)))
+    row = session.scalar(select(model).where(model.token_hash == keyed_hash(token, pepper)))
     if row is None or row.used_at is not None or row.expires_at <= now:
         return None
     return row
 
 
-def _expire_open_tokens(session: Session, customer_id: int, now: datetime) -> None:
-    session.execute(update(PasswordResetToken).where(
-        PasswordResetToken.customer_id == customer_id, PasswordResetToken.used_at.is_(None),
-        PasswordResetToken.expires_at > now).values(expires_at=now))
-
+def expire_open_tokens(session: Session, model: LinkToken, customer_id: int, now: datetime) -> None:
+    """A newer link cancels the customer's older unused ones."""
+    session.execute(update(model).where(
+        model.customer_id == customer_id, model.used_at.is_(None),
+        model.expires_at > now).values(expires_at=now))

@@ -36,7 +36,8 @@ from autofinance.services.errors import (
     RegistrationLimitReached,
 )
 from autofinance.services.online_access import (
-    SUPPORT_PHONE, _email, _refuse_if_held, check_password_strength, mask_username,
+    SUPPORT_PHONE, check_password_strength, email_customer, expire_open_tokens, mask_username, open_token,
+    refuse_if_held,
 )
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,6 @@ LINK_LIFETIME = timedelta(minutes=60)
 MAX_LINKS_PER_DAY = 5  # registration emails per customer per 24 hours: caps mail-bombing
 USERNAME_MIN, USERNAME_MAX = 5, 32
 
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 # a letter first, then letters, digits, '.', '_' or '-': never all digits, so a username can't be
 # mistaken for an account number when a customer identifies with it in chat
 _USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
@@ -70,19 +70,19 @@ def send_registration_link(customer_id: int, uow: UnitOfWork, base_url: str, pep
     with uow:
         session = uow.session
         _refuse_if_registered(session, customer_id)
-        _refuse_if_held(session, customer_id)
+        refuse_if_held(session, customer_id)
         sent_today = session.scalar(select(func.count()).select_from(RegistrationToken).where(
             RegistrationToken.customer_id == customer_id,
             RegistrationToken.created_at > now - timedelta(days=1))) or 0
         if sent_today >= MAX_LINKS_PER_DAY:
             raise RegistrationLimitReached()
-        _expire_open_tokens(session, customer_id, now)
+        expire_open_tokens(session, RegistrationToken, customer_id, now)
         token = secrets.token_urlsafe(32)
         session.add(RegistrationToken(customer_id=customer_id, token_hash=keyed_hash(token, pepper),
                                       created_at=now, expires_at=now + LINK_LIFETIME))
         link = f"{base_url.rstrip('/')}/register?token={token}"
         minutes = int(LINK_LIFETIME.total_seconds() // 60)
-        to = _email(session, customer_id, "registration_link", "Set up your online access",
+        to = email_customer(session, customer_id, "registration_link", "Set up your online access",
                     f"use this link to choose your username and password: {link}\nIt works once, "
                     f"for {minutes} minutes. If you didn't ask for this, ignore this email.",
                     pepper=pepper)
@@ -98,12 +98,12 @@ def registration_link_valid(token: str, uow: UnitOfWork, pepper: Secret,
     """Whether a link would still work, without using it: the page says so before the form."""
     now = aware(now)
     with uow:
-        row = _open_token(uow.session, token, pepper, now)
+        row = open_token(uow.session, RegistrationToken, token, pepper, now)
         if row is None:
             return False
         try:
             _refuse_if_registered(uow.session, row.customer_id)
-            _refuse_if_held(uow.session, row.customer_id)
+            refuse_if_held(uow.session, row.customer_id)
         except (AlreadyRegistered, OnlineAccessHeld):
             return False
         return True
@@ -117,14 +117,14 @@ def register(token: str, username: str, password: str, uow: UnitOfWork, pepper: 
     username = username.strip()
     with uow:
         session = uow.session
-        row = _open_token(session, token, pepper, now)
+        row = open_token(session, RegistrationToken, token, pepper, now)
         if row is None:
             logger.info("refused a registration link")  # no ids: the request may be forged
             raise InvalidRegistrationLink()
         customer = session.get_one(Customer, row.customer_id)
         try:
             _refuse_if_registered(session, customer.id)
-            _refuse_if_held(session, customer.id)
+            refuse_if_held(session, customer.id)
         except (AlreadyRegistered, OnlineAccessHeld) as refused:  # since the link was sent
             raise InvalidRegistrationLink() from refused
         check_username(username)
@@ -138,11 +138,11 @@ def register(token: str, username: str, password: str, uow: UnitOfWork, pepper: 
             RegistrationToken.expires_at > now).values(used_at=now))
         if claimed.rowcount != 1:
             raise InvalidRegistrationLink()
-        _expire_open_tokens(session, customer.id, now)
+        expire_open_tokens(session, RegistrationToken, customer.id, now)
         session.add(OnlineCredential(customer_id=customer.id, username=username,
                                      password_hash=password_hash, password_changed_at=now,
                                      failed_sign_ins=0, locked=False))
-        _email(session, customer.id, "online_access_registered", "Your online access is ready",
+        email_customer(session, customer.id, "online_access_registered", "Your online access is ready",
                f"your online access is set up with the username {username}. If this wasn't you, "
                f"call us right away at {SUPPORT_PHONE}.")
         audit.record(session, now, audit.customer(customer.id), "online_access_registered",
@@ -172,21 +172,3 @@ def _refuse_if_registered(session: Session, customer_id: int) -> None:
         OnlineCredential.customer_id == customer_id))
     if username is not None:
         raise AlreadyRegistered(mask_username(username))
-
-
-def _open_token(session: Session, token: str, pepper: Secret,
-                now: datetime) -> Optional[RegistrationToken]:
-    """The unused, unexpired row for a token; malformed tokens never reach the database."""
-    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
-        return None
-    row = session.scalar(select(RegistrationToken).where(
-        RegistrationToken.token_hash == keyed_hash(token, pepper)))
-    if row is None or row.used_at is not None or row.expires_at <= now:
-        return None
-    return row
-
-
-def _expire_open_tokens(session: Session, customer_id: int, now: datetime) -> None:
-    session.execute(update(RegistrationToken).where(
-        RegistrationToken.customer_id == customer_id, RegistrationToken.used_at.is_(None),
-        RegistrationToken.expires_at > now).values(expires_at=now))
