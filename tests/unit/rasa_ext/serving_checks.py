@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import random
 import sys
 import tempfile
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, Callable, Dict, List
 import sqlalchemy
 from jsonschema import ValidationError, validators
 from rasa.core.actions.action import RemoteAction
+from rasa.core.policies.rule_policy import RulePolicy
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (ActionExecuted, ActiveLoop, Event, SessionStarted, SlotSet,
@@ -158,6 +160,44 @@ def states_are_computed_once_per_question_within_a_prediction() -> Dict[str, Any
             "computed_inside": inside, "recomputed_after_change": after_change - inside,
             "changed_states_longer": len(third) == len(expected[0]) + 1,
             "computed_outside": outside}
+
+
+def _random_state(rng: random.Random, first: bool) -> Dict[str, Any]:
+    """A state such as the rule policy stores: a turn's previous action, intent, slots, loop."""
+    state: Dict[str, Any] = {}
+    if not first or rng.random() < 0.5:  # a conversation's first state has no previous action
+        state["prev_action"] = {"action_name": rng.choice(["action_listen", "utter_greet",
+                                                           "identity_form", "payment_form"])}
+    if rng.random() < 0.7:
+        state["user"] = {"intent": rng.choice(["greet", "inform", "affirm", "check_balance"])}
+    if rng.random() < 0.5:
+        state["slots"] = {rng.choice(["verified", "pending_task"]): rng.choice([(1.0,), (0.0,)])}
+    if rng.random() < 0.3:
+        state["active_loop"] = {"name": rng.choice(["identity_form", "should_not_be_set"])}
+    return state
+
+
+@check
+def rules_found_for_a_conversation_are_rasas() -> Dict[str, Any]:
+    """The rule policy's search for applicable rules, stopped once past the longest rule, finds
+    the rules Rasa's full walk back finds, on conversations long and short."""
+    serving.install()
+    rng = random.Random(7)
+    policy = RulePolicy.__new__(RulePolicy)  # the search uses no trained state but the lookup
+    lookup = {}
+    for _ in range(400):
+        length = rng.choice([1, 1, 2, 2, 3, 4, 5])
+        rule = [_random_state(rng, first=i == 0) for i in range(length)]
+        lookup[json.dumps(rule, sort_keys=True)] = "utter_greet"
+    same = found = 0
+    for _ in range(300):
+        states = [_random_state(rng, first=i == 0) for i in range(rng.randint(1, 40))]
+        ours = policy._get_possible_keys(lookup, states)
+        rasas = serving._STOCK["possible_keys"](policy, lookup, states)
+        same += ours == rasas
+        found += bool(rasas)
+    return {"patched": RulePolicy._get_possible_keys is serving._get_possible_keys,
+            "same": same, "found": found}
 
 
 @check
