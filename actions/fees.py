@@ -44,9 +44,9 @@ TEXT = {
                         "out before the next debit, or say \"change my autopay\".",
     "offer": "{reason} I can waive the {amount} late fee charged {charged} ({fee_reason}). Shall I "
              "waive it? You can do this once every 12 months.",
-    "refused_ticket": "{reason} I've asked a specialist to review your request (ticket {ticket}). "
-                      "They'll look at your account and contact you by email; the fee stays on "
-                      "your account until they decide.",
+    "refused_review": "{reason} I've asked a specialist to review your request (reference "
+                      "{reference}). They'll look at your account and email you their decision; "
+                      "the fee stays on your account until they decide.",
     "waived_done": "Done: the {amount} late fee is waived and a receipt is on its way to your email. "
                    "Fees still owed on your account: {owed}. Is there anything else I can help with?",
     "not_waived_after_error": "{error} Nothing was changed.",
@@ -121,7 +121,8 @@ class ActionExplainReturnedPayment(AnswerAction):
 
 
 class ActionOfferFeeWaiver(AccountAction):
-    """The policy's decision, said plainly: an offer to confirm, or a refusal with its ticket."""
+    """The policy's decision, said plainly: an offer to confirm, or a refusal with the reference of
+    the specialist's review."""
 
     required_level = "full"
 
@@ -140,9 +141,9 @@ class ActionOfferFeeWaiver(AccountAction):
                                           charged=format_long_date(fee.charged_on), fee_reason=fee.reason),
                 buttons=YES_NO)
             return [SlotSet("fee_waiver_offered", True)]
-        if decision.ticket_number is not None:
-            dispatcher.utter_message(text=TEXT["refused_ticket"].format(reason=decision.reason,
-                                                                        ticket=decision.ticket_number))
+        if decision.reference is not None:
+            dispatcher.utter_message(text=TEXT["refused_review"].format(reason=decision.reason,
+                                                                        reference=decision.reference))
         else:
             dispatcher.utter_message(text=decision.reason)
         return [SlotSet("fee_waiver_offered", False)]

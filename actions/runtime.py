@@ -21,7 +21,7 @@ from rasa_sdk.types import DomainDict
 
 from autofinance.adapters import portal_tokens
 from autofinance.bootstrap import Container, bootstrap
-from autofinance.services import identity
+from autofinance.services import identity, work_queue
 from autofinance.services.errors import (
     NotVerified, ServiceError, StepUpRequired, VerificationLocked,
 )
@@ -161,11 +161,24 @@ async def reverify_events(tracker: Tracker, dispatcher: CollectingDispatcher) ->
             FollowupAction("identity_form")]
 
 
+async def tell_decisions(dispatcher: CollectingDispatcher, customer: identity.VerifiedCustomer) -> None:
+    """Says, once each, what a specialist decided on the customer's requests since they were last
+    told in a chat (the work queues). Never stands in the way of what the customer asked."""
+    try:
+        outcomes = await call(work_queue.outcomes_to_tell, customer.customer_id, container().uow())
+    except Exception:  # noqa: BLE001 - the email has told them; the chat tries again next time
+        logger.exception("reading the decided work items failed")
+        return
+    for outcome in outcomes:
+        dispatcher.utter_message(response="utter_work_item_outcome", work_item_outcome=outcome.text)
+
+
 class AccountAction(Action, ABC):
     """Base of every action that reads or changes account data.
 
-    `run` is final: it checks verification, then calls `run_verified`. Service errors become
-    their customer-safe message; anything unexpected becomes an apology, never a stack trace.
+    `run` is final: it checks verification, tells any decision on the customer's requests not
+    yet told in a chat, then calls `run_verified`. Service errors become their customer-safe
+    message; anything unexpected becomes an apology, never a stack trace.
     """
 
     required_level: ClassVar[str] = "read"
@@ -177,6 +190,7 @@ class AccountAction(Action, ABC):
             customer = await check_verified(tracker, self.required_level)
         except (NotVerified, StepUpRequired):
             return await reverify_events(tracker, dispatcher)
+        await tell_decisions(dispatcher, customer)
         try:
             return await self.run_verified(dispatcher, tracker, domain, customer)
         except ServiceError as error:

@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from autofinance.config import Settings
 from autofinance.domain.calendar import add_months, next_due
-from autofinance.domain.masking import mask_email
+from autofinance.domain.masking import mask_account_number, mask_email
 from autofinance.domain.money import format_usd, to_money
 from autofinance.domain.parsing import format_long_date
 from autofinance.adapters.sealing import seal_at_rest
 from autofinance.adapters.security import hash_password, keyed_hash
-from autofinance.services import payoff
+from autofinance.services import lease_end, payoff
 from autofinance.adapters.store.models import (
     Account,
     AuditLog,
@@ -36,6 +36,7 @@ from autofinance.adapters.store.models import (
     StaffUser,
     Vehicle,
     VehicleTitle,
+    WorkItem,
 )
 
 logger = logging.getLogger(__name__)
@@ -364,6 +365,75 @@ def _add_decided_hardship(session: Session, account: Account, demo: DemoCustomer
         decided_at=datetime.combine(today - timedelta(days=1), time(15), timezone.utc)))
 
 
+def _at(day: date) -> datetime:
+    return datetime.combine(day, time(15), timezone.utc)
+
+
+def _add_decided_work_item(session: Session, account: Account, case_number: str, option: str,
+                           outcome: str, today: date, staff_id: int) -> None:
+    """The work item of Dana's decided hardship request, as the demo agent decided it yesterday
+    (the work queue is what reminders and her next chat read)."""
+    session.add(WorkItem(
+        reference=case_number, kind="hardship", subject=f"hardship_case:{case_number}",
+        customer_id=account.customer_id, account_id=account.id,
+        summary="Payment extension requested. In the customer's words: reduced hours at work",
+        details={"option": option, "case_number": case_number},
+        status="completed" if outcome == "approved" else "declined", created_at=_at(today - timedelta(days=4)),
+        claimed_by=staff_id, claimed_at=_at(today - timedelta(days=2)), decided_at=_at(today - timedelta(days=1)),
+        note="Income does not cover the payment even with an extension; offered a call."))
+
+
+def _add_open_work_items(session: Session, today: date) -> None:
+    """A few requests waiting for a specialist, so the console's work queues are not empty on
+    `make run`; each is what the chat would have queued, and no figure of its customer changes."""
+    accounts = {a.account_number: a for a in session.scalars(select(Account))}
+    james, maria, keisha = accounts["7301007734"], accounts["7301004821"], accounts["7301006618"]
+    robert = accounts["7301009912"]
+    case_number = "HSDEMO9912"
+    session.add(HardshipCase(case_number=case_number, customer_id=robert.customer_id, account_id=robert.id,
+                             reason="medical bills after a surgery", option="specialist", status="requested",
+                             created_at=_at(today - timedelta(days=1))))
+    session.add(WorkItem(
+        reference=case_number, kind="hardship", subject=f"hardship_case:{case_number}",
+        customer_id=robert.customer_id, account_id=robert.id, created_at=_at(today - timedelta(days=1)),
+        summary=f"Hardship review requested on account {mask_account_number(robert.account_number)} "
+                "(0 days past due). In the customer's words: medical bills after a surgery",
+        details={"option": "specialist", "case_number": case_number}))
+    asked = today - timedelta(days=2)
+    reference = lease_end.extension_reference(james, 1, asked)
+    requested = add_months(james.maturity_date, 1)
+    session.add(AuditLog(occurred_at=_at(asked), actor=f"customer:{james.customer_id}",
+                         action="lease_extension_requested", subject=f"lease_extension:{reference}",
+                         details={"account": mask_account_number(james.account_number), "months": 1,
+                                  "maturity_date": james.maturity_date.isoformat(),
+                                  "requested_maturity_date": requested.isoformat()}))
+    session.add(WorkItem(
+        reference=reference, kind="lease_extension", subject=f"lease_extension:{reference}",
+        customer_id=james.customer_id, account_id=james.id, created_at=_at(asked),
+        summary=f"Extend lease {mask_account_number(james.account_number)} by 1 month, month to month at "
+                f"$389.00: to {requested.isoformat()}.",
+        details={"months": 1, "maturity_date": james.maturity_date.isoformat(),
+                 "requested_maturity_date": requested.isoformat()}))
+    policy = session.scalars(select(InsurancePolicy).where(InsurancePolicy.account_id == maria.id,
+                                                           InsurancePolicy.status == "active")).one()
+    session.add(WorkItem(
+        reference="PIDEMO4821", kind="insurance_document", subject=f"insurance_policy:{policy.id}",
+        customer_id=maria.customer_id, account_id=maria.id, created_at=_at(today - timedelta(days=1)),
+        summary=f"Verify proof of insurance for account {mask_account_number(maria.account_number)}: "
+                f"{policy.insurer}, policy ****{policy.policy_last4}, {policy.effective_on.isoformat()} "
+                f"to {policy.expires_on.isoformat()}.",
+        details={"policy_id": policy.id, "insurer": policy.insurer, "policy": f"****{policy.policy_last4}"}))
+    older = session.scalars(select(Fee).where(Fee.account_id == keisha.id, Fee.kind == "late")
+                            .order_by(Fee.charged_on)).first()
+    assert older is not None
+    session.add(WorkItem(
+        reference="FWDEMO6618", kind="fee_waiver", subject=f"fee:{older.id}",
+        customer_id=keisha.customer_id, account_id=keisha.id, created_at=_at(today - timedelta(days=3)),
+        summary=f"Customer asks to waive a $15.00 late fee charged {older.charged_on.isoformat()}; she "
+                "says the payment was sent on time by her bank's bill pay.",
+        details={"fee_id": older.id, "amount": str(older.amount), "charged_on": older.charged_on.isoformat()}))
+
+
 def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settings: Settings,
                        activity: bool) -> None:
     text_consent = datetime.combine(today - timedelta(days=30 * demo.months_open), time(15), timezone.utc)
@@ -436,7 +506,9 @@ def seed_demo(session: Session, today: date, settings: Settings, activity: bool 
 
     `activity` (the seed command) also gives the new customers what they did before the demo
     began that lives in the audit trail and case files: Priya's emailed payoff quote and Dana's
-    decided hardship request, which reminders announce. Tests of other features start without."""
+    decided hardship request, which reminders announce (and her next chat), and a few requests
+    waiting in the console's work queues (James's lease extension, Maria's proof of insurance,
+    Keisha's fee waiver). Tests of other features start without."""
     existing = {account.account_number: account for account in session.scalars(select(Account))
                 if account.account_number in {demo.account_number for demo in DEMO_CUSTOMERS}}
     added = 0
@@ -459,8 +531,20 @@ def seed_demo(session: Session, today: date, settings: Settings, activity: bool 
             )
         )
     session.flush()
+    if activity and added == len(DEMO_CUSTOMERS):  # a new store: its work queues get their items
+        _add_work_items(session, today)
     logger.info("demo seed: %d customers added", added)
     return added
+
+
+def _add_work_items(session: Session, today: date) -> None:
+    staff_id = session.scalar(select(StaffUser.id).where(StaffUser.username == DEMO_AGENT["username"]))
+    assert staff_id is not None
+    for case in session.scalars(select(HardshipCase).where(HardshipCase.decided_at.is_not(None))):
+        account = session.get_one(Account, case.account_id)
+        _add_decided_work_item(session, account, case.case_number, case.option, case.status, today, staff_id)
+    _add_open_work_items(session, today)
+    session.flush()
 
 
 def _has_title_or_insurance(session: Session, account: Account) -> bool:

@@ -430,6 +430,42 @@ class FraudCaseNotOpen(ServiceError):
     message = "This fraud case is already closed."
 
 
+# --- specialist work queues ----------------------------------------------------------------
+# Shown to staff in the console.
+
+
+class WorkItemNotFound(ServiceError):
+    message = "There is no work item with that reference."
+
+
+class WorkItemAlreadyClaimed(ServiceError):
+    """Someone claimed it first; `message` says who (or that it was you)."""
+
+    message = "Someone else has already claimed this item."
+
+
+class WorkItemNotClaimed(ServiceError):
+    message = "Claim this item before you complete or decline it."
+
+
+class WorkItemNotYours(ServiceError):
+    message = "Another specialist holds this item: only they can decide it (or release it)."
+
+
+class WorkItemAlreadyDecided(ServiceError):
+    message = "This item has already been decided."
+
+
+class WorkItemNoteRequired(ServiceError):
+    message = "Declining needs a note saying why (1 to 2000 characters)."
+
+
+class WorkItemCannotComplete(ServiceError):
+    """The request can no longer be granted as asked; `message` says why and what to do."""
+
+    message = "This request can no longer be completed; decline it with a note instead."
+
+
 # --- support console staff --------------------------------------------------------------
 # Shown to staff, not customers; sign-in messages still tell a guesser nothing.
 

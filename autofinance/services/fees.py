@@ -5,8 +5,8 @@ The written policy for waiving a late fee in chat:
   waived here);
 - only when the account is current: nothing past due;
 - one courtesy waiver in 12 months per account, counted from the day of the last one.
-When the policy says no, the request is not lost: a ticket ("fee_waiver") asks a specialist to
-review it. The once-in-12-months rule is checked again in the UPDATE that records the waiver,
+When the policy says no, the request is not lost: a work item ("fee_waiver") asks a specialist
+to review it, and one who grants the exception waives the fee (`waive_as_exception`). The once-in-12-months rule is checked again in the UPDATE that records the waiver,
 so two racing requests (or a "yes" said twice) waive once.
 """
 from __future__ import annotations
@@ -28,9 +28,9 @@ from autofinance.domain.clock import aware
 from autofinance.domain.masking import mask_account_number
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date
-from autofinance.services import audit, handoff
+from autofinance.services import audit, work_items
 from autofinance.services.accounts import active_autopay, primary_account
-from autofinance.services.errors import NotEligible
+from autofinance.services.errors import NotEligible, WorkItemCannotComplete
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class WaiverDecision:
     eligible: bool
     reason: str  # plain words: why, or why not
     fee: Optional[FeeLine]  # the late fee asked about; None when there is none
-    ticket_number: Optional[str] = None  # a specialist reviews a refused request
+    reference: Optional[str] = None  # the work item a specialist reviews a refused request by
 
 
 @dataclass(frozen=True)
@@ -122,8 +122,9 @@ def latest_returned_payment(customer_id: int, uow: UnitOfWork) -> Optional[Retur
 
 def fee_waiver_decision(customer_id: int, conversation_id: str, channel: str, uow: UnitOfWork,
                         today: date, now: Optional[datetime] = None) -> WaiverDecision:
-    """Whether the latest owed late fee can be waived now. A refusal opens a ticket for a
-    specialist and is audited; an eligible request changes nothing until it is confirmed."""
+    """Whether the latest owed late fee can be waived now. A refusal queues a work item for a
+    specialist and is audited; an eligible request changes nothing until it is confirmed.
+    `conversation_id` is kept for the callers; the item belongs to the customer, not the chat."""
     now = aware(now)
     with uow:
         session = uow.session
@@ -136,14 +137,15 @@ def fee_waiver_decision(customer_id: int, conversation_id: str, channel: str, uo
             return WaiverDecision(True, ELIGIBLE, fee_line(fee))
         summary = (f"Customer asks to waive a {format_usd(fee.amount)} late fee charged "
                    f"{fee.charged_on.isoformat()}; the chat policy refused: {reason}")
-        ticket = handoff.queue_ticket(session, conversation_id, channel, "fee_waiver", summary,
-                                      customer_id, now)
+        item = work_items.queue_item(session, "fee_waiver", f"fee:{fee.id}", customer_id, account.id,
+                                     summary, now, fee_id=fee.id, amount=str(fee.amount),
+                                     charged_on=fee.charged_on.isoformat())
         audit.record(session, now, audit.customer(customer_id), "fee_waiver_refused",
                      f"account:{mask_account_number(account.account_number)}",
-                     ticket=ticket.ticket_number, amount=str(fee.amount))
+                     reference=item.reference, amount=str(fee.amount), channel=channel)
         uow.commit()
-    logger.info("fee waiver refused for customer %s; ticket %s", customer_id, ticket.ticket_number)
-    return WaiverDecision(False, reason, fee_line(fee), ticket.ticket_number)
+    logger.info("fee waiver refused for customer %s; work item %s", customer_id, item.reference)
+    return WaiverDecision(False, reason, fee_line(fee), item.reference)
 
 
 def waive_late_fee(customer_id: int, uow: UnitOfWork, base_url: str, today: date,
@@ -220,3 +222,21 @@ def _notify_and_audit(session: Session, account: Account, waived: FeeWaived, now
     audit.record(session, now, audit.customer(customer.id), "fee_waived", f"account:{masked}",
                  account=masked, amount=str(fee.amount), charged_on=fee.charged_on.isoformat(),
                  waiver_reason="courtesy")
+
+
+
+def waive_as_exception(session: Session, fee_id: int, today: date, now: datetime) -> None:
+    """A specialist granted the waiver the chat policy refused: the fee is waived (reason
+    'exception') and counts as the account's waiver for the 12 months, in the caller's
+    transaction. Conditional on the fee still being owed, so it is waived once."""
+    fee = session.get(Fee, fee_id)
+    waived = session.execute(
+        update(Fee).where(Fee.id == fee_id, Fee.status == "charged")
+        .values(status="waived", waived_at=now, waiver_reason="exception")
+        .execution_options(synchronize_session=False)).rowcount
+    if fee is None or waived != 1:
+        raise WorkItemCannotComplete("This fee is no longer owed (paid or waived meanwhile); "
+                                     "decline the request with a note instead.")
+    session.execute(update(Account).where(Account.id == fee.account_id)
+                    .values(fees_due=Account.fees_due - fee.amount, last_fee_waiver_on=today)
+                    .execution_options(synchronize_session=False))

@@ -15,9 +15,10 @@ import secrets
 from base64 import b32encode
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Optional
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from autofinance.adapters.notify import queue_message
@@ -27,13 +28,15 @@ from autofinance.domain.calendar import add_months
 from autofinance.domain.clock import aware
 from autofinance.domain.masking import mask_account_number
 from autofinance.domain.parsing import format_long_date
-from autofinance.services import audit, due_date
+from autofinance.services import audit, due_date, work_items
 from autofinance.services.accounts import primary_account
-from autofinance.services.errors import InvalidDueDay, NotEligible
+from autofinance.services.errors import InvalidDueDay, NotEligible, WorkItemCannotComplete
 
 logger = logging.getLogger(__name__)
 
 OPTIONS = ("extension", "due_date_change", "specialist")
+OPTION_LABELS = {"extension": "payment extension", "due_date_change": "due-date change",
+                 "specialist": "hardship review"}
 MIN_MONTHS_OPEN, MAX_DAYS_PAST_DUE, MAX_REASON = 6, 60, 2000
 SPECIALIST = " A hardship specialist can go over other options with you."
 EXTENSION_CONSEQUENCE = (
@@ -170,6 +173,13 @@ def _open_case(session: Session, account: Account, option: str, status: str, rea
                              reason=(reason_text or "").strip()[:MAX_REASON], created_at=now))
     customer = session.get_one(Customer, account.customer_id)
     masked = mask_account_number(account.account_number)
+    if status == "requested":  # a person decides it: it waits in the hardship queue
+        work_items.queue_item(
+            session, "hardship", f"hardship_case:{number}", customer.id, account.id,
+            f"{OPTION_LABELS[option].capitalize()} requested on account {masked} "
+            f"({account.days_past_due} days past due). In the customer's words: "
+            f"{(reason_text or '').strip()[:300] or '(no reason given)'}",
+            now, reference=number, option=option, case_number=number)
     kind = "due_date_changed" if option == "due_date_change" else "hardship_requested"
     queue_message(session, to=customer.email, channel="email", kind=kind,
                   subject="Your Meridian Auto Finance hardship request",
@@ -187,3 +197,42 @@ def _case_number() -> str:
     """'HS' + 8 base32 characters (40 random bits): unique in practice, not guessable."""
     return "HS" + b32encode(secrets.token_bytes(5)).decode()
 
+
+def record_decision(session: Session, case_number: str, approve: bool, today: date,
+                    now: datetime) -> str:
+    """A specialist's decision on a requested case, in the caller's transaction; returns the
+    case's new status. An approved extension moves one payment to the end of the loan at once:
+    the oldest past-due payment if the account is behind (else the next one), and the maturity
+    a month later. Each UPDATE is conditional, so a case is decided once and an account gets
+    one extension in 12 months however the clicks race."""
+    case = session.scalar(select(HardshipCase).where(HardshipCase.case_number == case_number))
+    if case is None:
+        raise WorkItemCannotComplete("The hardship case behind this item no longer exists.")
+    status = ("approved" if case.option == "extension" else "closed") if approve else "declined"
+    decided = session.execute(
+        update(HardshipCase).where(HardshipCase.id == case.id, HardshipCase.status == "requested")
+        .values(status=status, decided_at=now).execution_options(synchronize_session=False)).rowcount
+    if decided != 1:
+        raise WorkItemCannotComplete("This hardship case was already decided.")
+    if approve and case.option == "extension":
+        _extend(session, session.get_one(Account, case.account_id), today)
+    return status
+
+
+def _extend(session: Session, account: Account, today: date) -> None:
+    values: dict[str, object] = {"maturity_date": add_months(account.maturity_date, 1),
+                                 "last_extension_on": today}
+    if account.past_due_amount > 0:
+        left = max(account.past_due_amount - account.monthly_payment, Decimal("0.00"))
+        values.update(past_due_amount=left, days_past_due=max(account.days_past_due - 30, 0) if left else 0,
+                      status="past_due" if left else "current")
+    else:
+        values["next_due_date"] = add_months(account.next_due_date, 1, account.payment_due_day)
+    extended = session.execute(
+        update(Account).where(Account.id == account.id,
+                              or_(Account.last_extension_on.is_(None),
+                                  Account.last_extension_on <= add_months(today, -12)))
+        .values(**values).execution_options(synchronize_session=False)).rowcount
+    if extended != 1:
+        raise WorkItemCannotComplete("This account already had a payment extension in the last "
+                                     "12 months; decline the request with a note instead.")

@@ -28,7 +28,7 @@ from autofinance.domain.calendar import add_months
 from autofinance.domain.clock import aware
 from autofinance.domain.masking import mask_account_number, mask_email
 from autofinance.domain.parsing import format_long_date
-from autofinance.services import audit
+from autofinance.services import audit, work_items
 from autofinance.services.accounts import primary_account
 from autofinance.services.errors import InsuranceUnchanged, InvalidInsuranceDetail
 
@@ -147,10 +147,20 @@ def update_policy(customer_id: int, insurer: str, policy_number: str, effective_
             old.status, old.replaced_at = "replaced", now
             session.flush()  # the partial unique index allows one active policy at a time
         last4 = policy_number.replace("-", "")[-4:]
-        session.add(InsurancePolicy(account_id=account.id, insurer=insurer,
-                                    policy_number_sealed=seal_at_rest(policy_number, pepper),
-                                    policy_last4=last4, effective_on=effective_on,
-                                    expires_on=expires_on, created_at=now))
+        policy = InsurancePolicy(account_id=account.id, insurer=insurer,
+                                 policy_number_sealed=seal_at_rest(policy_number, pepper),
+                                 policy_last4=last4, effective_on=effective_on,
+                                 expires_on=expires_on, created_at=now)
+        session.add(policy)
+        session.flush()
+        # what the customer typed is on file at once; a specialist checks it with the insurer
+        work_items.queue_item(
+            session, "insurance_document", f"insurance_policy:{policy.id}", customer_id, account.id,
+            f"Verify proof of insurance for account {mask_account_number(account.account_number)}: "
+            f"{insurer}, policy {_masked(last4)}, {format_long_date(effective_on)} to "
+            f"{format_long_date(expires_on)}"
+            + (f" (replaces {old.insurer} {_masked(old.policy_last4)})." if old is not None else "."),
+            now, policy_id=policy.id, insurer=insurer, policy=_masked(last4))
         customer = session.get_one(Customer, customer_id)
         result = PolicyUpdated(insurer, _masked(last4), effective_on, expires_on,
                                old.insurer if old is not None else None, mask_email(customer.email))

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Optional
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from autofinance.adapters.notify import queue_message
@@ -24,9 +24,9 @@ from autofinance.domain.clock import aware
 from autofinance.domain.masking import mask_account_number
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date
-from autofinance.services import audit
+from autofinance.services import audit, work_items
 from autofinance.services.accounts import primary_account
-from autofinance.services.errors import InvalidExtensionLength, NotALease
+from autofinance.services.errors import InvalidExtensionLength, NotALease, WorkItemCannotComplete
 from autofinance.services.payoff import payoff_amount
 
 logger = logging.getLogger(__name__)
@@ -213,6 +213,14 @@ def request_lease_extension(customer_id: int, months: int, uow: UnitOfWork, base
                      subject, account=mask_account_number(account.account_number), months=months,
                      maturity_date=account.maturity_date.isoformat(),
                      requested_maturity_date=requested.isoformat())
+        work_items.queue_item(
+            session, "lease_extension", subject, customer_id, account.id,
+            f"Extend lease {mask_account_number(account.account_number)} by {span}, month to month "
+            f"at {payment}: from {format_long_date(account.maturity_date)} to "
+            f"{format_long_date(requested)} ({account.payments_remaining} payments left now).",
+            now, reference=reference, months=months,
+            maturity_date=account.maturity_date.isoformat(),
+            requested_maturity_date=requested.isoformat())
         uow.commit()
     logger.info("lease extension of %d months requested for customer %s", months, customer_id)
     return result
@@ -224,3 +232,19 @@ def _checked_months(months: object) -> int:
             1 <= months <= MAX_EXTENSION_MONTHS):
         raise InvalidExtensionLength()
     return months
+
+
+def apply_extension(session: Session, account_id: int, months: int, maturity_date: date,
+                    requested_maturity_date: date) -> None:
+    """A specialist confirmed the extension: the lease ends `months` later, with as many more
+    payments at the same amount, in the caller's transaction. Conditional on the end date the
+    customer asked from, so it is applied once and never to a lease that changed meanwhile."""
+    extended = session.execute(
+        update(Account).where(Account.id == account_id, Account.product == "lease",
+                              Account.status != "closed", Account.maturity_date == maturity_date)
+        .values(maturity_date=requested_maturity_date,
+                payments_remaining=Account.payments_remaining + months)
+        .execution_options(synchronize_session=False)).rowcount
+    if extended != 1:
+        raise WorkItemCannotComplete("The lease's end date changed since this request; decline it "
+                                     "with a note, or ask the customer to request again.")

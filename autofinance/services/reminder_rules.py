@@ -18,7 +18,6 @@ from autofinance.adapters.store.models import (
     Account,
     AuditLog,
     AutopayEnrolment,
-    HardshipCase,
     Payment,
 )
 from autofinance.domain.calendar import add_months
@@ -26,7 +25,7 @@ from autofinance.domain.masking import mask_account_number
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date
 from autofinance.domain.reminders import ReminderPolicy, reached_stage
-from autofinance.services import insurance, reminder_texts
+from autofinance.services import insurance, reminder_texts, work_items
 
 # the cap lets the most pressing through first
 PRIORITY = ("payment_returned", "payment_missed", "insurance_lapsed", "decision", "payoff_expiring",
@@ -172,18 +171,14 @@ def _leases_ending(session: Session, policy: ReminderPolicy, today: date) -> Ite
 
 
 def _decisions(session: Session, policy: ReminderPolicy, now: datetime) -> Iterator[Due]:
-    """A hardship request a specialist approved or declined lately."""
-    decided = session.scalars(select(HardshipCase).where(
-        HardshipCase.decided_at.is_not(None), HardshipCase.status.in_(("approved", "declined")),
-        HardshipCase.decided_at >= now - timedelta(days=policy.recent_days)).order_by(HardshipCase.id))
-    for case in decided:
-        option = reminder_texts.piece("options", case.option)
-        outcome = reminder_texts.piece("outcomes", case.status, option=option,
-                                       case_number=case.case_number)
-        yield Due(case.customer_id, case.account_id, "decision", "decision",
-                  f"{case.case_number}:{case.status}",
-                  {"case_number": case.case_number, "outcome": outcome},
-                  {"case_number": case.case_number, "outcome": case.status})
+    """A work item (hardship, lease extension, insurance document, fee waiver) a specialist
+    completed or declined lately: the work queue is the one source, so each decision is one
+    event, told once whichever way it was made."""
+    for item in work_items.recently_decided(session, now - timedelta(days=policy.recent_days)):
+        yield Due(item.customer_id, item.account_id, "decision", "decision",
+                  f"{item.reference}:{item.status}",
+                  {"case_number": item.reference, "outcome": work_items.outcome_text(item)},
+                  {"case_number": item.reference, "outcome": item.status, "item": item.kind})
 
 
 def _insurance_lapsed(session: Session, today: date) -> Iterator[Due]:

@@ -14,7 +14,7 @@ from actions.fees import (
     ActionOfferFeeWaiver,
     ActionSubmitFeeWaiver,
 )
-from autofinance.adapters.store.models import Account, AuditLog, Fee, HandoffTicket, OutboxMessage
+from autofinance.adapters.store.models import Account, AuditLog, Fee, HandoffTicket, OutboxMessage, WorkItem
 from autofinance.bootstrap import Container
 from tests.actions.conftest import make_tracker, run, texts, verify
 
@@ -131,7 +131,7 @@ async def test_without_an_offer_a_yes_changes_nothing(store: Container) -> None:
     assert _waivers(store) == before
 
 
-async def test_past_due_the_waiver_is_refused_and_a_specialist_ticket_is_opened(store: Container) -> None:
+async def test_past_due_the_waiver_is_refused_and_a_specialists_review_is_queued(store: Container) -> None:
     verify(store, "k-chat", KEISHA, KEISHA_ZIP)
     with store.uow() as uow:
         uow.session.execute(update(Account).where(Account.account_number == KEISHA)
@@ -141,10 +141,11 @@ async def test_past_due_the_waiver_is_refused_and_a_specialist_ticket_is_opened(
     events, messages = await run(ActionOfferFeeWaiver(), make_tracker("k-chat", VERIFIED, intent="waive_fee"))
     assert _slots(events) == {"fee_waiver_offered": False}
     with store.uow() as uow:
-        number, reason = uow.session.execute(select(HandoffTicket.ticket_number, HandoffTicket.reason)).one()
+        number, kind = uow.session.execute(select(WorkItem.reference, WorkItem.kind)).one()
+        assert uow.session.scalar(select(func.count()).select_from(HandoffTicket)) == 0
     said = texts(messages)
     assert "past due ($367.45 past due)" in said and number in said
-    assert "specialist" in said and reason == "fee_waiver"
+    assert "specialist" in said and kind == "fee_waiver"
     assert _waivers(store) == before
 
 

@@ -17,7 +17,7 @@ from autofinance.demo.seed import DEMO_AGENT, DEMO_CUSTOMERS, bulk_identity, see
 from autofinance.adapters.store.db import UnitOfWork, session_factory
 from autofinance.adapters.store.models import (
     Account, AutopayEnrolment, Customer, Fee, FundingSource, InsurancePolicy, OnlineCredential, Payment,
-    Reminder, StaffUser, VehicleTitle,
+    Reminder, StaffUser, VehicleTitle, WorkItem,
 )
 from autofinance.services import reminders
 
@@ -152,6 +152,23 @@ def test_the_demo_seeded_with_its_activity_has_a_reminder_of_every_kind_due_at_o
     assert kinds == ["decision", "insurance_lapsed", "lease_ending_90", "payment_due", "payment_missed_10",
                      "payment_returned", "payoff_expiring"]
     assert first.sent == 7 and again.sent == 0
+
+
+def test_the_demo_seeded_with_its_activity_fills_every_work_queue_and_keeps_the_figures(engine: Engine) -> None:
+    """What a new user sees at /console/work after `make run`: one open item in each queue, and
+    Dana's decided request; again nothing is added, and no customer's figures move."""
+    with Session(engine) as session:
+        seed_demo(session, TODAY, Settings(), activity=True)
+        session.commit()
+        assert seed_demo(session, TODAY, Settings(), activity=True) == 0
+        session.commit()
+        items = sorted((i.kind, i.status) for i in session.scalars(select(WorkItem)))
+        james, dana = _account(session, "7301007734"), _account(session, "7301005530")
+        keisha = _account(session, "7301006618")
+    assert items == [("fee_waiver", "open"), ("hardship", "declined"), ("hardship", "open"),
+                     ("insurance_document", "open"), ("lease_extension", "open")]
+    assert (james.payments_remaining, james.maturity_date) == (3, TODAY + timedelta(days=75))
+    assert (dana.past_due_amount, keisha.fees_due) == (Decimal("812.40"), Decimal("55.00"))
 
 
 def test_seeding_again_adds_nothing(engine: Engine) -> None:

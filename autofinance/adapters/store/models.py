@@ -515,6 +515,52 @@ class HardshipCase(Base):
     decided_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
 
+class WorkItem(Base):
+    """A request a specialist decides in the console's work queues (services.work_queue):
+    a hardship request, a lease extension, proof of insurance to verify, a late-fee waiver the
+    chat policy refused. `reference` is the number the customer was given; `subject` names the
+    record it is about, and one open item per subject is all the database allows. An item is
+    claimed by one person, then completed or declined (with a note) once; the customer hears
+    the outcome by reminder (services.reminder_rules) and once in their next chat
+    (`customer_told_at`)."""
+
+    __tablename__ = "work_items"
+    __table_args__ = (
+        CheckConstraint("kind IN ('hardship', 'lease_extension', 'insurance_document', 'fee_waiver')",
+                        name="ck_work_items_kind"),
+        CheckConstraint("status IN ('open', 'claimed', 'completed', 'declined')",
+                        name="ck_work_items_status"),
+        CheckConstraint("status = 'open' OR claimed_by IS NOT NULL", name="ck_work_items_claimed_by"),
+        CheckConstraint("status NOT IN ('completed', 'declined') OR decided_at IS NOT NULL",
+                        name="ck_work_items_decided_at"),
+        CheckConstraint("status <> 'declined' OR note IS NOT NULL", name="ck_work_items_decline_note"),
+        Index(
+            "uq_work_items_open_subject",
+            "kind",
+            "subject",
+            unique=True,
+            sqlite_where=text("status IN ('open', 'claimed')"),
+            postgresql_where=text("status IN ('open', 'claimed')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)  # 'HS…', 'LX…', 'FW…', 'PI…'
+    kind: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(60))  # 'fee:12', 'insurance_policy:7', ...
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    account_id: Mapped[Optional[int]] = mapped_column(ForeignKey("accounts.id"))
+    summary: Mapped[str] = mapped_column(Text)  # for staff: what was asked, figures masked
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # no secret, no full number
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_by: Mapped[Optional[int]] = mapped_column(ForeignKey("staff_users.id"))
+    claimed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    decided_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    note: Mapped[Optional[str]] = mapped_column(Text)  # the specialist's, internal
+    customer_told_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())  # said in a chat
+
+
 class StaffUser(Base):
     """Support console staff: password hash plus a TOTP secret for the second factor."""
 

@@ -41,6 +41,12 @@ ROUTES: list[web.AbstractRouteDef] = [
     web.post("/console/api/tickets/{number}/close", api.close, name="console_api_close"),
     web.post("/console/api/fraud-cases/{case_number}/clear", api.clear_fraud_case,
              name="console_api_clear_fraud_case"),
+    web.get("/console/api/work-items", api.work_items, name="console_api_work_items"),
+    web.post("/console/api/work-items/{reference}/{action:claim|release|complete|decline}",
+             api.work_item_action, name="console_api_work_item"),
+    web.get("/console/work", console_pages.work_page, name="console_work"),
+    web.post("/console/work/{reference}/{action:claim|release|complete|decline}",
+             console_pages.submit_work_item, name="console_work_item"),
     web.get("/console/ws", feed.live_updates, name="console_ws"),
     web.static("/console/static", STATIC, name="console_static"),
 ]

@@ -9,7 +9,7 @@ import pytest
 from fixtures_store import DANA, KEISHA, MARIA, UowFactory, count, customer_id, set_account
 from sqlalchemy import select
 
-from autofinance.adapters.store.models import Account, AuditLog, Fee, HandoffTicket, OutboxMessage
+from autofinance.adapters.store.models import Account, AuditLog, Fee, HandoffTicket, OutboxMessage, WorkItem
 from autofinance.config import Settings
 from autofinance.domain.calendar import add_months
 from autofinance.services import fees
@@ -82,24 +82,27 @@ def test_a_current_account_with_no_waiver_in_12_months_may_have_its_late_fee_wai
 ) -> None:
     before = snapshot(uow_factory)
     decision = decide(uow_factory)
-    assert (decision.eligible, decision.reason, decision.ticket_number) == (True, fees.ELIGIBLE, None)
+    assert (decision.eligible, decision.reason, decision.reference) == (True, fees.ELIGIBLE, None)
     assert decision.fee is not None and decision.fee.amount == Decimal("15.00")
     assert snapshot(uow_factory) == before  # deciding changes nothing
-    assert count(uow_factory, HandoffTicket) == 0
+    assert count(uow_factory, HandoffTicket) == 0 and count(uow_factory, WorkItem) == 0
 
 
-def test_a_past_due_account_is_refused_and_a_specialist_ticket_is_opened(uow_factory: UowFactory) -> None:
+def test_a_past_due_account_is_refused_and_a_specialists_work_item_is_queued(uow_factory: UowFactory) -> None:
     set_account(uow_factory, KEISHA, past_due_amount=Decimal("367.45"), status="past_due")
     before = snapshot(uow_factory)
     decision = decide(uow_factory)
     assert decision.eligible is False
     assert decision.reason == fees.PAST_DUE.format(past_due="$367.45")
     with uow_factory() as uow:
-        ticket = uow.session.scalars(select(HandoffTicket)).one()
-        assert (ticket.ticket_number, ticket.reason, ticket.conversation_id) == (
-            decision.ticket_number, "fee_waiver", "c-1")
-        assert "$15.00 late fee" in ticket.summary
+        item = uow.session.scalars(select(WorkItem)).one()
+        assert (item.reference, item.kind, item.status) == (decision.reference, "fee_waiver", "open")
+        assert item.reference.startswith("FW") and item.details["amount"] == "15.00"
+        assert "$15.00 late fee" in item.summary
+    assert count(uow_factory, HandoffTicket) == 0  # a back-office review, not a conversation
     assert count(uow_factory, AuditLog, AuditLog.action == "fee_waiver_refused") == 1
+    assert decide(uow_factory).reference == decision.reference  # asked again: the same item
+    assert count(uow_factory, WorkItem) == 1
     assert snapshot(uow_factory) == before
     with pytest.raises(NotEligible):
         waive(uow_factory)
@@ -113,13 +116,13 @@ def test_one_courtesy_waiver_in_12_months(uow_factory: UowFactory, months_ago: i
     assert decision.eligible is eligible
     if not eligible:
         assert decision.reason == fees.ALREADY_WAIVED.format(waived="December 24, 2025")
-        assert decision.ticket_number is not None
+        assert decision.reference is not None
 
 
-def test_a_customer_without_a_late_fee_is_told_so_and_no_ticket_is_opened(uow_factory: UowFactory) -> None:
+def test_a_customer_without_a_late_fee_is_told_so_and_nothing_is_queued(uow_factory: UowFactory) -> None:
     decision = decide(uow_factory, MARIA)
     assert (decision.eligible, decision.reason, decision.fee) == (False, fees.NO_LATE_FEE, None)
-    assert count(uow_factory, HandoffTicket) == 0
+    assert count(uow_factory, HandoffTicket) == 0 and count(uow_factory, WorkItem) == 0
 
 
 def test_dana_past_due_without_fees_hears_there_is_nothing_to_waive(uow_factory: UowFactory) -> None:
@@ -146,7 +149,7 @@ def test_the_waiver_is_recorded_emailed_and_audited(uow_factory: UowFactory) -> 
         assert entry.actor == f"customer:{account.customer_id}" and entry.details["amount"] == "15.00"
 
 
-def test_a_second_waiver_within_12_months_is_refused_with_a_ticket_and_changes_nothing(
+def test_a_second_waiver_within_12_months_is_refused_with_a_work_item_and_changes_nothing(
     uow_factory: UowFactory,
 ) -> None:
     waive(uow_factory)
@@ -157,7 +160,7 @@ def test_a_second_waiver_within_12_months_is_refused_with_a_ticket_and_changes_n
     decision = decide(uow_factory)
     assert (decision.eligible, decision.reason) == (False, refused.value.message)
     assert decision.fee is not None and decision.fee.charged_on == date(2026, 7, 21)
-    assert decision.ticket_number is not None
+    assert decision.reference is not None
     assert snapshot(uow_factory) == before
 
 

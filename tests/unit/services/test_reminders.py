@@ -19,7 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from autofinance.adapters.store.models import (
-    Account, Customer, HardshipCase, InsurancePolicy, OutboxMessage, Payment, Reminder,
+    Account, Customer, InsurancePolicy, OutboxMessage, Payment, Reminder, StaffUser, WorkItem,
 )
 from autofinance.domain.reminders import ReminderPolicy
 from autofinance.services import console, reminders
@@ -204,25 +204,32 @@ def test_an_emailed_payoff_quote_is_reminded_before_it_lapses(uow_factory: UowFa
     assert "November 28, 2026" in outbox_for(uow_factory, MARIA)[-1].body
 
 
-def test_a_specialists_decision_is_told_once_and_an_open_request_is_not(uow_factory: UowFactory) -> None:
-    dana = customer_id(uow_factory, DANA)
+def test_a_specialists_decision_on_any_work_item_is_told_once_and_an_open_one_is_not(
+        uow_factory: UowFactory) -> None:
+    dana, keisha = customer_id(uow_factory, DANA), customer_id(uow_factory, KEISHA)
     with uow_factory() as uow:
-        account = uow.session.scalars(select(Account).where(Account.customer_id == dana)).one()
-        for number, status, decided in (("HSAPPROVED", "approved", at(date(2026, 11, 23))),
-                                        ("HSWAITING1", "requested", None),
-                                        ("HSLONGAGO1", "declined", at(date(2026, 11, 1)))):
-            uow.session.add(HardshipCase(case_number=number, customer_id=dana, account_id=account.id,
-                                         reason="", option="extension", status=status,
-                                         decided_at=decided))
+        staff_id = uow.session.scalar(select(StaffUser.id))
+        for reference, who, kind, status, decided, details in (
+                ("HSAPPROVED", dana, "hardship", "completed", at(date(2026, 11, 23)), {"option": "extension"}),
+                ("HSWAITING1", dana, "hardship", "open", None, {"option": "extension"}),
+                ("HSLONGAGO1", dana, "hardship", "declined", at(date(2026, 11, 1)), {"option": "extension"}),
+                ("FWDECLINED", keisha, "fee_waiver", "declined", at(date(2026, 11, 23)), {"amount": "15.00"})):
+            uow.session.add(WorkItem(
+                reference=reference, kind=kind, subject=reference, customer_id=who, summary="",
+                details=details, status=status, decided_at=decided, note="no" if status == "declined" else None,
+                claimed_by=None if status == "open" else staff_id))
         uow.commit()
 
     run(uow_factory, at(date(2026, 11, 24), 17))
     run(uow_factory, at(date(2026, 11, 25), 17))
 
-    assert ("decision", "HSAPPROVED:approved", "email") in sent(uow_factory, DANA)
+    assert ("decision", "HSAPPROVED:completed", "email") in sent(uow_factory, DANA)
     assert [k for k in kinds(uow_factory, DANA) if k == "decision"] == ["decision"]
     body = next(m.body for m in outbox_for(uow_factory, DANA) if m.kind == "reminder_decision")
     assert "approved your payment extension request (case HSAPPROVED)" in body
+    assert ("decision", "FWDECLINED:declined", "sms") in sent(uow_factory, KEISHA)  # her chosen channel
+    text = next(m.body for m in outbox_for(uow_factory, KEISHA) if m.kind == "reminder_decision")
+    assert "could not waive it" in text and "$15.00" in text
 
 
 def test_only_the_reminders_the_lender_chose_are_sent(uow_factory: UowFactory) -> None:

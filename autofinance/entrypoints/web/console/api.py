@@ -1,5 +1,5 @@
 """The console's JSON API under /console/api/: queue, ticket, claim, reply, notes, resolve/close,
-metrics, and the fraud team's clearing of a fraud case.
+metrics, the fraud team's clearing of a fraud case, and the specialist work queues.
 
 Every answer is JSON: a service error becomes `{"error": ...}` with its status. Order matters
 where Rasa is involved: a resolve first hands the conversation back and only then marks the
@@ -35,15 +35,25 @@ from autofinance.services.errors import (
     TicketNotFound,
     TicketNotOpen,
     TicketNotYours,
+    WorkItemAlreadyClaimed,
+    WorkItemAlreadyDecided,
+    WorkItemCannotComplete,
+    WorkItemNotClaimed,
+    WorkItemNotFound,
+    WorkItemNotYours,
+    WorkItemNoteRequired,
 )
+from autofinance.services import work_queue
 from autofinance.services.staff import StaffPrincipal
 
 logger = logging.getLogger(__name__)
 
-_STATUS: dict[type[ServiceError], int] = {
+ERROR_STATUS: dict[type[ServiceError], int] = {
     TicketNotFound: 404, TicketNotYours: 403, TicketAlreadyClaimed: 409, TicketNotClaimed: 409,
     TicketNotOpen: 409, InvalidNote: 400, InvalidReply: 400, InvalidMetricsPeriod: 400,
     FraudCaseNotFound: 404, FraudTeamOnly: 403, FraudCaseNotOpen: 409,
+    WorkItemNotFound: 404, WorkItemNotYours: 403, WorkItemAlreadyClaimed: 409, WorkItemNotClaimed: 409,
+    WorkItemAlreadyDecided: 409, WorkItemCannotComplete: 409, WorkItemNoteRequired: 400,
 }
 
 
@@ -62,7 +72,7 @@ def _api(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except ServiceError as error:
-            return _error(_STATUS.get(type(error), 400), error.message)
+            return _error(ERROR_STATUS.get(type(error), 400), error.message)
         except web.HTTPException:
             raise  # sign-in and CSRF refusals: auth shapes them
         except Exception:
@@ -94,7 +104,7 @@ async def _body_text(request: web.Request, field: str) -> str:
     return value
 
 
-def _today(request: web.Request) -> date:
+def today(request: web.Request) -> date:
     return datetime.now(ZoneInfo(request.app[CONTAINER].settings.lender_timezone)).date()
 
 
@@ -127,7 +137,7 @@ async def claim(request: web.Request) -> web.StreamResponse:
 async def ticket(request: web.Request) -> web.StreamResponse:
     staff = await auth.require_staff(request)
     detail = await run(request, service.ticket_detail, _number(request), staff,
-                       today=_today(request))
+                       today=today(request))
     conversation = await run(request, service.conversation_of, _number(request), staff)
     answer = plain(detail)
     answer.update(answer.pop("ticket"))  # one flat object: the ticket's fields and the extras
@@ -199,3 +209,42 @@ async def clear_fraud_case(request: web.Request) -> web.StreamResponse:
     staff = await _post_guard(request)
     cleared = await run(request, fraud.clear_fraud_case, request.match_info["case_number"], staff)
     return _json({"fraud_case": cleared})
+
+
+# --- specialist work queues ----------------------------------------------------------------
+
+
+@_api
+async def work_items(request: web.Request) -> web.StreamResponse:
+    """GET ?kind=hardship|lease_extension|insurance_document|fee_waiver (all when absent)."""
+    staff = await auth.require_staff(request)
+    return _json({"items": await run(request, work_queue.work_queue, staff,
+                                     kind=request.query.get("kind") or None)})
+
+
+async def _optional_note(request: web.Request) -> str:
+    """The "note" of a JSON body, "" when the body or the note is absent (the service decides
+    whether one is needed)."""
+    if not request.can_read_body:
+        return ""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _BadRequest("The request body must be JSON.") from None
+    note = body.get("note", "") if isinstance(body, dict) else None
+    if not isinstance(note, str):
+        raise _BadRequest('The "note" field must be text.')
+    return note
+
+
+@_api
+async def work_item_action(request: web.Request) -> web.StreamResponse:
+    """POST .../{reference}/claim|release|complete|decline; a decline needs {"note"}."""
+    staff = await _post_guard(request)
+    reference, action = request.match_info["reference"], request.match_info["action"]
+    if action in ("claim", "release"):
+        change = work_queue.claim_item if action == "claim" else work_queue.release_item
+        return _json({"item": await run(request, change, reference, staff)})
+    decide = work_queue.complete_item if action == "complete" else work_queue.decline_item
+    note = await _optional_note(request)
+    return _json({"item": await run(request, decide, reference, staff, note, today=today(request))})
