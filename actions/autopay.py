@@ -20,7 +20,7 @@ from rasa_sdk.types import DomainDict
 from actions import details
 from actions.answers import answer_second_question
 from actions.forms import TaskFormValidation, entity_values
-from actions.payments import NEW_BANK_ACCOUNT_BUTTON, asks_for_new_source, named_source
+from actions.payments import NEW_BANK_ACCOUNT_BUTTON, asks_for_new_source, named_source, saved_source_id
 from actions.runtime import AccountAction, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date, mentions_date, parse_day_of_month
@@ -124,6 +124,8 @@ class ValidateAutopayForm(TaskFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         customer_id = current_customer().customer_id
+        if (added := await saved_source_id(customer_id, value)) is not None:  # a bank account just added
+            return {"autopay_source": added}
         said = str(value)
         if tracker.latest_message.get("intent", {}).get("name") == "affirm":
             setup = await _setup(customer_id)  # "yes": the one it uses now, or the only one

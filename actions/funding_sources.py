@@ -22,6 +22,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import details
 from actions.forms import TaskFormValidation
+from actions.payments import SOURCE_ID_PREFIX
 from actions.runtime import AccountAction, call, container, lender_today
 from autofinance.adapters.sealing import seal, unseal
 from autofinance.services import autopay, funding_sources, identity
@@ -176,7 +177,8 @@ class ActionSubmitBankAccount(AccountAction):
                                  email=added.email_masked)
         if not task:
             return cleared
-        events = [*cleared, SlotSet(SOURCE_SLOT[task], str(added.source_id))]
+        # checked again by the task's form, like any answer: "source:<id>" names it exactly
+        events = [*cleared, SlotSet(SOURCE_SLOT[task], f"{SOURCE_ID_PREFIX}{added.source_id}")]
         if task == "autopay" and tracker.get_slot("autopay_enrolled") is None:  # asked with the request
             status = await call(autopay.autopay_status, customer.customer_id, container().uow(),
                                 lender_today())

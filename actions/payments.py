@@ -125,6 +125,19 @@ def asks_for_new_source(tracker: Tracker) -> bool:
     return (tracker.latest_message.get("intent") or {}).get("name") in NEW_SOURCE_INTENTS
 
 
+SOURCE_ID_PREFIX = "source:"  # a source named by its id: the one a new bank account just became
+
+
+async def saved_source_id(customer_id: int, value: Any) -> Optional[str]:
+    """The id in "source:<id>" when it is one of the customer's active saved sources, else None."""
+    said = str(value)
+    if not said.startswith(SOURCE_ID_PREFIX):
+        return None
+    ids = {str(o.id) for o in (await _options(customer_id)).funding_sources}
+    wanted = said[len(SOURCE_ID_PREFIX):]
+    return wanted if wanted in ids else None
+
+
 class ActionStartPayment(AccountAction):
     """Starts the form with what the first request already said ("pay $250 friday from checking").
 
@@ -201,6 +214,8 @@ class ValidatePaymentForm(TaskFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         customer_id = current_customer().customer_id
+        if (added := await saved_source_id(customer_id, value)) is not None:  # a bank account just added
+            return {"payment_source": added}
         option = await call(payments.resolve_funding_source, customer_id, str(value), container().uow())
         if option is None:
             names = ", ".join(o.masked_name for o in (await _options(customer_id)).funding_sources)

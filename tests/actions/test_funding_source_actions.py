@@ -116,7 +116,14 @@ async def test_yes_saves_the_account_and_the_payment_resumes_with_it(
         source_id = source.id
         outbox = [readable_body(m, store.settings.secret_pepper) or "" for m in uow.session.scalars(select(OutboxMessage))]
         notice = [body for body in outbox if "new checking account ending 6789" in body]
-    assert _slots(events)["payment_source"] == str(source_id)
+    assert _slots(events)["payment_source"] == f"source:{source_id}"
+    # the payment form takes it as that saved account, asking nothing again
+    validated, said = await run(ValidatePaymentForm(), make_tracker(
+        "m", {**VERIFIED, "payment_source": f"source:{source_id}", "requested_slot": "payment_amount"},
+        intent="affirm", active_loop="payment_form",
+        events=[{"event": "user", "text": "yes"}, {"event": "slot", "name": "payment_source",
+                                                   "value": f"source:{source_id}"}]))
+    assert _slots(validated)["payment_source"] == str(source_id) and said == []
     assert {"event": "followup", "timestamp": None, "name": "payment_form"} in events
     assert all(_slots(events)[slot] is None for slot in ("bank_routing", "bank_account_number"))
     assert len(notice) == 1
