@@ -17,8 +17,9 @@ the messaging channels can use `guarded` the same way).
   a card number in it (13 to 19 digits, spaces or dashes allowed, a card network's first digit,
   passing the Luhn check) reaches Rasa as `/EXTERNAL_card_number` alone: the number is not
   parsed, stored, published or logged, and the assistant says why and points to the secure card
-  page. A bank account number of 13 or more digits that happens to pass Luhn is refused too
-  (about one in eighteen of those lengths); the refusal says to call us then.
+  page. Known limit: a bank account number of 13 to 17 digits that starts with 2-6 and happens
+  to pass Luhn (about one in eighteen of those lengths) is refused as a card too; such a
+  customer needs an agent to add that account.
 """
 from __future__ import annotations
 
