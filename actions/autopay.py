@@ -20,7 +20,7 @@ from rasa_sdk.types import DomainDict
 from actions import details
 from actions.answers import answer_second_question
 from actions.forms import TaskFormValidation, entity_values
-from actions.payments import named_source
+from actions.payments import NEW_BANK_ACCOUNT_BUTTON, asks_for_new_source, named_source, saved_source_id
 from actions.runtime import AccountAction, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date, mentions_date, parse_day_of_month
@@ -113,6 +113,8 @@ class ValidateAutopayForm(TaskFormValidation):
     confirmation_slot = "autopay_confirmed"
 
     def named_values(self, tracker: Tracker) -> dict[str, str]:
+        if asks_for_new_source(tracker):  # "a different account" names no saved one
+            return {}
         return named_autopay_values(entity_values(tracker), tracker.latest_message.get("text") or "")
 
     def name(self) -> str:
@@ -122,6 +124,8 @@ class ValidateAutopayForm(TaskFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         customer_id = current_customer().customer_id
+        if (added := await saved_source_id(customer_id, value)) is not None:  # a bank account just added
+            return {"autopay_source": added}
         said = str(value)
         if tracker.latest_message.get("intent", {}).get("name") == "affirm":
             setup = await _setup(customer_id)  # "yes": the one it uses now, or the only one
@@ -164,7 +168,7 @@ class ActionAskAutopaySource(AccountAction):
                     "automatically each month. Which saved account should it come from?")
         buttons = [{"title": name, "payload": f'/inform{{"funding_source":"{name}"}}'}
                    for name in setup.source_names]
-        dispatcher.utter_message(text=text, buttons=buttons)
+        dispatcher.utter_message(text=text, buttons=[*buttons, NEW_BANK_ACCOUNT_BUTTON])
         return []
 
 
@@ -240,6 +244,8 @@ class ActionSubmitAutopay(AccountAction):
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         cleared: list[EventType] = [SlotSet(slot, None) for slot in AUTOPAY_SLOTS]
+        if tracker.get_slot("bank_account_for"):  # a new bank account was added for this autopay
+            cleared.append(SlotSet("bank_account_for", None))
         changing = _changing(tracker)
         if tracker.get_slot("autopay_confirmed") is not True:
             dispatcher.utter_message(text="Okay, I've left your autopay as it was." if changing else

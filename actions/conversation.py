@@ -36,6 +36,8 @@ FORM_SLOTS = {
     "due_date_form": ("new_due_day", "due_date_confirmed", "due_date_change_allowed"),
     "insurance_form": ("insurer_name", "policy_number", "policy_effective", "policy_expiry",
                        "insurance_confirmed"),
+    "bank_account_form": ("bank_routing", "bank_account_number", "bank_account_kind",
+                          "bank_account_confirmed", "bank_account_for", "bank_account_allowed"),
 }
 CANCELLED_RESPONSE = {
     "identity_form": "utter_verification_cancelled",
@@ -47,6 +49,7 @@ CANCELLED_RESPONSE = {
     "lease_extension_form": "utter_lease_extension_stopped",
     "due_date_form": "utter_due_date_change_stopped",
     "insurance_form": "utter_insurance_update_stopped",
+    "bank_account_form": "utter_bank_account_stopped",
 }
 MISUNDERSTANDINGS_BEFORE_HANDOFF = 3
 DIALOGUE_FALLBACK = "action_default_fallback"  # config.yml: core_fallback_action_name (Rasa's)
@@ -74,6 +77,9 @@ class ActionCancelTask(Action):
         dispatcher.utter_message(response=CANCELLED_RESPONSE[form])
         events: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
         events += [SlotSet(slot, None) for slot in FORM_SLOTS[form]]
+        resumed = tracker.get_slot("bank_account_for") if form == "bank_account_form" else None
+        if resumed in ("payment", "autopay"):  # "cancel" leaves the task the account was for too
+            events += [SlotSet(slot, None) for slot in FORM_SLOTS[f"{resumed}_form"]]
         if form == "identity_form":
             events.append(SlotSet("pending_task", None))
         return events

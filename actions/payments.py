@@ -116,6 +116,28 @@ def amount_referred_to(tracker: Tracker, text: str) -> Optional[str]:
     return ANSWERED_AMOUNT.get(details.action_before_message(tracker) or "")
 
 
+NEW_SOURCE_INTENTS = frozenset({"add_bank_account", "add_debit_card"})
+NEW_BANK_ACCOUNT_BUTTON = {"title": "A new bank account", "payload": "/add_bank_account"}
+
+
+def asks_for_new_source(tracker: Tracker) -> bool:
+    """Whether the latest message asks for a way to pay that is not saved yet."""
+    return (tracker.latest_message.get("intent") or {}).get("name") in NEW_SOURCE_INTENTS
+
+
+SOURCE_ID_PREFIX = "source:"  # a source named by its id: the one a new bank account just became
+
+
+async def saved_source_id(customer_id: int, value: Any) -> Optional[str]:
+    """The id in "source:<id>" when it is one of the customer's active saved sources, else None."""
+    said = str(value)
+    if not said.startswith(SOURCE_ID_PREFIX):
+        return None
+    ids = {str(o.id) for o in (await _options(customer_id)).funding_sources}
+    wanted = said[len(SOURCE_ID_PREFIX):]
+    return wanted if wanted in ids else None
+
+
 class ActionStartPayment(AccountAction):
     """Starts the form with what the first request already said ("pay $250 friday from checking").
 
@@ -148,6 +170,8 @@ class ValidatePaymentForm(TaskFormValidation):
     stop_intents = frozenset({"deny", "cancel_payment"})  # "wait, cancel that payment"
 
     def named_values(self, tracker: Tracker) -> dict[str, str]:
+        if asks_for_new_source(tracker):  # "a new checking account" names no saved one
+            return {}
         return named_payment_values(tracker.latest_message.get("text") or "", entity_values(tracker),
                                     entity_spans(tracker, "date"), entity_spans(tracker, "amount"))
 
@@ -190,6 +214,8 @@ class ValidatePaymentForm(TaskFormValidation):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         customer_id = current_customer().customer_id
+        if (added := await saved_source_id(customer_id, value)) is not None:  # a bank account just added
+            return {"payment_source": added}
         option = await call(payments.resolve_funding_source, customer_id, str(value), container().uow())
         if option is None:
             names = ", ".join(o.masked_name for o in (await _options(customer_id)).funding_sources)
@@ -254,7 +280,8 @@ class ActionAskPaymentSource(AccountAction):
              "payload": f'/inform{{"funding_source":"{o.masked_name}"}}'}
             for o in options.funding_sources
         ]
-        dispatcher.utter_message(text="Which saved account should I use?", buttons=buttons)
+        dispatcher.utter_message(text="Which saved account should I use?",
+                                 buttons=[*buttons, NEW_BANK_ACCOUNT_BUTTON])
         return []
 
 
@@ -296,6 +323,8 @@ class ActionSubmitPayment(AccountAction):
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         cleared: list[EventType] = [SlotSet(slot, None) for slot in PAYMENT_SLOTS]
+        if tracker.get_slot("bank_account_for"):  # a new bank account was added for this payment
+            cleared.append(SlotSet("bank_account_for", None))
         if tracker.get_slot("payment_confirmed") is not True:
             dispatcher.utter_message(response="utter_payment_cancelled")
             return cleared

@@ -46,7 +46,7 @@ RESUMABLE_TASKS = {"check_balance", "payment_history", "loan_terms", "payoff_quo
                    "change_due_date", "past_due", "next_payment", "lease_buyout",
                    "statement_delivery", "tax_document", "fee_question", "returned_payment",
                    "waive_fee", "register_online", "title_status", "insurance_info", "update_insurance",
-                   "total_loss"}
+                   "total_loss", "add_bank_account", "add_debit_card"}
 
 
 def container() -> Container:

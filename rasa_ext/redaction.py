@@ -5,8 +5,8 @@ The number and order of events never change: Rasa's SQL tracker store appends by
 What goes:
 - whatever the customer types while answering a verification question (account number or
   username, ZIP / date of birth / SSN digits, the email-or-text choice, a one-time code, the code
-  that confirms a new contact detail), except a plain "email" / "text" choice, and the raw values
-  of those slots;
+  that confirms a new contact detail) or the number of a new bank account, except a plain
+  "email" / "text" choice, and the raw values of those slots;
 - message metadata and session-start metadata (a portal token rides there), wherever it is:
   the events' own and the `session_started_metadata` slot;
 - anywhere else (texts, entities, every slot, bot messages): whatever looks like a one-time code
@@ -29,7 +29,10 @@ from typing import Any, Optional
 
 REDACTED = "[redacted]"
 SEALED_PREFIX = "sealed:"  # slot values the actions encrypted themselves
-VERIFICATION_SLOTS = frozenset({"identifier", "identity_factor", "otp_code", "contact_code"})
+# Slots whose raw value is a secret whatever its shape (a bank account number can be 4 digits);
+# only a sealed value or a safe marker stays
+VERIFICATION_SLOTS = frozenset({"identifier", "identity_factor", "otp_code", "contact_code",
+                                "bank_account_number"})
 SAFE_SLOT_MARKERS = frozenset({"provided", "verified", "locked"})
 VERIFICATION_FORM = "identity_form"
 # Every question that verifies someone: the form asking it and the slot it fills.
@@ -37,6 +40,8 @@ VERIFICATION_STEPS = frozenset({
     ("identity_form", "identifier"), ("identity_form", "identity_factor"),
     ("identity_form", "otp_channel"), ("identity_form", "otp_code"),
     ("contact_form", "contact_code"),
+    # not verification, but as secret: a new bank account's number, typed in answer
+    ("bank_account_form", "bank_account_number"),
 })
 CHANNEL_SLOT = "otp_channel"  # its answer is kept when it is nothing but a channel choice
 CHANNEL_VALUES = frozenset({"email", "sms", "locked"})

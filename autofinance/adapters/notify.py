@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 # Kinds whose body holds a one-time code or a link that works on its own.
 SEALED_KINDS = frozenset({"otp", "contact_change_code", "password_reset", "document_link",
-                          "statement_ready", "registration_link"})
+                          "statement_ready", "registration_link", "card_link"})
 DELIVERED_MARKER = "[delivered; the code or link is no longer kept]"
 UNDELIVERED_MARKER = "[not delivered; the code or link is no longer kept]"
 MAX_ATTEMPTS = 5  # tries of a message the provider did not take, before it is marked failed

@@ -97,6 +97,7 @@ class DemoCustomer:
     reminder_channel: str = "email"
     reminder_story: bool = False  # due in a few days, a payment just returned, a quote lapsing
     hardship_decided: Optional[tuple[str, str]] = None  # (option, outcome) a specialist decided
+    closed_sources: tuple[str, ...] = ()  # last fours of saved accounts since closed (inactive)
 
 
 DEMO_CUSTOMERS = (
@@ -161,6 +162,15 @@ DEMO_CUSTOMERS = (
         months_open=14, funding_sources=(("checking", "4417"), ("savings", "9902")),
         apr=Decimal("7.25"), time_zone="America/Denver", reminder_story=True, title=("CO", "electronic"),
         insurance=("Front Range Insurance", "FRI-20931-77", 170, 6),
+    ),
+    DemoCustomer(  # added to try a new bank account in chat: he switched banks, so his old checking
+        # is closed and only a debit card (with its fee) is left to pay from
+        "Sam", "Rivera", "7301008845", "loan", (2022, "Chevrolet", "Equinox", "3GNAXUEV8NL188451"),
+        "8845", "85004", date(1987, 6, 3), "sam.rivera@example.com", "+16025550133", "srivera",
+        ("45 W Monroe St", "Phoenix", "AZ"), Decimal("11250.40"), Decimal("341.60"), 18,
+        months_open=16, funding_sources=(("checking", "1290"), ("debit_card", "5454")),
+        closed_sources=("1290",), apr=Decimal("6.49"), title=("AZ", "electronic"),
+        insurance=("Desert Sun Insurance", "DSI-44810-32", 150, 6), time_zone="America/Phoenix",
     ),
 )
 PAYOFF_PAYMENT = Decimal("2187.64")  # Tran's last payment, which paid the loan in full
@@ -459,7 +469,8 @@ def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settin
     year, make, model, vin = demo.vehicle
     session.add(Vehicle(account_id=account.id, year=year, make=make, model=model, vin=vin))
     sources = [
-        FundingSource(customer_id=customer.id, kind=kind, last4=last4, token=f"tok_demo_{last4}")
+        FundingSource(customer_id=customer.id, kind=kind, last4=last4, token=f"tok_demo_{last4}",
+                      active=last4 not in demo.closed_sources)
         for kind, last4 in demo.funding_sources
     ]
     session.add_all(sources)

@@ -531,3 +531,49 @@ class InsuranceUnchanged(ServiceError):
     """The policy given is the one already on file: nothing to update."""
 
     message = "That policy is already the one on file, so nothing needed changing."
+
+
+# --- new funding sources (bank accounts in chat, debit cards on the card page) -----------
+
+
+class InvalidBankDetail(ServiceError):
+    """A bank detail that fails a check; `reason` names the check, and the assistant words it
+    (routing_format, routing_checksum, account_format, kind)."""
+
+    message = "That bank detail doesn't look right. Please check it and try again."
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__()
+
+
+class NewSourceLimitReached(ServiceError):
+    """Too many new payment methods: `scope` is 'customer' (a day, all channels) or
+    'conversation'. Nothing was added."""
+
+    message = ("For your security, I can't add another payment method right now. Please try again "
+               "tomorrow, or I can connect you with an agent.")
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        super().__init__()
+
+
+class CardLinkLimitReached(ServiceError):
+    message = (
+        "I've already sent the most card links I can today. Please use the link in the latest "
+        "email, or try again tomorrow, or I can connect you with an agent."
+    )
+
+
+class InvalidCardLink(ServiceError):
+    message = (
+        "This link is not valid or has expired. Card links work once, for 30 minutes. "
+        "Ask the assistant in chat to send you a new one."
+    )
+
+
+class InvalidCardDetail(ServiceError):
+    """The card number or expiry fails a check; `message` says what to fix (shown on the page)."""
+
+    message = "Please check the card details and try again."

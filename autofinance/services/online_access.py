@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 from autofinance.adapters.notify import queue_message
 from autofinance.adapters.security import hash_password, keyed_hash
 from autofinance.adapters.store.db import UnitOfWork
-from autofinance.adapters.store.models import Customer, OnlineCredential, PasswordResetToken, RegistrationToken
+from autofinance.adapters.store.models import (CardLinkToken, Customer, OnlineCredential, PasswordResetToken,
+                                               RegistrationToken)
 from autofinance.config import Secret
 from autofinance.domain.clock import aware
 from autofinance.domain.masking import mask_email
@@ -283,11 +284,11 @@ def refuse_if_held(session: Session, customer_id: int) -> None:
         raise OnlineAccessHeld()
 
 
-LinkToken = Union[type[PasswordResetToken], type[RegistrationToken]]
+LinkToken = Union[type[PasswordResetToken], type[RegistrationToken], type[CardLinkToken]]
 
 
 def open_token(session: Session, model: LinkToken, token: str, pepper: Secret,
-               now: datetime) -> Optional[Union[PasswordResetToken, RegistrationToken]]:
+               now: datetime) -> Optional[Union[PasswordResetToken, RegistrationToken, CardLinkToken]]:
     """The unused, unexpired row of `model` for an emailed token; malformed tokens never reach
     the database."""
     if not isinstance(token, str) or not _TOKEN.fullmatch(token):

@@ -68,7 +68,7 @@ async def test_maria_sets_up_autopay_for_her_monthly_payment_after_a_summary(sto
 
     _, asked = await run(ActionAskAutopaySource(), make_tracker("maria-chat", {"verified": True}))
     assert "$452.18" in texts(asked)
-    assert [b["title"] for b in asked[0]["buttons"]] == ["checking ****6789", "debit card ****1111"]
+    assert [b["title"] for b in asked[0]["buttons"]] == ["checking ****6789", "debit card ****1111", "A new bank account"]
     checking = _source_id(store, "6789")
     slots, _ = await _answer("maria-chat", "autopay_source", asked[0]["buttons"][0]["payload"],
                              [{"entity": "funding_source", "value": "checking ****6789"}])

@@ -30,6 +30,7 @@ PUBLIC_ACTIONS = {
     "action_sms_keyword",  # STOP/HELP/START: the SMS number itself, vouched for by Twilio's signature
     "action_reminder_reply",  # marks the reminder to this address answered; account data only after verification
     "action_reminder_call",  # a call-back to the number the reminder went to; says only its masked form
+    "action_refuse_card_number",  # says card numbers are never taken in chat; reads nothing
     "action_start_fraud_report",  # anyone may report; it reads only the message it answers  # a common answer; an account one only once verified (checked)
 }
 ACCOUNT_DATA = re.compile(r"\$\d|\*\*\*\*\d{4}|\d{10}|Toyota|RAV4|Maria|Lopez|@example\.com")

@@ -233,6 +233,10 @@ class FundingSource(Base):
     last4: Mapped[str] = mapped_column(String(4))
     token: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # added by the customer (chat or the card page); None for sources that came with the account
+    created_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # keyed hash of the conversation it was added in (limits per conversation); None elsewhere
+    added_in: Mapped[Optional[str]] = mapped_column(String(64), index=True)
 
     customer: Mapped[Customer] = relationship(back_populates="funding_sources")
 
@@ -435,6 +439,20 @@ class RegistrationToken(Base):
     """A single-use link to register for online access; only the token's keyed hash is kept."""
 
     __tablename__ = "registration_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+
+class CardLinkToken(Base):
+    """A single-use link to the page where a customer adds a debit card; only the token's keyed
+    hash is kept. Card numbers are never taken in chat."""
+
+    __tablename__ = "card_link_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from autofinance.entrypoints.web import dev_outbox, documents, pages, password_reset, portal, registration
+from autofinance.entrypoints.web import add_card, dev_outbox, documents, pages, password_reset, portal, registration
 from autofinance.entrypoints.web.console import api, auth, feed
 from autofinance.entrypoints.web.console import pages as console_pages
 
@@ -19,6 +19,8 @@ ROUTES: list[web.AbstractRouteDef] = [
     web.post("/reset-password", password_reset.submit_reset, name="reset_password"),
     web.get("/register", registration.register_form, name="register"),
     web.post("/register", registration.submit_registration, name="register"),
+    web.get("/add-card", add_card.add_card_form, name="add_card"),
+    web.post("/add-card", add_card.submit_card, name="add_card"),
     web.get(r"/static/{name:widget\.(?:js|css)}", portal.widget_asset, name="widget_asset"),
     web.get("/static/vendor/socket.io.min.js", portal.socket_io_client, name="socket_io_client"),
     # the support console: sign-in and session
