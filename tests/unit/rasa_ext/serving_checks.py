@@ -57,6 +57,7 @@ def validator_is_built_once_and_errs_like_rasa() -> Dict[str, Any]:
     stock_errors = [_error(answer) for answer in INVALID_ANSWERS]
     serving.install()
     serving.response_validator.cache_clear()
+    serving.event_validators.cache_clear()
     schema_checks = []
     validator_class = validators.validator_for(RemoteAction.action_response_format_spec())
     original = validator_class.check_schema
@@ -73,6 +74,53 @@ def validator_is_built_once_and_errs_like_rasa() -> Dict[str, Any]:
     return {"schema_checks": len(schema_checks), "accepted": accepted,
             "same_errors": [_error(answer) for answer in INVALID_ANSWERS] == stock_errors,
             "errors": stock_errors}
+
+
+VALID_ANSWERS = [
+    {"events": [{"event": "slot", "name": "payment_amount", "value": "25"}]},
+    {"events": [{"event": "action", "name": "utter_greet", "policy": None, "confidence": 1.0},
+                {"event": "active_loop", "name": "payment_form"},
+                {"event": "followup", "name": "action_listen"},
+                {"event": "bot", "text": "hi", "data": {}, "metadata": {}},
+                {"event": "reset_slots"}, {"event": "restart"}, {"event": "session_started"},
+                {"event": "pause"}, {"event": "resume"}, {"event": "undo"}, {"event": "rewind"},
+                {"event": "form", "name": None}, {"event": "agent", "text": "x"},
+                {"event": "user", "text": "hi", "parse_data": {
+                    "intent": {"name": "greet", "confidence": 1.0},
+                    "entities": [{"entity": "amount", "value": "25", "start": 0, "end": 2}]}},
+                {"event": "entities", "entities": []},
+                {"event": "slot", "name": "x", "value": None, "timestamp": 1.5}],
+     "responses": [{"text": "ok"}, {"response": "utter_greet"}]},
+    {}, {"responses": []}, {"events": []},
+]
+MORE_INVALID = [
+    {"events": [{"event": "slot", "name": "x"}]},  # no value
+    {"events": [{"event": ["slot"], "name": "x", "value": 1}]},  # event not a string
+    {"events": [{"name": "x", "value": 1}]},  # no event
+    {"events": [{"event": "action", "name": 5}]},
+    {"events": [{"event": "user", "parse_data": {"entities": [{"entity": "x"}]}}]},
+    {"events": [{"event": "slot", "name": "x", "value": 1, "timestamp": "now"}]},
+    {"events": [{"event": "entities"}]}, {"events": [7]}, {"responses": "ok"}, [], "answer",
+    {"events": [{"event": "bot", "metadata": "m"}]},
+]
+
+
+@check
+def quick_answer_check_accepts_exactly_what_rasa_accepts() -> Dict[str, Any]:
+    """The quick check accepts what Rasa's full validation accepts (so valid answers skip the
+    `oneOf`), and nothing that it refuses (those get the full check and Rasa's error)."""
+    serving.install()
+    full = serving.response_validator()
+    kinds = [kind["properties"]["event"]["const"]
+             for kind in RemoteAction.action_response_format_spec()[
+                 "properties"]["events"]["items"]["oneOf"]]
+    answers = VALID_ANSWERS + MORE_INVALID + INVALID_ANSWERS
+    return {"distinct_types": len(kinds) == len(set(kinds)) and len(kinds) > 20,
+            "valid_quick": [serving._quickly_valid(a) for a in VALID_ANSWERS],
+            "valid_full": [full.is_valid(a) for a in VALID_ANSWERS],
+            "agree": all(serving._quickly_valid(a) == full.is_valid(a) for a in answers),
+            "invalid_refused": not any(serving._quickly_valid(a)
+                                       for a in MORE_INVALID + INVALID_ANSWERS)}
 
 
 @check
@@ -166,8 +214,9 @@ def _random_state(rng: random.Random, first: bool) -> Dict[str, Any]:
     """A state such as the rule policy stores: a turn's previous action, intent, slots, loop."""
     state: Dict[str, Any] = {}
     if not first or rng.random() < 0.5:  # a conversation's first state has no previous action
-        state["prev_action"] = {"action_name": rng.choice(["action_listen", "utter_greet",
-                                                           "identity_form", "payment_form"])}
+        state["prev_action"] = {"action_name": rng.choice(
+            ["action_listen", "utter_greet", "identity_form", "payment_form", "should_not_be_set"]
+            if rng.random() < 0.9 else [""])}
     if rng.random() < 0.7:
         state["user"] = {"intent": rng.choice(["greet", "inform", "affirm", "check_balance"])}
     if rng.random() < 0.5:

@@ -28,6 +28,14 @@ def test_the_action_answer_schema_is_checked_once_and_errors_read_as_rasas(
     assert all("Failed to validate Action server response" in e for e in checked["errors"])
 
 
+def test_a_valid_answer_is_recognised_quickly_and_only_a_valid_one(
+        results: dict[str, Any]) -> None:
+    quick = results["quick_answer_check_accepts_exactly_what_rasa_accepts"]
+    assert quick["distinct_types"]  # each event type names its own constant
+    assert all(quick["valid_full"]) and all(quick["valid_quick"])
+    assert quick["invalid_refused"] and quick["agree"]
+
+
 def test_event_types_resolve_to_rasas_classes(results: dict[str, Any]) -> None:
     resolved = results["event_types_resolve_as_rasa_does"]
     assert resolved["same"] and resolved["count"] > 20
