@@ -20,7 +20,8 @@ from rasa_sdk.types import DomainDict
 from actions import details
 from actions.answers import answer_second_question
 from actions.forms import TaskFormValidation, entity_values
-from actions.payments import NEW_BANK_ACCOUNT_BUTTON, asks_for_new_source, named_source, saved_source_id
+from actions.payments import (NEW_BANK_ACCOUNT_BUTTON, asks_for_new_source, named_source, names_new_source,
+                              new_source_first, saved_source_id)
 from actions.runtime import AccountAction, call, container, current_customer, lender_today
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date, mentions_date, parse_day_of_month
@@ -59,6 +60,8 @@ class ActionCheckAutopay(AccountAction):
                             lender_today())
         answering = tracker.latest_message.get("intent", {}).get("name") == "inform"
         request = details.task_request(tracker)
+        if names_new_source(request.text):
+            return [*new_source_first(request), SlotSet("autopay_enrolled", status.enrolled)]
         named = named_autopay_values(request.entities, request.text)
         if answering:  # "the 3rd" in answer to "change the account or the day?"
             named |= named_autopay_values(entity_values(tracker), tracker.latest_message.get("text") or "")

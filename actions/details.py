@@ -46,8 +46,7 @@ def _from_message(message: dict[str, Any]) -> TaskRequest:
 def request_events(intent: str, entities: dict[str, str]) -> list[EventType]:
     """Seals a request the customer made without words of their own ("PAY NOW" to a reminder
     about $389.90): the task starts with what it was about."""
-    payload = json.dumps({"intent": intent, "text": "", "entities": entities})
-    return [SlotSet(DETAILS_SLOT, seal(payload, container().settings.secret_pepper))]
+    return kept(TaskRequest(intent, "", entities))
 
 
 def capture_events(tracker: Tracker) -> list[EventType]:
@@ -55,6 +54,12 @@ def capture_events(tracker: Tracker) -> list[EventType]:
     request = _from_message(tracker.latest_message or {})
     if request.intent not in RESUMABLE_TASKS:
         return [SlotSet(DETAILS_SLOT, None)]
+    return kept(request)
+
+
+def kept(request: TaskRequest) -> list[EventType]:
+    """Seals `request` for its task, read when the task starts (after verification, or after a
+    new bank account is added for it)."""
     payload = json.dumps({"intent": request.intent, "text": request.text, "entities": request.entities})
     return [SlotSet(DETAILS_SLOT, seal(payload, container().settings.secret_pepper))]
 
@@ -66,20 +71,28 @@ def task_request(tracker: Tracker) -> TaskRequest:
     latest = _from_message(tracker.latest_message or {})
     if latest.intent in RESUMABLE_TASKS:
         return latest
-    opened = unseal(tracker.get_slot(DETAILS_SLOT), container().settings.secret_pepper)
-    if opened is not None:
-        try:
-            stored = json.loads(opened)
-            return TaskRequest(stored.get("intent"), str(stored.get("text") or ""),
-                               {str(k): str(v) for k, v in (stored.get("entities") or {}).items()})
-        except (ValueError, AttributeError):
-            pass
+    sealed = sealed_request(tracker)
+    if sealed is not None:
+        return sealed
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             asked = _from_message({**(event.get("parse_data") or {}), "text": event.get("text")})
             if asked.intent in RESUMABLE_TASKS:
                 return asked
     return TaskRequest()
+
+
+def sealed_request(tracker: Tracker) -> Optional[TaskRequest]:
+    """Only the request sealed before a detour (verification, a new bank account), if any."""
+    opened = unseal(tracker.get_slot(DETAILS_SLOT), container().settings.secret_pepper)
+    if opened is None:
+        return None
+    try:
+        stored = json.loads(opened)
+        return TaskRequest(stored.get("intent"), str(stored.get("text") or ""),
+                           {str(k): str(v) for k, v in (stored.get("entities") or {}).items()})
+    except (ValueError, AttributeError):
+        return None
 
 
 def consumed(tracker: Tracker) -> list[EventType]:

@@ -22,7 +22,8 @@ from rasa_sdk.types import DomainDict
 
 from actions import details
 from actions.forms import TaskFormValidation
-from actions.payments import SOURCE_ID_PREFIX
+from actions.autopay import named_autopay_values
+from actions.payments import SOURCE_ID_PREFIX, named_payment_values
 from actions.runtime import AccountAction, call, container, lender_today
 from autofinance.adapters.sealing import seal, unseal
 from autofinance.services import autopay, funding_sources, identity
@@ -54,8 +55,21 @@ def _sealed(tracker: Tracker, slot: str) -> Optional[str]:
     return unseal(tracker.get_slot(slot), container().settings.secret_pepper)
 
 
-def _resume(task: Optional[str]) -> list[EventType]:
-    return [FollowupAction(f"{task}_form")] if task else []
+def _resume(task: Optional[str], tracker: Tracker) -> list[EventType]:
+    """Back to the task the account was for, with what its request said ("pay $50 on friday
+    from a new checking account": the $50 and the Friday; the account is the one just added,
+    or asked again). The form checks each value like any answer."""
+    if not task:
+        return details.consumed(tracker)
+    request = details.sealed_request(tracker)
+    named: dict[str, str] = {}
+    if request is not None:
+        named = (named_payment_values(request.text, request.entities, [], []) if task == "payment"
+                 else named_autopay_values(request.entities, request.text))
+        named.pop(SOURCE_SLOT[task], None)
+    return [*details.consumed(tracker), *(SlotSet(slot, value) for slot, value in named.items()
+                                          if tracker.get_slot(slot) is None),
+            FollowupAction(f"{task}_form")]
 
 
 class ActionStartBankAccount(AccountAction):
@@ -71,17 +85,21 @@ class ActionStartBankAccount(AccountAction):
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         request = details.task_request(tracker)
         task = task_for(tracker, request.text)
-        events: list[EventType] = [*details.consumed(tracker), *(SlotSet(slot, None) for slot in BANK_SLOTS),
+        # "pay $50 from a new checking account": the request stays sealed until the payment
+        # starts after the account is added, with the $50 (a task under way has its details)
+        keep_request = task is not None and not tracker.active_loop.get("name")
+        events: list[EventType] = [*([] if keep_request else details.consumed(tracker)),
+                                   *(SlotSet(slot, None) for slot in BANK_SLOTS),
                                    SlotSet("bank_account_for", task)]
         try:
             await call(funding_sources.check_new_source_allowed, customer.customer_id, _conversation(tracker),
                        container().uow())
         except NewSourceLimitReached as refused:
             dispatcher.utter_message(response=f"utter_bank_account_limit_{refused.scope}")
-            return [*events, SlotSet("bank_account_allowed", False), *_resume(task)]
+            return [*events, SlotSet("bank_account_allowed", False), *_resume(task, tracker)]
         except ServiceError as refused:  # a frozen account, an account paid off
             dispatcher.utter_message(text=refused.message)
-            return [*events, SlotSet("bank_account_allowed", False), *_resume(task)]
+            return [*events, SlotSet("bank_account_allowed", False), *_resume(task, tracker)]
         try:  # "a new checking account": the kind is said already
             events.append(SlotSet("bank_account_kind", funding_sources.check_account_kind(request.text)))
         except InvalidBankDetail:
@@ -157,20 +175,20 @@ class ActionSubmitBankAccount(AccountAction):
         routing, number = _sealed(tracker, "bank_routing"), _sealed(tracker, "bank_account_number")
         if tracker.get_slot("bank_account_confirmed") is not True:
             dispatcher.utter_message(response="utter_bank_account_not_added")
-            return [*cleared, *_resume(task)]
+            return [*cleared, *_resume(task, tracker)]
         if not (routing and number):  # sealed values last 15 minutes
             dispatcher.utter_message(response="utter_bank_account_details_expired")
-            return [*cleared, *_resume(task)]
+            return [*cleared, *_resume(task, tracker)]
         try:
             added = await call(funding_sources.add_bank_account, customer.customer_id, routing, number,
                                str(tracker.get_slot("bank_account_kind")), _conversation(tracker),
                                container().uow(), container().settings.secret_pepper)
         except NewSourceLimitReached as refused:
             dispatcher.utter_message(response=f"utter_bank_account_limit_{refused.scope}")
-            return [*cleared, *_resume(task)]
+            return [*cleared, *_resume(task, tracker)]
         except ServiceError as error:
             dispatcher.utter_message(text=error.message)
-            return [*cleared, *_resume(task)]
+            return [*cleared, *_resume(task, tracker)]
         standalone = "" if task else "_standalone"
         response = "utter_bank_account_added" if added.created else "utter_bank_account_already_saved"
         dispatcher.utter_message(response=response + standalone, account=added.masked_name,
@@ -183,7 +201,7 @@ class ActionSubmitBankAccount(AccountAction):
             status = await call(autopay.autopay_status, customer.customer_id, container().uow(),
                                 lender_today())
             events.append(SlotSet("autopay_enrolled", status.enrolled))
-        return [*events, *_resume(task)]
+        return [*events, *_resume(task, tracker)]
 
 
 class ActionSendCardLink(AccountAction):

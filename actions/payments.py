@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Optional, Union
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -120,6 +120,23 @@ NEW_SOURCE_INTENTS = frozenset({"add_bank_account", "add_debit_card"})
 NEW_BANK_ACCOUNT_BUTTON = {"title": "A new bank account", "payload": "/add_bank_account"}
 
 
+# "from a new checking account", "a different bank account", "another account that isn't saved"
+_NEW_SOURCE_WORDS = re.compile(
+    r"\b(?:new|different|another)\s+(?:bank\s+|checking\s+|savings\s+)*(?:account|acct|checking|savings)\b",
+    re.IGNORECASE)
+
+
+def names_new_source(text: str) -> bool:
+    """Whether a request names a bank account that is not saved yet ("pay $50 from a new
+    checking account"): the account is added first, then the task goes on."""
+    return bool(_NEW_SOURCE_WORDS.search(text))
+
+
+def new_source_first(request: details.TaskRequest) -> list[EventType]:
+    """The request kept for its task, and the new bank account's questions first."""
+    return [*details.kept(request), FollowupAction("action_start_bank_account")]
+
+
 def asks_for_new_source(tracker: Tracker) -> bool:
     """Whether the latest message asks for a way to pay that is not saved yet."""
     return (tracker.latest_message.get("intent") or {}).get("name") in NEW_SOURCE_INTENTS
@@ -153,6 +170,8 @@ class ActionStartPayment(AccountAction):
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
         request = details.task_request(tracker)
+        if names_new_source(request.text):
+            return new_source_first(request)
         prefill = named_payment_values(request.text, request.entities, [], [])
         if "payment_amount" not in prefill and (referred := amount_referred_to(tracker, request.text)):
             prefill["payment_amount"] = referred

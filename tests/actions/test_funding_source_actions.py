@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from actions import details
 from actions.conversation import ActionCancelTask
 from actions.funding_sources import (
     ActionAskBankAccountConfirmed, ActionRefuseCardNumber, ActionSendCardLink, ActionStartBankAccount,
     ActionSubmitBankAccount, ValidateBankAccountForm,
 )
-from actions.payments import ActionAskPaymentSource, ValidatePaymentForm
+from actions.payments import ActionAskPaymentSource, ActionStartPayment, ValidatePaymentForm, names_new_source
 from autofinance.adapters.notify import readable_body
 from autofinance.adapters.sealing import seal
 from autofinance.adapters.store.models import AuditLog, FundingSource, OutboxMessage
@@ -199,3 +200,55 @@ async def test_a_new_account_is_never_added_before_verification(store: Container
     before = _changes(store)
     await run(ActionSubmitBankAccount(), make_tracker("nobody", _confirmed(store), intent="affirm"))
     assert _changes(store) == before
+
+
+async def test_a_payment_asked_with_a_new_account_starts_with_the_amount_and_date_it_named(
+        store: Container) -> None:
+    """"pay $50 on friday from a new checking account": once the account is added, the payment
+    starts with $50 and Friday (the form still checks both), and with the new account."""
+    verify(store, "m", *MARIA)
+    text = "I want to pay $50 on friday from a new checking account"
+    asked = make_tracker("m", VERIFIED, intent="add_bank_account", text=text,
+                         entities=[{"entity": "amount", "value": "$50"}])
+    started, _ = await run(ActionStartBankAccount(), asked)
+    assert _slots(started)["bank_account_for"] == "payment"
+    assert "task_details" not in _slots(started)  # still sealed for the payment to come
+    sealed = details.capture_events(asked)[0]["value"]
+    slots = _confirmed(store, bank_account_for="payment", task_details=sealed)
+    events, _ = await run(ActionSubmitBankAccount(), make_tracker("m", slots, intent="affirm"))
+    named = _slots(events)
+    assert named["payment_amount"] == "$50" and "friday" in named["payment_date"].lower()
+    assert named["payment_source"].startswith("source:") and named["task_details"] is None
+    assert {"event": "followup", "timestamp": None, "name": "payment_form"} in events
+
+
+async def test_a_payment_under_way_keeps_its_own_details_after_a_new_account(store: Container) -> None:
+    verify(store, "m", *MARIA)
+    slots = _confirmed(store, bank_account_for="payment", payment_amount="100.00")
+    events, _ = await run(ActionSubmitBankAccount(), make_tracker("m", slots, intent="affirm"))
+    assert "payment_amount" not in _slots(events)  # nothing sealed: nothing refilled
+
+
+@pytest.mark.parametrize("text, new", [
+    ("I want to pay $50 on friday from a new checking account", True),
+    ("pay 200 from a different bank account pls", True),
+    ("can autopay come out of another checking acct", True),
+    ("set up autopay from my new savings", True),
+    ("pay $50 from my checking", False),
+    ("pay my other car", False),
+    ("I'd like to make a payment", False),
+])
+def test_a_request_naming_an_account_not_saved_yet_is_recognised(text: str, new: bool) -> None:
+    assert names_new_source(text) is new
+
+
+async def test_a_payment_from_a_new_account_adds_the_account_first_keeping_the_request(
+        store: Container) -> None:
+    verify(store, "m", *MARIA)
+    text = "pay $50 from a new checking account"
+    events, messages = await run(ActionStartPayment(), make_tracker(
+        "m", VERIFIED, intent="make_payment", text=text, entities=[{"entity": "amount", "value": "$50"}]))
+    assert messages == [] and "payment_amount" not in _slots(events)
+    assert {"event": "followup", "timestamp": None, "name": "action_start_bank_account"} in events
+    kept = details.sealed_request(make_tracker("m", {"task_details": _slots(events)["task_details"]}))
+    assert kept is not None and kept.text == text and kept.entity("amount") == "$50"
