@@ -204,8 +204,8 @@ def ask_which_account(dispatcher: CollectingDispatcher, tracker: Tracker,
     events: list[EventType] = []
     if tracker.get_slot(ACCOUNT_SLOT) is not None:  # stale or not this customer's: dropped
         events.append(SlotSet(ACCOUNT_SLOT, None))
-    if tracker.active_loop.get("name"):  # asked inside a form: the form goes on afterwards
-        resume = tracker.active_loop["name"]
+    if tracker.active_loop_name:  # asked inside a form: the form goes on afterwards
+        resume = tracker.active_loop_name
         events += [ActiveLoop(None), SlotSet("requested_slot", None)]
     return [*events, SlotSet(ACCOUNT_RESUME_SLOT, resume), FollowupAction("action_listen")]
 
@@ -250,7 +250,11 @@ class AccountAction(Action, ABC):
         try:
             with accounts.choosing(account_choice(tracker)) as choice:
                 events = await self.run_verified(dispatcher, tracker, domain, customer)
-            if choice.used and self.names_its_account is False and not tracker.active_loop.get("name"):
+            # in a form only before its summary (the question "..._confirmed"), and not right after
+            # a switch, which has just said "Okay, your lease ****9922 ..."
+            if choice.used and not self.names_its_account \
+                    and (not tracker.active_loop_name or self.name().endswith("_confirmed")) \
+                    and tracker.latest_action_name != "action_switch_account":
                 await name_the_account(dispatcher, first, customer, choice)
             if choice.used and tracker.get_slot(ACCOUNT_RESUME_SLOT) is not None:
                 events = [*events, SlotSet(ACCOUNT_RESUME_SLOT, None)]  # the question was answered

@@ -145,7 +145,7 @@ _choice: ContextVar[Optional[AccountChoice]] = ContextVar("account_choice", defa
 
 
 @contextmanager
-def choosing(choice: Optional[AccountChoice]) -> Iterator[Optional[AccountChoice]]:
+def choosing(choice: AccountChoice) -> Iterator[AccountChoice]:
     """Runs the block with `choice` as the chosen account (threads started with
     `asyncio.to_thread` inside it see it too)."""
     token = _choice.set(choice)

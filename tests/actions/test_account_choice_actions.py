@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import yaml
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.account import ActionCheckBalance, ActionLoanTerms, ActionPayoffQuote
@@ -14,9 +15,9 @@ from actions.account_choice import CONTINUED_BY_RULES, ActionSwitchAccount
 from actions.answers import ActionAnswerSecondQuestion
 from actions.identity import ValidateIdentityForm
 from actions.online_access import ActionSendPasswordReset
-from actions.payments import ActionStartPayment
-from actions.runtime import ACCOUNT_RESUME_SLOT, ACCOUNT_SLOT
-from autofinance.adapters.store.models import Account
+from actions.payments import ActionAskPaymentAmount, ActionAskPaymentConfirmed, ActionStartPayment
+from actions.runtime import ACCOUNT_RESUME_SLOT, ACCOUNT_SLOT, lender_today
+from autofinance.adapters.store.models import Account, FundingSource
 from autofinance.bootstrap import Container
 from autofinance.config import PROJECT_ROOT
 from tests.actions.conftest import make_tracker, run, texts, verify
@@ -38,7 +39,7 @@ def _followup(events: list[dict[str, Any]]) -> Optional[str]:
     return next((e["name"] for e in events if e.get("event") == "followup"), None)
 
 
-def _alex(store: Container, conversation: str, **slots: Any) -> None:
+def _alex(store: Container, conversation: str) -> None:
     verify(store, conversation, *ALEX)
 
 
@@ -164,7 +165,6 @@ async def test_identifying_with_an_account_number_chooses_that_account(store: Co
     tracker = make_tracker("alex-8", {"identifier": "7301009922"}, intent="inform", text="60614",
                            active_loop="identity_form")
     form = ValidateIdentityForm()
-    from rasa_sdk.executor import CollectingDispatcher
     answer = await form._identify("7301009922", "60614", CollectingDispatcher(), tracker)
 
     assert answer[ACCOUNT_SLOT] == _id(store, "7301009922")
@@ -232,3 +232,35 @@ def test_the_choice_is_cleared_on_restart_and_when_a_session_ends() -> None:
     """Rasa itself, with the real domain: /restart and a new session drop the chosen account."""
     result = run_in_rasa(Path(__file__).with_name("account_choice_checks.py"))
     assert result == {"after_restart": None, "after_new_session": None, "before": "42"}
+
+
+async def test_a_payment_summary_says_which_account_it_pays(store: Container) -> None:
+    """Inside a form only the summary (the yes-or-no question) names the account, once."""
+    verify(store, "alex-12", *ALEX)
+    loan = _id(store, "7301009911")
+    with store.uow() as uow:
+        source = uow.session.scalar(select(FundingSource.id).where(FundingSource.last4 == "7733"))
+    slots = {"verified": True, ACCOUNT_SLOT: loan, "payment_amount": "50.00",
+             "payment_date": lender_today().isoformat(), "payment_source": str(source)}
+
+    _, summary = await run(ActionAskPaymentConfirmed(), make_tracker(
+        "alex-12", slots, intent="inform", active_loop="payment_form"))
+    _, question = await run(ActionAskPaymentAmount(), make_tracker(
+        "alex-12", {"verified": True, ACCOUNT_SLOT: loan}, intent="make_payment", active_loop="payment_form"))
+
+    assert summary[0] == {**summary[0], "response": "utter_account_in_play",
+                          "account": "loan ****9911 (2021 Toyota Camry)"}
+    assert "Please confirm: pay $50.00" in texts(summary)
+    assert all(m.get("response") != "utter_account_in_play" for m in question)
+
+
+async def test_the_task_resumed_after_a_switch_does_not_say_the_account_twice(store: Container) -> None:
+    _alex(store, "alex-13")
+    tracker = make_tracker("alex-13", {"verified": True, ACCOUNT_SLOT: _id(store, "7301009922")},
+                           intent="switch_account", text="the lease")
+    tracker.latest_action_name = "action_switch_account"  # run as its FollowupAction
+
+    _, messages = await run(ActionPayoffQuote(), tracker)
+
+    assert all(m.get("response") != "utter_account_in_play" for m in messages)
+    assert "Your payoff amount is" in texts(messages)

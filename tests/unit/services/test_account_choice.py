@@ -93,7 +93,7 @@ def test_a_closed_account_cannot_be_chosen(uow_factory: UowFactory) -> None:
 
 def test_the_choice_records_that_an_account_was_read(uow_factory: UowFactory) -> None:
     with choosing(AccountChoice(account_id(uow_factory, ALEX_LOAN))) as choice:
-        assert choice is not None and not choice.used
+        assert not choice.used
         balance_summary(_alex(uow_factory), uow_factory(), TODAY)
     assert choice.used
 
