@@ -52,6 +52,8 @@ HARDSHIP_BUTTON = {"title": "I need help with payments", "payload": "/hardship_h
 
 
 class ActionCheckBalance(AnswerAction):
+    names_its_account = True  # "Your 2021 Toyota Camry loan (****4821) has ..."
+
     def name(self) -> str:
         return "action_check_balance"
 

@@ -13,9 +13,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import details
-from actions.runtime import AccountAction, check_verified
-from autofinance.services import identity
-from autofinance.services.errors import NotVerified, StepUpRequired
+from actions.runtime import AccountAction, account_choice, ask_which_account, check_verified
+from autofinance.services import accounts, identity
+from autofinance.services.errors import AccountChoiceNeeded, NotVerified, StepUpRequired
 
 # intent -> the action that answers it
 ANSWERS = {
@@ -122,4 +122,9 @@ class ActionAnswerSecondQuestion(Action):
                 customer = await check_verified(tracker, "read")
             except (NotVerified, StepUpRequired):
                 return []
-        return await answer_second_question("", dispatcher, tracker, domain, customer)
+        try:
+            with accounts.choosing(account_choice(tracker)):
+                return await answer_second_question("", dispatcher, tracker, domain, customer)
+        except AccountChoiceNeeded as needed:  # several accounts: which one, then that answer
+            name = SECOND_ANSWERS.get(second)
+            return ask_which_account(dispatcher, tracker, needed, name)

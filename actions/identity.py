@@ -26,7 +26,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import details
 from actions.runtime import (
-    RESUMABLE_TASKS, TECHNICAL_PROBLEM, call, container, start_verification, step_up_events,
+    ACCOUNT_SLOT, RESUMABLE_TASKS, TECHNICAL_PROBLEM, call, container, start_verification, step_up_events,
 )
 from autofinance.domain.parsing import (
     parse_identifier, parse_identity_factor, parse_otp_code, parse_stated_identity,
@@ -264,6 +264,8 @@ class ValidateIdentityForm(FormValidationAction):
             "identity_factor": PROVIDED,
             "masked_email": options.email_masked,
             "masked_phone": options.phone_masked,
+            # identified by an account number: that account is the one to talk about
+            **({ACCOUNT_SLOT: str(options.account_id)} if options.account_id is not None else {}),
         }
 
     async def validate_otp_channel(

@@ -21,9 +21,9 @@ from rasa_sdk.types import DomainDict
 
 from autofinance.adapters import portal_tokens
 from autofinance.bootstrap import Container, bootstrap
-from autofinance.services import identity, work_queue
+from autofinance.services import accounts, identity, work_queue
 from autofinance.services.errors import (
-    NotVerified, ServiceError, StepUpRequired, VerificationLocked,
+    AccountChoiceNeeded, NotVerified, ServiceError, StepUpRequired, VerificationLocked,
 )
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,15 @@ RESUMABLE_TASKS = {"check_balance", "payment_history", "loan_terms", "payoff_quo
                    "statement_delivery", "tax_document", "fee_question", "returned_payment",
                    "waive_fee", "register_online", "title_status", "insurance_info", "update_insurance",
                    "total_loss", "add_bank_account", "add_debit_card"}
+
+
+# The account the conversation is about, for a customer with several: the store's internal id
+# of the account (never its number), kept for the session (new sessions and /restart clear every
+# slot). A hint only: `accounts.primary_account` uses it for an open account of the verified
+# customer and for nothing else, so a forged value reaches no one's account.
+ACCOUNT_SLOT = "account_choice"
+# The action to go on with once the customer has said which account (set when asking).
+ACCOUNT_RESUME_SLOT = "account_choice_for"
 
 
 def container() -> Container:
@@ -173,6 +182,49 @@ async def tell_decisions(dispatcher: CollectingDispatcher, customer: identity.Ve
         dispatcher.utter_message(response="utter_work_item_outcome", work_item_outcome=outcome.text)
 
 
+def account_choice(tracker: Tracker) -> accounts.AccountChoice:
+    """The account choice the conversation's slot names (an id; anything else names none)."""
+    value = tracker.get_slot(ACCOUNT_SLOT)
+    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    return accounts.AccountChoice(int(text) if text.isdigit() and len(text) < 12 else None)
+
+
+def account_buttons(options: tuple[accounts.AccountOption, ...]) -> list[dict[str, str]]:
+    """One button per account: 'loan ****4821 · 2021 Toyota Camry'."""
+    return [{"title": option.label, "payload": f'/switch_account{{"account_ref":"{option.account_id}"}}'}
+            for option in options]
+
+
+def ask_which_account(dispatcher: CollectingDispatcher, tracker: Tracker,
+                      needed: AccountChoiceNeeded, resume: Optional[str]) -> list[EventType]:
+    """Asks which account, as buttons, and remembers what to go on with once it is chosen
+    (`action_switch_account`); the dialogue then waits for the answer."""
+    dispatcher.utter_message(response="utter_ask_account_choice",
+                             buttons=account_buttons(tuple(needed.options)))  # type: ignore[arg-type]
+    events: list[EventType] = []
+    if tracker.get_slot(ACCOUNT_SLOT) is not None:  # stale or not this customer's: dropped
+        events.append(SlotSet(ACCOUNT_SLOT, None))
+    if tracker.active_loop_name:  # asked inside a form: the form goes on afterwards
+        resume = tracker.active_loop_name
+        events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+    return [*events, SlotSet(ACCOUNT_RESUME_SLOT, resume), FollowupAction("action_listen")]
+
+
+async def name_the_account(dispatcher: CollectingDispatcher, first: int,
+                           customer: identity.VerifiedCustomer, choice: accounts.AccountChoice) -> None:
+    """Puts "About your lease ****7390 (2023 Honda CR-V):" before the answer at `first`, when
+    the customer has several accounts: they always know which one an answer is about."""
+    if choice.account_id is None or len(dispatcher.messages) <= first:
+        return
+    in_play = await call(accounts.accounts_in_play, customer.customer_id, choice.account_id,
+                         container().uow())
+    if not in_play.several or in_play.chosen is None:
+        return
+    header = CollectingDispatcher()
+    header.utter_message(response="utter_account_in_play", account=in_play.chosen.described)
+    dispatcher.messages.insert(first, header.messages[0])
+
+
 class AccountAction(Action, ABC):
     """Base of every action that reads or changes account data.
 
@@ -182,6 +234,9 @@ class AccountAction(Action, ABC):
     """
 
     required_level: ClassVar[str] = "read"
+    # True for answers that name their account themselves ("Your 2021 Toyota Camry loan (****4821)
+    # has..."): no "About your loan ****4821" line before them
+    names_its_account: ClassVar[bool] = False
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -191,8 +246,22 @@ class AccountAction(Action, ABC):
         except (NotVerified, StepUpRequired):
             return await reverify_events(tracker, dispatcher)
         await tell_decisions(dispatcher, customer)
+        first = len(dispatcher.messages)
         try:
-            return await self.run_verified(dispatcher, tracker, domain, customer)
+            with accounts.choosing(account_choice(tracker)) as choice:
+                events = await self.run_verified(dispatcher, tracker, domain, customer)
+            # in a form only before its summary (the question "..._confirmed"), and not right after
+            # a switch, which has just said "Okay, your lease ****9922 ..."
+            if choice.used and not self.names_its_account \
+                    and (not tracker.active_loop_name or self.name().endswith("_confirmed")) \
+                    and tracker.latest_action_name != "action_switch_account":
+                await name_the_account(dispatcher, first, customer, choice)
+            if choice.used and tracker.get_slot(ACCOUNT_RESUME_SLOT) is not None:
+                events = [*events, SlotSet(ACCOUNT_RESUME_SLOT, None)]  # the question was answered
+            return events
+        except AccountChoiceNeeded as needed:  # several accounts and none chosen: ask, then go on
+            del dispatcher.messages[first:]
+            return ask_which_account(dispatcher, tracker, needed, self.name())
         except ServiceError as error:
             dispatcher.utter_message(text=error.message)
             return []
@@ -233,7 +302,10 @@ class AccountFormValidation(FormValidationAction, ABC):
                 return stopped
             return [*stopped, *start, FollowupAction("identity_form")]
         try:
-            return await super().run(dispatcher, tracker, domain)
+            with accounts.choosing(account_choice(tracker)):
+                return await super().run(dispatcher, tracker, domain)
+        except AccountChoiceNeeded as needed:  # the choice was lost meanwhile: ask, then go on
+            return ask_which_account(dispatcher, tracker, needed, None)
         except Exception:  # noqa: BLE001
             logger.exception("validation %s failed", self.name())
             dispatcher.utter_message(text=TECHNICAL_PROBLEM)

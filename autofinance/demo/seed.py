@@ -6,7 +6,7 @@ idempotent: a customer whose account number is already in the store is left as i
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Optional
@@ -98,6 +98,14 @@ class DemoCustomer:
     reminder_story: bool = False  # due in a few days, a payment just returned, a quote lapsing
     hardship_decided: Optional[tuple[str, str]] = None  # (option, outcome) a specialist decided
     closed_sources: tuple[str, ...] = ()  # last fours of saved accounts since closed (inactive)
+    # more accounts of the same customer: each a dict of the fields that differ from this one
+    # (account number, product, vehicle, figures); the customer, contact and sources are shared
+    other_accounts: tuple[dict[str, object], ...] = ()
+
+    def accounts(self) -> tuple["DemoCustomer", ...]:
+        """This customer's accounts, each as a DemoCustomer of its own figures (this one first)."""
+        return (self, *(replace(self, other_accounts=(), **fields)  # type: ignore[arg-type]
+                        for fields in self.other_accounts))
 
 
 DEMO_CUSTOMERS = (
@@ -171,6 +179,22 @@ DEMO_CUSTOMERS = (
         months_open=16, funding_sources=(("checking", "1290"), ("debit_card", "5454")),
         closed_sources=("1290",), apr=Decimal("6.49"), title=("AZ", "electronic"),
         insurance=("Desert Sun Insurance", "DSI-44810-32", 150, 6), time_zone="America/Phoenix",
+    ),
+    DemoCustomer(  # added to try several accounts: a loan on one car and a lease on another, so the
+        # assistant asks which one, keeps the choice, and "my other car" switches
+        "Alex", "Morgan", "7301009911", "loan", (2021, "Toyota", "Camry", "4T1G11AK5MU099111"),
+        "5077", "60614", date(1986, 10, 12), "alex.morgan@example.com", "+13125550188", "amorgan",
+        ("1840 N Lincoln Ave", "Chicago", "IL"), Decimal("15310.25"), Decimal("418.70"), 8,
+        months_open=24, funding_sources=(("checking", "7733"),), apr=Decimal("5.99"),
+        title=("IL", "electronic"), insurance=("Lakeshore Auto Insurance", "LAI-730-11842", 160, 6),
+        time_zone="America/Chicago",
+        other_accounts=({"account_number": "7301009922", "product": "lease",
+                         "vehicle": (2023, "Honda", "CR-V", "7FARS4H72PE099221"),
+                         "principal": Decimal("0.00"), "monthly_payment": Decimal("436.15"), "due_day": 22,
+                         "months_open": 14, "apr": None, "money_factor": Decimal("0.00150"),
+                         "residual": Decimal("19875.00"), "lease_payments_left": 22,
+                         "lease_ends_in_days": 670, "title": None,
+                         "insurance": ("Lakeshore Auto Insurance", "LAI-730-22907", 160, 6)},),
     ),
 )
 PAYOFF_PAYMENT = Decimal("2187.64")  # Tran's last payment, which paid the loan in full
@@ -444,6 +468,21 @@ def _add_open_work_items(session: Session, today: date) -> None:
         details={"fee_id": older.id, "amount": str(older.amount), "charged_on": older.charged_on.isoformat()}))
 
 
+def _add_account(session: Session, demo: DemoCustomer, customer_id: int, sources: list[FundingSource],
+                 today: date, settings: Settings) -> tuple[Account, list[Payment]]:
+    """One account of a demo customer with its vehicle, payment history, title and policy."""
+    account = _account_for(demo, customer_id, today)
+    session.add(account)
+    session.flush()
+    year, make, model, vin = demo.vehicle
+    session.add(Vehicle(account_id=account.id, year=year, make=make, model=model, vin=vin))
+    history = (_paid_off_history(account, demo, sources[0]) if account.paid_off_on
+               else _payment_history(account, demo, sources[0], today))
+    session.add_all(history)
+    _add_title_and_insurance(session, demo, account, today, settings)
+    return account, history
+
+
 def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settings: Settings,
                        activity: bool) -> None:
     text_consent = datetime.combine(today - timedelta(days=30 * demo.months_open), time(15), timezone.utc)
@@ -463,11 +502,6 @@ def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settin
     )
     session.add(customer)
     session.flush()
-    account = _account_for(demo, customer.id, today)
-    session.add(account)
-    session.flush()
-    year, make, model, vin = demo.vehicle
-    session.add(Vehicle(account_id=account.id, year=year, make=make, model=model, vin=vin))
     sources = [
         FundingSource(customer_id=customer.id, kind=kind, last4=last4, token=f"tok_demo_{last4}",
                       active=last4 not in demo.closed_sources)
@@ -475,10 +509,9 @@ def _add_demo_customer(session: Session, demo: DemoCustomer, today: date, settin
     ]
     session.add_all(sources)
     session.flush()
-    history = (_paid_off_history(account, demo, sources[0]) if account.paid_off_on
-               else _payment_history(account, demo, sources[0], today))
-    session.add_all(history)
-    _add_title_and_insurance(session, demo, account, today, settings)
+    account, history = _add_account(session, demo, customer.id, sources, today, settings)
+    for other in demo.accounts()[1:]:
+        _add_account(session, other, customer.id, sources, today, settings)
     if demo.fee_story:
         session.flush()
         _add_fee_story(session, account, demo, history, sources)
@@ -520,17 +553,20 @@ def seed_demo(session: Session, today: date, settings: Settings, activity: bool 
     decided hardship request, which reminders announce (and her next chat), and a few requests
     waiting in the console's work queues (James's lease extension, Maria's proof of insurance,
     Keisha's fee waiver). Tests of other features start without."""
+    numbers = {each.account_number for demo in DEMO_CUSTOMERS for each in demo.accounts()}
     existing = {account.account_number: account for account in session.scalars(select(Account))
-                if account.account_number in {demo.account_number for demo in DEMO_CUSTOMERS}}
+                if account.account_number in numbers}
     added = 0
     for demo in DEMO_CUSTOMERS:
-        account = existing.get(demo.account_number)
-        if account is None:
+        if demo.account_number not in existing:
             _add_demo_customer(session, demo, today, settings, activity)
             added += 1
-        elif not _has_title_or_insurance(session, account):
-            account.gap_coverage = demo.gap
-            _add_title_and_insurance(session, demo, account, today, settings)
+            continue
+        for each in demo.accounts():
+            account = existing.get(each.account_number)
+            if account is not None and not _has_title_or_insurance(session, account):
+                account.gap_coverage = each.gap
+                _add_title_and_insurance(session, each, account, today, settings)
     if session.scalar(select(StaffUser).where(StaffUser.username == DEMO_AGENT["username"])) is None:
         session.add(
             StaffUser(

@@ -6,8 +6,13 @@ what a customer may be told: account numbers and funding sources arrive masked, 
 """
 from __future__ import annotations
 
+import difflib
 import logging
-from dataclasses import dataclass
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Literal, Optional, Union
@@ -20,7 +25,7 @@ from autofinance.adapters.store.models import Account, AutopayEnrolment, Payment
 from autofinance.domain.calendar import next_due, upcoming_due_date
 from autofinance.domain.masking import mask_account_number
 from autofinance.domain.parsing import format_long_date
-from autofinance.services.errors import AccountNotFound, AccountPaidOff
+from autofinance.services.errors import AccountChoiceNeeded, AccountNotFound, AccountPaidOff
 
 logger = logging.getLogger(__name__)
 
@@ -99,22 +104,162 @@ class PaymentLine:
     confirmation_number: str
 
 
-def primary_account(session: Session, customer_id: int) -> Account:
-    """The customer's open account (the demo has one per customer; the oldest if several).
+@dataclass(frozen=True)
+class AccountOption:
+    """One open account as the customer may see it: masked, with its vehicle.
 
-    Every account use case starts here, so the "which account" rule lives in one place.
+    `account_id` is the store's internal id, what the chat keeps in its slot (never the account
+    number); it means nothing without the customer it belongs to (`primary_account` checks).
     """
-    account = session.scalars(
+
+    account_id: int
+    product: Literal["loan", "lease"]
+    account_masked: str  # ****4821
+    vehicle: str  # 2021 Toyota Camry, or "" when none is on file
+
+    @property
+    def label(self) -> str:
+        """'loan ****4821 · 2021 Toyota Camry': a button's title."""
+        return f"{self.product} {self.account_masked}" + (f" · {self.vehicle}" if self.vehicle else "")
+
+    @property
+    def described(self) -> str:
+        """'lease ****7390 (2023 Honda CR-V)': the account named in a sentence."""
+        return f"{self.product} {self.account_masked}" + (f" ({self.vehicle})" if self.vehicle else "")
+
+
+@dataclass
+class AccountChoice:
+    """The account the conversation is about, as the action layer read it from its slot.
+
+    Set for the length of one action with `choosing`; `primary_account` is its only reader and
+    trusts it only for an open account of the customer asked about. `used` records that an
+    account was looked up under it, so the assistant can say which account its answer was about.
+    """
+
+    account_id: Optional[int]
+    used: bool = field(default=False, compare=False)
+
+
+_choice: ContextVar[Optional[AccountChoice]] = ContextVar("account_choice", default=None)
+
+
+@contextmanager
+def choosing(choice: AccountChoice) -> Iterator[AccountChoice]:
+    """Runs the block with `choice` as the chosen account (threads started with
+    `asyncio.to_thread` inside it see it too)."""
+    token = _choice.set(choice)
+    try:
+        yield choice
+    finally:
+        _choice.reset(token)
+
+
+def account_option(account: Account) -> AccountOption:
+    return AccountOption(
+        account_id=account.id,
+        product="lease" if account.product == "lease" else "loan",
+        account_masked=mask_account_number(account.account_number),
+        vehicle=account.vehicle.description if account.vehicle else "",
+    )
+
+
+def open_accounts(session: Session, customer_id: int) -> list[Account]:
+    """The customer's accounts not closed, oldest first."""
+    return list(session.scalars(
         select(Account)
         .where(Account.customer_id == customer_id, Account.status != "closed")
         .order_by(Account.id)
-        .limit(1)
-    ).first()
-    if account is None:
+    ))
+
+
+def primary_account(session: Session, customer_id: int) -> Account:
+    """The account a use case is about: the customer's only open account, or the one chosen.
+
+    Every account use case starts here, so the "which account" rule lives in one place. With
+    several open accounts the choice in effect (`choosing`) decides, and only when it names one
+    of this customer's open accounts: anything else (none, closed, someone else's) raises
+    AccountChoiceNeeded with the customer's options, masked. Callers that are about the customer
+    (contact details, password, paperless, fraud) never come here.
+    """
+    accounts = open_accounts(session, customer_id)
+    if not accounts:
         paid_off = session.scalar(select(func.max(Account.paid_off_on)).where(
             Account.customer_id == customer_id, Account.paid_off_on.is_not(None)))
         raise AccountPaidOff(format_long_date(paid_off)) if paid_off else AccountNotFound()
-    return account
+    choice = _choice.get()
+    if choice is not None:
+        choice.used = True
+    if len(accounts) == 1:
+        return accounts[0]
+    chosen = next((a for a in accounts if choice is not None and a.id == choice.account_id), None)
+    if chosen is None:
+        raise AccountChoiceNeeded(tuple(account_option(a) for a in accounts))
+    return chosen
+
+
+@dataclass(frozen=True)
+class AccountsInPlay:
+    """The customer's open accounts and the one a choice names (None: none valid, or not needed
+    because there is only one)."""
+
+    options: tuple[AccountOption, ...]
+    chosen: Optional[AccountOption]
+
+    @property
+    def several(self) -> bool:
+        return len(self.options) > 1
+
+    @property
+    def current(self) -> Optional[AccountOption]:
+        """The account answers are about: the chosen one, or the only one."""
+        return self.chosen or (self.options[0] if len(self.options) == 1 else None)
+
+
+def accounts_in_play(customer_id: int, account_id: Optional[int], uow: UnitOfWork) -> AccountsInPlay:
+    """The customer's open accounts and which of them `account_id` names, if it is one of them
+    (a value from a slot is never trusted: another customer's id names nothing)."""
+    with uow:
+        options = tuple(account_option(a) for a in open_accounts(uow.session, customer_id))
+        chosen = next((o for o in options if o.account_id == account_id), None)
+        return AccountsInPlay(options, chosen)
+
+
+_OTHER = ("other", "another", "second", "different", "2nd")
+
+
+def _words(text: str) -> set[str]:
+    words = set(re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)?", text.lower()))
+    return words | {w.replace("-", "") for w in words}
+
+
+def _hits(said: set[str], names: set[str], vehicle: set[str]) -> int:
+    """How many of the names were said; a make or model may be misspelt ("camery", "hundai"),
+    never "loan" or "lease" ("please" is not "lease")."""
+    exact = said & (names | vehicle)
+    fuzzy = {n for n in vehicle - exact if len(n) >= 4 and not n.isdigit()
+             and difflib.get_close_matches(n, [w for w in said if len(w) >= 4], n=1, cutoff=0.8)}
+    return len(exact) + len(fuzzy)
+
+
+def match_account(said: str, in_play: AccountsInPlay) -> Optional[AccountOption]:
+    """The account a customer names in `said` ("my other car", "the lease", "the Camry",
+    "switch to my loan", "the one ending 7390"): exactly one of `in_play.options`, or None
+    when the words fit none or several. "Other" means the one not in use (with two)."""
+    words = _words(said)
+    options = in_play.options
+    scored = []
+    for option in options:
+        names = {option.product, option.account_masked[-4:]}
+        hits = _hits(words | {w[:-1] for w in words if w.endswith("s")}, names, _words(option.vehicle))
+        scored.append((hits, option))
+    best = max((hits for hits, _ in scored), default=0)
+    if best > 0:
+        top = [option for hits, option in scored if hits == best]
+        return top[0] if len(top) == 1 else None
+    if words & set(_OTHER) and len(options) == 2 and in_play.current is not None:
+        return next(o for o in options if o != in_play.current)
+    return None
 
 
 def active_autopay(session: Session, account_id: int) -> Optional[AutopayEnrolment]:

@@ -18,9 +18,10 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, u
 from sqlalchemy.orm import Session, aliased
 
 from autofinance.services import audit
-from autofinance.services.accounts import LeaseBalance, LoanBalance, balance_summary
+from autofinance.services.accounts import (
+    AccountChoice, LeaseBalance, LoanBalance, balance_summary, choosing, open_accounts,
+)
 from autofinance.services.errors import (
-    AccountNotFound,
     InvalidMetricsPeriod,
     InvalidNote,
     InvalidReply,
@@ -93,10 +94,12 @@ class NoteView:
 class TicketDetail:
     ticket: TicketView
     customer_name: Optional[str]  # full name, verified customers only
-    account: Optional[Union[LoanBalance, LeaseBalance]]  # masked, read-only
+    account: Optional[Union[LoanBalance, LeaseBalance]]  # masked, read-only: the oldest open one
     notes: tuple[NoteView, ...]
     claimed_at: Optional[datetime]
     resolved_at: Optional[datetime]
+    # every open account of the customer (a loan and a lease, say), masked, oldest first
+    accounts: tuple[Union[LoanBalance, LeaseBalance], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -219,20 +222,27 @@ def ticket_detail(ticket_number: str, viewer: Viewer, uow: UnitOfWork, today: da
         )
         customer_id = ticket.customer_id
         claimed_at, resolved_at = ticket.claimed_at, ticket.resolved_at
-    account = None
+    summaries: tuple[Union[LoanBalance, LeaseBalance], ...] = ()
     if customer_id is not None:
-        try:
-            account = balance_summary(customer_id, uow, today)
-        except AccountNotFound:  # a customer whose accounts are all closed
-            account = None
+        with uow:
+            ids = [account.id for account in open_accounts(uow.session, customer_id)]
+        summaries = tuple(_summary(customer_id, account_id, uow, today) for account_id in ids)
     return TicketDetail(
         ticket=view,
         customer_name=f"{first} {last}" if customer_id is not None else None,
-        account=account,
+        account=summaries[0] if summaries else None,  # none: a customer whose accounts are all closed
+        accounts=summaries,
         notes=notes,
         claimed_at=claimed_at,
         resolved_at=resolved_at,
     )
+
+
+def _summary(customer_id: int, account_id: int, uow: UnitOfWork,
+             today: date) -> Union[LoanBalance, LeaseBalance]:
+    """One account's masked summary: the console looks at each account, not at a chat's choice."""
+    with choosing(AccountChoice(account_id)):
+        return balance_summary(customer_id, uow, today)
 
 
 def conversation_of(ticket_number: str, viewer: Viewer, uow: UnitOfWork,

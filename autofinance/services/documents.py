@@ -11,7 +11,7 @@ import calendar
 import hmac
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Optional, Union
@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from autofinance.adapters.notify import queue_message
 from autofinance.adapters.security import keyed_hash
@@ -32,7 +32,7 @@ from autofinance.domain.masking import mask_account_number, mask_email
 from autofinance.domain.money import format_usd
 from autofinance.domain.parsing import format_long_date
 from autofinance.services import audit, tax_documents
-from autofinance.services.accounts import payment_line, primary_account
+from autofinance.services.accounts import open_accounts, payment_line, primary_account
 from autofinance.services.errors import UnknownDocument
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ MAX_LINK_MINUTES = 7 * 24 * 60
 SUPPORT_PHONE = "1-800-555-0199"
 _SIGNING_PREFIX = "document-link|"  # keeps link signatures apart from other keyed hashes
 _DOCUMENT_ID = re.compile(r"statement-[0-9]{4}-(?:0[1-9]|1[0-2])|contract|interest-[0-9]{4}")
+# a customer with several accounts: each document id names its account by the last four digits
+_FOR_ACCOUNT = re.compile(r"(?P<document>.+)-for-(?P<last4>[0-9]{4})")
 
 
 @dataclass(frozen=True)
@@ -103,10 +105,32 @@ def _find(account: Account, document_id: str, today: date) -> StatementInfo:
     return found
 
 
+def for_account(session: Session, account: Account, listed: list[StatementInfo]) -> list[StatementInfo]:
+    """The documents' ids as links carry them: for a customer with several open accounts each
+    names its account ('statement-2026-10-for-9922'), so a link opens that account's document."""
+    if len(open_accounts(session, account.customer_id)) < 2:
+        return listed
+    return [replace(d, document_id=f"{d.document_id}-for-{account.account_number[-4:]}") for d in listed]
+
+
+def _document_account(session: Session, customer_id: int, document_id: str) -> tuple[Account, str]:
+    """The account a document id is about (its tag, else the account in play) and the id untagged;
+    a tag names only an open account of this customer."""
+    tagged = _FOR_ACCOUNT.fullmatch(document_id)
+    if tagged is None:
+        return primary_account(session, customer_id), document_id
+    account = next((a for a in open_accounts(session, customer_id)
+                    if a.account_number.endswith(tagged["last4"])), None)
+    if account is None:
+        raise UnknownDocument()
+    return account, tagged["document"]
+
+
 def list_statements(customer_id: int, uow: UnitOfWork, today: date) -> list[StatementInfo]:
     """The last 12 monthly statements (newest first), then the contract."""
     with uow:
-        return account_documents(primary_account(uow.session, customer_id), today)
+        account = primary_account(uow.session, customer_id)
+        return for_account(uow.session, account, account_documents(account, today))
 
 
 _MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
@@ -181,9 +205,10 @@ def send_document_link(customer_id: int, document_id: str, uow: UnitOfWork, base
     """Email a 24-hour link to the address on file: the link never appears in the chat."""
     now = aware(now)
     with uow:
-        account = primary_account(uow.session, customer_id)
-        found = _find(account, document_id, _lender_date(now, timezone))
-        return _email_link(uow, customer_id, found, base_url, pepper, now)
+        account, untagged = _document_account(uow.session, customer_id, document_id)
+        found = _find(account, untagged, _lender_date(now, timezone))
+        return _email_link(uow, customer_id, for_account(uow.session, account, [found])[0], base_url,
+                           pepper, now)
 
 
 def send_requested_document(customer_id: int, asked: str, uow: UnitOfWork, base_url: str,
@@ -193,7 +218,8 @@ def send_requested_document(customer_id: int, asked: str, uow: UnitOfWork, base_
     statement if none), or send nothing when none of theirs matches (`choose_document`)."""
     now = aware(now)
     with uow:
-        listed = account_documents(primary_account(uow.session, customer_id), _lender_date(now, timezone))
+        account = primary_account(uow.session, customer_id)
+        listed = for_account(uow.session, account, account_documents(account, _lender_date(now, timezone)))
         statements = [d for d in listed if d.kind == "statement"]
         oldest = statements[-1].label if statements else None
         chosen = choose_document(listed, asked)
@@ -231,7 +257,8 @@ def send_interest_statement(customer_id: int, year: int, uow: UnitOfWork, base_u
             raise UnknownDocument()
         if figures.payments == 0:
             return figures, None
-        return figures, _email_link(uow, customer_id, found, base_url, pepper, now)
+        return figures, _email_link(uow, customer_id, for_account(uow.session, account, [found])[0],
+                                    base_url, pepper, now)
 
 
 def _lender_date(now: datetime, timezone: str) -> date:
@@ -267,8 +294,8 @@ def render_statement(customer_id: int, document_id: str, uow: UnitOfWork,
     """The document as plain text (the page escapes it); `today` defaults to the UTC date."""
     today = today or utcnow().date()
     with uow:
-        account = primary_account(uow.session, customer_id)
-        found = _find(account, document_id, today)
+        account, untagged = _document_account(uow.session, customer_id, document_id)
+        found = _find(account, untagged, today)
         vehicle = account.vehicle.description if account.vehicle else "vehicle"
         head = ["Meridian Auto Finance",
                 f"Account {mask_account_number(account.account_number)} "

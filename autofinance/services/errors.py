@@ -103,6 +103,17 @@ class AccountPaidOff(AccountNotFound):
                          "I can tell you where your title is, or connect you with an agent.")
 
 
+class AccountChoiceNeeded(ServiceError):
+    """The customer has several open accounts and none is chosen: `options` (AccountOption,
+    masked, with the vehicle) are what to ask about. Nothing was read or changed."""
+
+    message = "You have more than one account with us. Which one is this about?"
+
+    def __init__(self, options: tuple[object, ...], message: Optional[str] = None) -> None:
+        self.options = options
+        super().__init__(message)
+
+
 class InvalidPayoffDate(ServiceError):
     message = "I can quote a payoff for today or any day in the next 30 days. Which date?"
 

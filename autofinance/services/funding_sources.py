@@ -39,7 +39,7 @@ from autofinance.domain.clock import aware
 from autofinance.domain.masking import mask_account_number, mask_email
 from autofinance.domain.money import format_usd
 from autofinance.services import audit
-from autofinance.services.accounts import primary_account
+from autofinance.services.accounts import open_accounts
 from autofinance.services.errors import (
     AccountFrozen, CardLinkLimitReached, InvalidBankDetail, InvalidCardDetail, InvalidCardLink,
     NewSourceLimitReached,
@@ -286,7 +286,8 @@ def email_text(template: str, **values: str) -> tuple[str, str]:
 
 
 def _refuse_if_frozen(session: Session, customer_id: int) -> None:
-    if primary_account(session, customer_id).fraud_frozen:
+    # a payment method belongs to the customer, not to one account: no account is asked for
+    if any(account.fraud_frozen for account in open_accounts(session, customer_id)):
         raise AccountFrozen()
 
 
@@ -302,7 +303,7 @@ def _check_limits(session: Session, customer_id: int, added_in: Optional[str], n
 
 def _notify_and_audit(session: Session, customer: Customer, source: FundingSource, now: datetime,
                       email: str, **values: str) -> None:
-    account = mask_account_number(primary_account(session, customer.id).account_number)
+    account = " and ".join(mask_account_number(a.account_number) for a in open_accounts(session, customer.id))
     subject, body = email_text(email, first_name=customer.first_name, last4=source.last4, account=account,
                                phone=SUPPORT_PHONE, **values)
     queue_message(session, to=customer.email, channel="email", kind=email, subject=subject, body=body,

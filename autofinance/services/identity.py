@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Optional
 
@@ -73,6 +73,9 @@ _CUSTOMER_SENDS = Limit("code_send_customer", MAX_SENDS_PER_CUSTOMER, SEND_WINDO
 class ContactOptions:
     email_masked: str
     phone_masked: str
+    # the account the customer identified with, when they gave an account number: with several
+    # accounts, the natural one to talk about (an internal id, never the number)
+    account_id: Optional[int] = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,8 @@ def identify(conversation_id: str, identifier: str, factor: str, pepper: Secret,
         ))
         uow.commit()
         logger.info("customer %s identified by %s", customer.id, kind)
-        return ContactOptions(mask_email(customer.email), mask_phone(customer.mobile))
+        return ContactOptions(mask_email(customer.email), mask_phone(customer.mobile),
+                              account_id=_identified_account(session, identifier))
 
 
 def start_step_up(conversation_id: str, customer_id: int, uow: UnitOfWork,
@@ -378,6 +382,13 @@ def _find_customer(session: Session, identifier: str) -> Optional[Customer]:
         query = select(Customer).join(OnlineCredential).where(
             func.lower(OnlineCredential.username) == identifier.lower())
     return session.scalars(query.limit(1)).first()
+
+
+def _identified_account(session: Session, identifier: str) -> Optional[int]:
+    """The id of the account an account-number identifier names (None for a username)."""
+    if not _ACCOUNT_NUMBER.fullmatch(identifier):
+        return None
+    return session.scalar(select(Account.id).where(Account.account_number == identifier))
 
 
 def _expected_hash(customer: Optional[Customer], kind: Optional[str], pepper: Secret) -> str:

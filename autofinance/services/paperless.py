@@ -87,8 +87,8 @@ def statement_ready_notices(uow: UnitOfWork, today: date, base_url: str, pepper:
         paperless = session.scalars(select(Customer).where(Customer.statement_delivery == EMAIL)).all()
         for customer in paperless:
             for account in session.scalars(select(Account).where(Account.customer_id == customer.id)):
-                newest = next((d for d in documents.account_documents(account, today)
-                               if d.kind == "statement"), None)
+                newest = next((d for d in documents.for_account(
+                    session, account, documents.account_documents(account, today)) if d.kind == "statement"), None)
                 if newest is None:
                     continue
                 subject = f"Your {newest.label} statement is ready"

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from autofinance.adapters.store.db import UnitOfWork
 from autofinance.adapters.store.models import Account, Customer, VehicleTitle
 from autofinance.domain.calendar import add_business_days
+from autofinance.services.accounts import primary_account
 from autofinance.services.errors import AccountNotFound
 
 logger = logging.getLogger(__name__)
@@ -70,12 +71,12 @@ def title_status(customer_id: int, uow: UnitOfWork, today: date) -> TitleStatus:
 
 
 def _title_account(session: Session, customer_id: int) -> Account:
-    """The open account if there is one, else the loan paid off most recently."""
+    """The open account (the chosen one, with several) if there is one, else the loan paid off
+    most recently."""
     accounts = session.scalars(select(Account).where(Account.customer_id == customer_id)
                                .order_by(Account.id)).all()
-    open_accounts = [a for a in accounts if a.status != "closed"]
-    if open_accounts:
-        return open_accounts[0]
+    if any(a.status != "closed" for a in accounts):
+        return primary_account(session, customer_id)
     paid_off = sorted((a for a in accounts if a.paid_off_on is not None), key=lambda a: a.paid_off_on)
     if not paid_off:
         raise AccountNotFound()

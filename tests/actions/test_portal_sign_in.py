@@ -76,3 +76,15 @@ async def test_a_payment_from_a_portal_session_still_needs_a_code(store: Contain
         {k: e.get(k) for k in ("event", "name")} for e in events]
     with store.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(Payment).where(Payment.origin == "chat")) == 0
+
+
+async def test_a_signed_in_customer_with_a_loan_and_a_lease_is_asked_which_one(store: Container) -> None:
+    """Signed in on the portal, Alex is not asked who he is, only which account (no account
+    number came with the sign-in)."""
+    with store.uow() as uow:
+        alex = uow.session.scalar(select(Account.customer_id).where(Account.account_number == "7301009922"))
+    token = issue_token(alex, "Alex", store.settings)
+    _, messages = await run(ActionCheckBalance(), _portal_tracker(f"portal-{alex}", token))
+    assert messages[0]["response"] == "utter_ask_account_choice"
+    assert [b["title"] for b in messages[0]["buttons"]] == [
+        "loan ****9911 · 2021 Toyota Camry", "lease ****9922 · 2023 Honda CR-V"]

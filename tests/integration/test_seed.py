@@ -121,8 +121,9 @@ def test_a_store_seeded_before_titles_and_insurance_gets_them_without_other_chan
         session.commit()
         assert seed_demo(session, TODAY + timedelta(days=3), Settings()) == 0
         session.commit()
-        open_accounts = sum(1 for demo in DEMO_CUSTOMERS if not demo.paid_off_days_ago)  # one policy each
-        loans = sum(1 for demo in DEMO_CUSTOMERS if demo.product == "loan")  # a lease's title is the lessor's
+        accounts = [each for demo in DEMO_CUSTOMERS for each in demo.accounts()]  # Alex has two
+        open_accounts = sum(1 for each in accounts if not each.paid_off_days_ago)  # one policy each
+        loans = sum(1 for each in accounts if each.product == "loan")  # a lease's title is the lessor's
         assert session.scalar(select(func.count()).select_from(InsurancePolicy)) == open_accounts
         assert session.scalar(select(func.count()).select_from(VehicleTitle)) == loans
         assert _account(session, "7301004821").gap_coverage
@@ -210,3 +211,17 @@ def test_the_store_holds_no_verification_factor_in_clear(engine: Engine) -> None
     assert not columns & {"zip_code", "date_of_birth", "ssn_last4"}
     for secret in ("30309", "1985-03-14", "1985, 3, 14", "4821", bulk_identity(3)["zip_code"]):
         assert not any(secret in row for row in rows), secret
+
+
+def test_alex_has_a_loan_and_a_lease_each_with_its_vehicle(engine: Engine) -> None:
+    """The demo's customer with several accounts: one customer, two open accounts, two cars."""
+    with Session(engine) as session:
+        seed_demo(session, TODAY, Settings())
+        session.commit()
+        loan, lease = _account(session, "7301009911"), _account(session, "7301009922")
+        assert loan.customer_id == lease.customer_id
+        assert (loan.product, loan.principal_balance, loan.status) == ("loan", Decimal("15310.25"), "current")
+        assert (lease.product, lease.payments_remaining, lease.residual_value) == (
+            "lease", 22, Decimal("19875.00"))
+        assert (loan.vehicle.description, lease.vehicle.description) == ("2021 Toyota Camry", "2023 Honda CR-V")
+        assert session.get_one(Customer, loan.customer_id).first_name == "Alex"

@@ -17,6 +17,15 @@ UowFactory = Callable[[], UnitOfWork]
 MARIA, JAMES, DANA, ROBERT = "7301004821", "7301007734", "7301005530", "7301009912"
 KEISHA = "7301006618"  # the fees demo customer: a late fee and a returned payment, both owed
 TRAN = "7301003350"  # the title demo customer: a loan paid off 12 days ago, its paper title mailed
+# the several-accounts demo customer, Alex Morgan: a loan (2021 Toyota Camry) and a lease (2023 Honda CR-V)
+ALEX_LOAN, ALEX_LEASE = "7301009911", "7301009922"
+
+
+def account_id(uow_factory: UowFactory, account_number: str) -> int:
+    with uow_factory() as uow:
+        found = uow.session.scalar(select(Account.id).where(Account.account_number == account_number))
+        assert found is not None
+        return found
 
 
 def customer_id(uow_factory: UowFactory, account_number: str) -> int:

@@ -309,6 +309,20 @@ async def test_detail_has_the_masked_account_notes_and_the_transcript(
     assert "transcript_error" not in body
 
 
+async def test_detail_of_a_customer_with_a_loan_and_a_lease_lists_both_masked(
+        client: TestClient, store: Container, rasa: FakeRasa, alice: Staff) -> None:
+    number = queue_ticket(store, customer="7301009911")  # Alex Morgan: a loan and a lease
+
+    response = await client.get(f"/console/api/tickets/{number}", headers=alice.cookie)
+
+    body = await response.json()
+    assert response.status == 200
+    assert [(a["product"], a["account_masked"], a["vehicle"]) for a in body["accounts"]] == [
+        ("loan", "****9911", "2021 Toyota Camry"), ("lease", "****9922", "2023 Honda CR-V")]
+    assert body["account"]["account_masked"] == "****9911"
+    assert "7301009911" not in await response.text() and "7301009922" not in await response.text()
+
+
 async def test_detail_without_rasa_says_the_transcript_is_unavailable(
         client: TestClient, store: Container, rasa: FakeRasa, alice: Staff) -> None:
     number = queue_ticket(store)

@@ -6,11 +6,11 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Optional
 
 import pytest
-from fixtures_store import JAMES, MARIA, UowFactory, customer_id
+from fixtures_store import ALEX_LOAN, JAMES, MARIA, UowFactory, customer_id
 from sqlalchemy import select
 
 from autofinance.services import console
-from autofinance.services.accounts import LoanBalance
+from autofinance.services.accounts import LeaseBalance, LoanBalance
 from autofinance.services.errors import (
     InvalidMetricsPeriod,
     InvalidNote,
@@ -211,6 +211,21 @@ def test_detail_shows_a_masked_account_summary_and_notes_in_order(
     assert [(note.author, note.body) for note in detail.notes] == [
         ("Alice Agent", "Called back once."), ("Demo Agent", "Check the hardship options.")]
     assert detail.claimed_at == NOW and detail.resolved_at is None
+
+
+def test_detail_of_a_customer_with_a_loan_and_a_lease_shows_both_masked(
+        uow_factory: UowFactory, alice: Staff) -> None:
+    """The console is not a chat: it shows every open account, never asks which."""
+    number = ticket(uow_factory, "customer_request", ago=timedelta(minutes=3),
+                    customer=customer_id(uow_factory, ALEX_LOAN))
+
+    detail = console.ticket_detail(number, alice, uow_factory(), TODAY, now=NOW)
+
+    assert [type(a) for a in detail.accounts] == [LoanBalance, LeaseBalance]
+    assert [(a.account_masked, a.vehicle) for a in detail.accounts] == [
+        ("****9911", "2021 Toyota Camry"), ("****9922", "2023 Honda CR-V")]
+    assert detail.account == detail.accounts[0]
+    assert "7301009911" not in repr(detail) and "7301009922" not in repr(detail)
 
 
 def test_detail_of_an_unverified_customer_has_no_account(uow_factory: UowFactory, alice: Staff) -> None:

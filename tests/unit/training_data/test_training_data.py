@@ -38,6 +38,7 @@ MIN_COUNTS: dict[str, int] = {
             "change_due_date", "past_due", "next_payment", "lease_buyout", "statement_delivery",
             "tax_document", "fee_question", "waive_fee", "returned_payment", "register_online", "title_status",
             "insurance_info", "update_insurance", "total_loss", "add_bank_account", "add_debit_card",
+            "switch_account",
         )
     },
     **{

@@ -188,7 +188,12 @@
       ['Follow-up', ticket.followup],
       ['Summary', ticket.summary],
     ])];
-    if (ticket.account) body.push(el('h3', '', 'Account (read-only)'), accountFacts(ticket.account));
+    const accounts = ticket.accounts && ticket.accounts.length ? ticket.accounts
+      : (ticket.account ? [ticket.account] : []);
+    if (accounts.length) {
+      body.push(el('h3', '', accounts.length > 1 ? 'Accounts (read-only)' : 'Account (read-only)'),
+        ...accounts.map(accountFacts));
+    }
     $('detail-body').replaceChildren(...body);
     renderNotes(ticket.notes);
     const claimed = ticket.status === 'claimed';
