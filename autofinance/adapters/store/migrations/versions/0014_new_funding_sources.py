@@ -1,7 +1,7 @@
 """New funding sources: bank accounts added in chat, debit cards added on a single-use page.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-08
 
 A funding source added by the customer records when (`created_at`) and, from chat, a keyed hash
