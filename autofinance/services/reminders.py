@@ -76,6 +76,9 @@ def send_due_reminders(uow: UnitOfWork, policy: ReminderPolicy, lender_timezone:
     return report
 
 
+WRITTEN_RULES = frozenset({"decision"})
+
+
 def _send_one(uow: UnitOfWork, due: Due, policy: ReminderPolicy, lender_timezone: str,
               base_url: str, now: datetime, fence: Optional[Callable[[Session], None]]) -> str:
     with uow:
@@ -84,7 +87,8 @@ def _send_one(uow: UnitOfWork, due: Due, policy: ReminderPolicy, lender_timezone
         customer = session.scalars(select(Customer).where(Customer.id == due.customer_id)
                                    .with_for_update()).one()
         zone = customer_zone(customer.time_zone, lender_timezone)
-        channel, to = channel_for(customer)
+        # a specialist's decision is a written answer: by email, whatever channel reminders take
+        channel, to = ("email", customer.email) if due.rule in WRITTEN_RULES else channel_for(customer)
         if channel != "email" and not texts_allowed(policy, now, zone):
             return HELD
         if sent_today(session, customer.id, now, zone) >= policy.daily_cap:
