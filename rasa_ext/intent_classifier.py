@@ -268,23 +268,30 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         if self.intents is None:
             return messages  # untrained (fewer than two intents): leave the messages alone
         length = self.config["ranking_length"]
-        features = self._features([m.get(TEXT) or "" for m in messages])
-        intent_rows = self.intents.probabilities(features)
-        answer_rows = {name: model.probabilities(features) for name, model in self.answers.items()}
         answer = self.config["figures_intent"]
         answer = answer if answer in self.intents.labels else None
-        for index, message in enumerate(messages):
-            if answer and is_figures_only(message.get(TEXT) or ""):
+        # figures alone ("114695", "$25") are an answer whatever the model says: not encoded
+        # (a third of the conversation's messages: account number, ZIP, code, amount)
+        worded = [m for m in messages if not (answer and is_figures_only(m.get(TEXT) or ""))]
+        encoded = {id(m) for m in worded}
+        for message in messages:
+            if id(message) not in encoded:
                 ranking = [{"name": answer, PREDICTED_CONFIDENCE_KEY: 1.0}]
-            else:
+                message.set(INTENT, ranking[0], add_to_output=True)
+                message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        if worded:
+            features = self._features([m.get(TEXT) or "" for m in worded])
+            intent_rows = self.intents.probabilities(features)
+            answer_rows = {name: model.probabilities(features) for name, model in self.answers.items()}
+            for index, message in enumerate(worded):
                 ranking = [{"name": name, PREDICTED_CONFIDENCE_KEY: confidence}
                            for name, confidence in self.intents.ranking(intent_rows[index], length)]
-            message.set(INTENT, ranking[0], add_to_output=True)
-            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
-            if self.answers:
-                message.set(RESPONSE_SELECTOR_PROPERTY_NAME,
-                            self._selection({n: rows[index] for n, rows in answer_rows.items()}),
-                            add_to_output=True)
+                message.set(INTENT, ranking[0], add_to_output=True)
+                message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+                if self.answers:  # the common answers: only a worded question can be one
+                    message.set(RESPONSE_SELECTOR_PROPERTY_NAME,
+                                self._selection({n: rows[index] for n, rows in answer_rows.items()}),
+                                add_to_output=True)
         self._add_second_questions(messages)
         return messages
 

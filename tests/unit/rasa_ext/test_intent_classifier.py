@@ -72,6 +72,7 @@ def test_digits_without_a_letter_are_the_answer_intent_when_configured(
     assert [found[:3] for found in on[:3]] == [["inform", 1.0, 1]] * 3  # a code, an amount, a date
     assert on[3:] == off[3:]  # words, an emoji, a lone "?": the model decides, as without
     assert all(confidence < 1.0 or ranking > 1 for _, confidence, ranking in off[:3])
+    assert results["figures"]["figures_only_batch"] == ["inform"] * 3  # and never encoded
 
 
 def test_a_second_question_in_the_message_is_marked(results: dict[str, Any]) -> None:
