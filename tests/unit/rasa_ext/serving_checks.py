@@ -20,8 +20,9 @@ from rasa.core.actions.action import RemoteAction
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import (ActionExecuted, ActiveLoop, Event, SessionStarted, SlotSet,
-                                     UserUttered)
+from rasa.shared.core.events import (ActionExecuted, ActionExecutionRejected, ActionReverted, ActiveLoop,
+                                     Event, Restarted, SessionStarted, SlotSet, UserUttered,
+                                     UserUtteranceReverted)
 from rasa.shared.core.slots import Slot
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
@@ -247,6 +248,47 @@ def rules_found_for_a_conversation_are_rasas() -> Dict[str, Any]:
         found += bool(rasas)
     return {"patched": RulePolicy._get_possible_keys is serving._get_possible_keys,
             "same": same, "found": found}
+
+
+def _random_event(rng: random.Random) -> Event:
+    """An event of a form-filling conversation, now and then one that undoes others."""
+    roll = rng.random()
+    if roll < 0.35:
+        return ActionExecuted(rng.choice(["action_listen", "utter_greet", "payment_form",
+                                          "identity_form", "action_submit_payment"]))
+    if roll < 0.55:
+        return UserUttered("text", {"name": rng.choice(["inform", "affirm"]), "confidence": 1.0})
+    if roll < 0.65:
+        return ActiveLoop(rng.choice(["payment_form", "identity_form", "bank_account_form", None]))
+    if roll < 0.8:
+        return SlotSet("requested_slot", rng.choice(["payment_amount", None]))
+    if roll < 0.87:
+        return ActionExecutionRejected(rng.choice(["payment_form", "identity_form"]))
+    return rng.choice([UserUtteranceReverted(), ActionReverted(), Restarted(), SessionStarted()])
+
+
+@check
+def events_that_count_are_rasas_as_a_conversation_grows() -> Dict[str, Any]:
+    """A tracker's applied events, carried on from its last answer, equal Rasa's worked out from
+    the start, after every event of conversations with forms, rejections, rewinds, restarts."""
+    serving.install()
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    rng = random.Random(11)
+    checked = same = carried = 0
+    stock = serving._STOCK["applied"]
+    for _ in range(200):
+        tracker = DialogueStateTracker.from_events("growing", [], domain.slots)
+        for _ in range(rng.randint(1, 90)):
+            for _ in range(rng.randint(1, 3)):
+                tracker.update(_random_event(rng))
+            memo_before = tracker.__dict__.get(serving._APPLIED)
+            ours, rasas = tracker.applied_events(), stock(tracker)
+            checked += 1
+            same += len(ours) == len(rasas) and all(a is b for a, b in zip(ours, rasas))
+            carried += memo_before is not None
+            ours.clear()  # a caller's copy: clearing it changes nothing kept
+    return {"patched": DialogueStateTracker.applied_events is serving._applied_events,
+            "checked": checked, "same": same, "carried": carried}
 
 
 @check
