@@ -234,6 +234,7 @@ def _resume_behind_the_consoles_back(running: RunningStack, sender: str) -> None
 # --- the web app's headers ----------------------------------------------------------------------
 
 PARAMS = {"number": "HT00000000", "document_id": "statement-1", "case_number": "FRAAAAAAAA",
+          "reference": "HS00000000", "action": "claim",
           "name": "widget.js"}
 
 
