@@ -26,7 +26,7 @@ from actions.autopay import named_autopay_values
 from actions.payments import SOURCE_ID_PREFIX, named_payment_values
 from actions.runtime import AccountAction, call, container, lender_today
 from autofinance.adapters.sealing import seal, unseal
-from autofinance.services import autopay, funding_sources, identity
+from autofinance.services import autopay, funding_sources, identity, payments
 from autofinance.services.errors import InvalidBankDetail, NewSourceLimitReached, ServiceError
 
 BANK_SLOTS = ("bank_routing", "bank_account_number", "bank_account_kind", "bank_account_confirmed")
@@ -34,6 +34,16 @@ TASK_FORMS = {"payment_form": "payment", "autopay_form": "autopay"}
 SOURCE_SLOT = {"payment": "payment_source", "autopay": "autopay_source"}
 _AUTOPAY = re.compile(r"\bauto\s?-?pay|\bautomatic|\brecurring\b", re.IGNORECASE)
 _PAY = re.compile(r"\bpa(?:y|ying|yment)\b", re.IGNORECASE)
+
+
+_NEW_CARD = re.compile(r"\b(?:new|another|different|add|adding|second)\b", re.IGNORECASE)
+
+
+async def _saved_debit_card(customer_id: int) -> Optional[int]:
+    """The id of the customer's saved debit card, when there is exactly one."""
+    options = await call(payments.payment_options, customer_id, container().uow(), lender_today())
+    cards = [source.id for source in options.funding_sources if source.kind == "debit_card"]
+    return cards[0] if len(cards) == 1 else None
 
 
 def task_for(tracker: Tracker, request_text: str) -> Optional[str]:
@@ -214,6 +224,13 @@ class ActionSendCardLink(AccountAction):
 
     async def run_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                            domain: DomainDict, customer: identity.VerifiedCustomer) -> list[EventType]:
+        paying = tracker.active_loop.get("name") == "payment_form"
+        saved = await _saved_debit_card(customer.customer_id) if paying else None
+        if saved is not None and not _NEW_CARD.search(tracker.latest_message.get("text") or ""):
+            # "no wait, use the debit card" with one on file: that card (one of the customer's
+            # own saved sources, as the form keeps a checked one: its id), the summary again
+            dispatcher.utter_message(response="utter_change_noted")
+            return [SlotSet("payment_source", str(saved)), SlotSet("payment_confirmed", None)]
         settings = container().settings
         try:
             sent = await call(funding_sources.send_card_link, customer.customer_id, container().uow(),

@@ -252,3 +252,23 @@ async def test_a_payment_from_a_new_account_adds_the_account_first_keeping_the_r
     assert {"event": "followup", "timestamp": None, "name": "action_start_bank_account"} in events
     kept = details.sealed_request(make_tracker("m", {"task_details": _slots(events)["task_details"]}))
     assert kept is not None and kept.text == text and kept.entity("amount") == "$50"
+
+
+async def test_the_debit_card_on_file_is_used_when_a_payment_switches_to_it(store: Container) -> None:
+    """"no wait, use the debit card" at a payment's summary: Maria's saved card, the summary
+    again; no card link is sent. "add a new debit card" still gets the link."""
+    verify(store, "m", *MARIA)
+    before = _changes(store)
+    switch = make_tracker("m", {**VERIFIED, "payment_confirmed": None, "requested_slot": "payment_confirmed"},
+                          intent="add_debit_card", text="no wait, use the debit card", active_loop="payment_form")
+    events, messages = await run(ActionSendCardLink(), switch)
+    with store.uow() as uow:
+        card_id = uow.session.scalars(select(FundingSource.id).where(FundingSource.kind == "debit_card")
+                                      .where(FundingSource.last4 == "1111")).one()
+    assert _responses(messages) == ["utter_change_noted"]
+    assert _slots(events) == {"payment_source": str(card_id), "payment_confirmed": None}
+    assert _changes(store) == before  # no link, no email
+    add = make_tracker("m", VERIFIED, intent="add_debit_card", text="i want to add a new debit card",
+                       active_loop="payment_form")
+    _, messages = await run(ActionSendCardLink(), add)
+    assert _responses(messages) == ["utter_card_link_sent"]
